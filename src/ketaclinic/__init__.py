@@ -1,0 +1,3 @@
+"""ketaclinic: supervised ketamine therapy, safely and measurably."""
+
+__version__ = "0.1.0"

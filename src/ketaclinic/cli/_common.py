@@ -1,0 +1,35 @@
+"""Shared CLI plumbing: the contract's error shape (exit 2, message on stderr naming the field) and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, *, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print `message` on stderr and exit with `code` (2 = bad input, per CONTRACTS.md)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def emit_json(obj: Any) -> None:
+    """Print exactly one JSON object on stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def read_json_file(path: Path, *, what: str) -> Any:
+    """Load a JSON file given on the command line; bad input exits 2 naming the file and the reason."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{what}: cannot read {path}: {exc.strerror}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what}: {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
