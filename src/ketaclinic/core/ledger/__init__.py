@@ -1,1 +1,74 @@
-"""ketaclinic.core.ledger."""
+"""Controlled-substance ledger core: entry types, canonical hashing, chain verification, balances, rules, registers."""
+
+from ketaclinic.core.ledger.balances import (
+    CountDiscrepancy,
+    SessionKey,
+    SessionReconciliation,
+    StockKey,
+    negative_balances,
+    product_balances,
+    reconcile_count,
+    reconcile_session,
+    session_balances,
+    stock_balances,
+)
+from ketaclinic.core.ledger.chain import (
+    ChainHead,
+    Finding,
+    Problem,
+    Verification,
+    canonical_bytes,
+    entry_hash,
+    seal,
+    verify,
+)
+from ketaclinic.core.ledger.entries import GENESIS_HASH, EntryType, LedgerEntry
+from ketaclinic.core.ledger.registers import Register, RegisterLine, build_register, register_csv
+from ketaclinic.core.ledger.rules import (
+    Deadline,
+    Issue,
+    Jurisdiction,
+    add_business_days,
+    check_entry,
+    jurisdiction,
+    load_rules,
+    next_inventory_due,
+    report_deadlines,
+)
+
+__all__ = [
+    "GENESIS_HASH",
+    "ChainHead",
+    "CountDiscrepancy",
+    "Deadline",
+    "EntryType",
+    "Finding",
+    "Issue",
+    "Jurisdiction",
+    "LedgerEntry",
+    "Problem",
+    "Register",
+    "RegisterLine",
+    "SessionKey",
+    "SessionReconciliation",
+    "StockKey",
+    "Verification",
+    "add_business_days",
+    "build_register",
+    "canonical_bytes",
+    "check_entry",
+    "entry_hash",
+    "jurisdiction",
+    "load_rules",
+    "negative_balances",
+    "next_inventory_due",
+    "product_balances",
+    "reconcile_count",
+    "reconcile_session",
+    "register_csv",
+    "report_deadlines",
+    "seal",
+    "session_balances",
+    "stock_balances",
+    "verify",
+]
