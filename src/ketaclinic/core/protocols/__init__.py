@@ -1,1 +1,43 @@
-"""ketaclinic.core.protocols."""
+"""Protocol library (data/) and the dose guard `check_dose(request, protocol)`; monitoring and discharge rules."""
+
+from ketaclinic.core.protocols.guard import (
+    FINDING_CODES,
+    Dose,
+    DoseCheckResult,
+    DoseRequest,
+    DoseRequestError,
+    Finding,
+    PatientFacts,
+    check_dose,
+    parse_dose,
+    parse_dose_request,
+)
+from ketaclinic.core.protocols.model import (
+    Protocol,
+    ProtocolError,
+    get_protocol,
+    guard_settings,
+    load_protocols,
+    parse_protocol,
+    protocol_ids,
+)
+
+__all__ = [
+    "FINDING_CODES",
+    "Dose",
+    "DoseCheckResult",
+    "DoseRequest",
+    "DoseRequestError",
+    "Finding",
+    "PatientFacts",
+    "Protocol",
+    "ProtocolError",
+    "check_dose",
+    "get_protocol",
+    "guard_settings",
+    "load_protocols",
+    "parse_dose",
+    "parse_dose_request",
+    "parse_protocol",
+    "protocol_ids",
+]
