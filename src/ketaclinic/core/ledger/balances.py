@@ -60,7 +60,7 @@ def product_balances(entries: Iterable[LedgerEntry]) -> dict[str, Decimal]:
 
 
 def negative_balances(entries: Iterable[LedgerEntry]) -> list[tuple[int, str]]:
-    """Entries after which some balance went below zero, as (seq, description); empty for a sound ledger."""
+    """Entries that took some balance below zero (or further below), as (seq, description); empty for a sound ledger."""
     stock: dict[StockKey, Decimal] = {}
     custody: dict[SessionKey, Decimal] = {}
     problems: list[tuple[int, str]] = []
@@ -68,13 +68,15 @@ def negative_balances(entries: Iterable[LedgerEntry]) -> list[tuple[int, str]]:
         for loc in {e.location, e.to_location} - {None}:
             assert loc is not None
             key = StockKey(e.product, e.lot, loc)
-            stock[key] = stock.get(key, ZERO) + e.location_delta(loc)
-            if stock[key] < 0:
+            delta = e.location_delta(loc)
+            stock[key] = stock.get(key, ZERO) + delta
+            if delta and stock[key] < 0:
                 problems.append((e.seq, f"stock of lot {e.lot} at {loc} is {stock[key]}"))
         if e.session is not None:
             skey = SessionKey(e.session, e.product, e.lot)
-            custody[skey] = custody.get(skey, ZERO) + e.session_delta()
-            if custody[skey] < 0:
+            sdelta = e.session_delta()
+            custody[skey] = custody.get(skey, ZERO) + sdelta
+            if sdelta and custody[skey] < 0:
                 problems.append((e.seq, f"session {e.session} custody of lot {e.lot} is {custody[skey]}"))
     return problems
 

@@ -417,7 +417,7 @@ def check_entry(
         issues.append(Issue("witnesses", "the same person cannot witness twice"))
     if actor in witnesses:
         issues.append(Issue("witnesses", "the person recording the entry cannot also be its witness"))
-    if rule is not None and len(witnesses) < required:
+    if rule is not None and len(set(witnesses) - {actor}) < required:
         plural = "es" if required != 1 else ""
         issues.append(
             Issue(
