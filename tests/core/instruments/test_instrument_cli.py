@@ -1,0 +1,143 @@
+"""`ketaclinic score` and `ketaclinic instruments` exactly per CONTRACTS.md §1."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ketaclinic.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    res = runner.invoke(app, list(args))
+    return res.exit_code, res.stdout, res.stderr
+
+
+def score_json(iid: str, answers: str) -> dict[str, Any]:
+    code, out, err = run("score", iid, "--answers", answers, "--json")
+    assert code == 0, err
+    assert err == ""
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    obj = json.loads(lines[0])
+    assert isinstance(obj, dict)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("iid", "answers", "total", "severity", "flags"),
+    [
+        ("phq9", "0,0,0,0,0,0,0,0,0", 0, "minimal", []),
+        ("phq9", "1,1,1,1,1,0,0,0,0", 5, "mild", []),
+        ("phq9", "3,3,3,3,3,3,1,0,1", 20, "severe", ["suicidal_ideation"]),
+        ("phq9", "3,3,3,3,3,0,2,0,0", 17, "moderately_severe", []),
+        ("gad7", "3,3,3,3,3,0,0", 15, "severe", []),
+        ("madrs", "1,1,1,1,1,1,0,0,0,0", 6, "normal", []),
+        ("madrs", "6,6,6,6,6,5,0,0,0,0", 35, "severe", []),
+        ("madrs", "0,0,0,0,0,0,0,0,0,4", 4, "normal", ["suicidal_ideation"]),
+        ("qids-sr16", "3,3,3,3,0,3,3,3,3,0,0,0,0,0,3,3", 9, "mild", []),
+        ("qids-sr16", "3,0,0,0,3,3,0,0,0,3,3,3,3,3,3,0", 27, "very_severe", ["suicidal_ideation"]),
+        ("pcl5", ",".join(["2"] * 16 + ["1"] * 1 + ["0"] * 3), 33, "probable_ptsd", []),
+        ("pcl5", ",".join(["2"] * 16 + ["0"] * 4), 32, "below_threshold", []),
+        ("ybocs", "4,4,4,4,4,4,4,4,0,0", 32, "extreme", []),
+        ("ymrs", "0,0,0,0,8,4,0,0,0,0,0", 12, "hypomanic", []),
+        ("ymrs", "4,4,4,4,8,8,4,8,8,4,4", 60, "manic", []),
+        ("cadss", ",".join(["4"] * 23), 92, None, []),
+        ("moaas", "5", 5, None, []),
+        ("moaas", "3", 3, None, ["sedation"]),
+        ("moaas", "0", 0, None, ["sedation", "loss_of_consciousness"]),
+        ("pain-nrs", "0", 0, "none", []),
+        ("pain-nrs", "7", 7, "severe", []),
+        ("bpic-ss", "4,4,4,4,4,4,4,10", 38, "clinically_significant", []),
+        ("bpic-ss", "2,2,2,2,2,2,2,4", 18, "below_threshold", []),
+        ("cssrs-screener", "0,0,0,0,0,0,0", None, "none", []),
+        ("cssrs-screener", "1,0,0,0,0,0,0", None, "low", ["suicidal_ideation"]),
+        ("cssrs-screener", "0,0,0,0,0,1,0", None, "moderate", []),
+        ("cssrs-screener", "1,1,0,0,1,0,0", None, "high", ["suicidal_ideation"]),
+        ("cssrs-screener", "0,0,0,0,0,1,1", None, "high", []),
+    ],
+)
+def test_score_json_contract(
+    iid: str, answers: str, total: int | None, severity: str | None, flags: list[str]
+) -> None:
+    obj = score_json(iid, answers)
+    assert {k: obj[k] for k in ("instrument", "total", "severity", "flags")} == {
+        "instrument": iid,
+        "total": total,
+        "severity": severity,
+        "flags": flags,
+    }
+    assert obj["complete"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("score", "phq9", "--answers", "0,0,0,0,0,0,0,0"), "answers"),
+        (("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,0,0"), "answers"),
+        (("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,4"), "item 9"),
+        (("score", "gad7", "--answers", "0,0,0,x,0,0,0"), "item 4"),
+        (("score", "ymrs", "--answers", "0,0,0,0,9,0,0,0,0,0,0"), "item 5"),
+        (("score", "ymrs", "--answers", "0,0,0,5,0,0,0,0,0,0,0"), "item 4"),
+        (("score", "cssrs-screener", "--answers", "1,0,1,0,0,0,0"), "item 3"),
+        (("score", "cssrs-screener", "--answers", "1,0,0,1,0,0,0"), "item 4"),
+        (("score", "cssrs-screener", "--answers", "1,0,0,0,1,0,0"), "item 5"),
+        (("score", "cssrs-screener", "--answers", "0,0,0,0,0,0,2"), "item 6b"),
+        (("score", "phq9", "--answers", "0,0,0,0,,0,0,0,0"), "item 5"),
+        (("score", "nope", "--answers", "1"), "INSTRUMENT"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_item(args: tuple[str, ...], fragment: str) -> None:
+    code, out, err = run(*args, "--json")
+    assert code == 2
+    assert out == ""
+    assert fragment in err
+
+
+def test_partial_with_allow_partial_is_incomplete_and_unscored() -> None:
+    code, out, _ = run("score", "phq9", "--answers", "1,1,1,1,,1,1,1,1", "--allow-partial", "--json")
+    obj = json.loads(out)
+    assert code == 0
+    assert (obj["total"], obj["severity"], obj["complete"], obj["missing_items"], obj["flags"]) == (
+        None,
+        None,
+        False,
+        ["5"],
+        ["suicidal_ideation"],
+    )
+
+
+def test_plain_text_output() -> None:
+    code, out, _ = run("score", "phq9", "--answers", "1,2,1,2,1,1,0,1,1")
+    assert code == 0
+    assert out.splitlines() == [
+        "PHQ-9 (v1.0.0)",
+        "total: 10 (range 0-27)",
+        "severity: moderate (Moderate)",
+        "FLAG suicidal_ideation: PHQ-9 item 9 > 0: same-day safety follow-up. [clinical-guidance.md §3.1 [V]]",
+    ]
+
+
+def test_instruments_json_lists_all_twelve() -> None:
+    code, out, _ = run("instruments", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    ids = [i["id"] for i in obj["instruments"]]
+    assert ids == [
+        "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
+        "bpic-ss", "cssrs-screener",
+    ]  # fmt: skip
+    phq9 = obj["instruments"][0]
+    assert (phq9["items"], phq9["total_range"], phq9["loinc_total"], phq9["flags"]) == (
+        9,
+        [0, 27],
+        "44261-6",
+        ["suicidal_ideation"],
+    )
+    cssrs = obj["instruments"][-1]
+    assert (cssrs["total_range"], cssrs["risk_levels"]) == (None, ["none", "low", "moderate", "high"])
