@@ -199,6 +199,7 @@ class Model:
             "id": self.id,
             "name": self.name,
             "drug": self.drug,
+            "route": sorted(self.routes),
             "routes": sorted(self.routes),
             "analytes": [a.id for a in self.analytes],
             "default_analyte": self.default_analyte.id,
