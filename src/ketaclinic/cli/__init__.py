@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ketaclinic.cli import dosecheck, ledger, pk, score, screen, server, devices
+from ketaclinic.cli import devices, dosecheck, ledger, pk, score, screen, server
 
 app = typer.Typer(
     name="ketaclinic",
@@ -13,7 +13,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
 
 
 @app.callback()

@@ -1,0 +1,95 @@
+"""Writes of the accounts domain: users, memberships, API tokens, sign-in events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ketaclinic.web.accounts.models import ApiToken, Membership, User
+from ketaclinic.web.accounts.roles import Perm, Role, require_perm
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
+
+
+def do_create_user(
+    *,
+    actor: Any,
+    username: str,
+    password: str,
+    clinic: Any,
+    roles: list[str],
+    display_name: str = "",
+    email: str = "",
+    professional_id: str = "",
+    check_actor: bool = True,
+) -> User:
+    """Create a staff user with roles in `clinic`. `check_actor=False` only for the CLI and demo seeding."""
+    if check_actor:
+        require_perm(actor, clinic, Perm.CLINIC_ADMIN)
+    errors: dict[str, list[str]] = {}
+    username = username.strip()
+    if not username:
+        errors["username"] = ["is required"]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [f"{username!r} is already taken"]
+    bad_roles = [r for r in roles if r not in {x.value for x in Role}]
+    if bad_roles or not roles:
+        errors["roles"] = [f"unknown role {r!r}" for r in bad_roles] or ["at least one role is required"]
+    try:
+        validate_password(password, User(username=username, email=email))
+    except DjangoValidationError as exc:
+        errors["password"] = [str(m) for m in exc.messages]
+    if errors:
+        raise ValidationFailed(errors)
+    with transaction.atomic():
+        user = User(
+            username=username, email=email, display_name=display_name, professional_id=professional_id
+        )
+        user.set_password(password)
+        user.save()
+        for role in roles:
+            Membership.objects.create(user=user, clinic=clinic, role=role)
+        record_audit(
+            actor=actor, action="user.create", obj=user, clinic=clinic, detail={"roles": sorted(roles)}
+        )
+    return user
+
+
+def do_create_api_token(*, actor: User, name: str) -> tuple[ApiToken, str]:
+    """Create a bearer token for `actor`; returns the row and the raw token (shown once, never stored)."""
+    if not name.strip():
+        raise ValidationFailed({"name": ["is required"]})
+    raw = ApiToken.new_raw()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor, name=name.strip()[:100], prefix=raw[3:11], digest=ApiToken.digest_of(raw)
+        )
+        record_audit(actor=actor, action="api_token.create", obj=token)
+    return token, raw
+
+
+def do_revoke_api_token(*, actor: User, token_id: int) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+        if token is None:
+            raise NotFoundError("no such token")
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            record_audit(actor=actor, action="api_token.revoke", obj=token)
+    return token
+
+
+def do_record_sign_in(*, user: User, request: HttpRequest) -> None:
+    with transaction.atomic():
+        record_audit(actor=user, action="auth.login", obj=user, request=request)
+
+
+def do_record_sign_out(*, user: User, request: HttpRequest) -> None:
+    with transaction.atomic():
+        record_audit(actor=user, action="auth.logout", obj=user, request=request)

@@ -1,0 +1,116 @@
+"""Roles and their permissions: each role is a fixed set of permissions, checked per clinic."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+
+
+class Role(StrEnum):
+    PRESCRIBER = "prescriber"
+    NURSE = "nurse"
+    FRONT_DESK = "front_desk"
+    CUSTODIAN = "custodian"
+    AUDITOR = "auditor"
+    CLINIC_ADMIN = "clinic_admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.PRESCRIBER: "Prescriber",
+    Role.NURSE: "Nurse / session monitor",
+    Role.FRONT_DESK: "Front desk",
+    Role.CUSTODIAN: "Controlled-substance custodian",
+    Role.AUDITOR: "Auditor",
+    Role.CLINIC_ADMIN: "Clinic admin",
+}
+
+
+class Perm(StrEnum):
+    PATIENT_VIEW = "patient.view"
+    PATIENT_EDIT = "patient.edit"
+    ASSESSMENT_RECORD = "assessment.record"
+    ALERT_ACKNOWLEDGE = "alert.acknowledge"
+    SCREENING_RECORD = "screening.record"
+    SCREENING_DECIDE = "screening.decide"
+    COURSE_MANAGE = "course.manage"
+    ORDER_SIGN = "order.sign"
+    SESSION_RUN = "session.run"
+    DEVICE_MANAGE = "device.manage"
+    STOCK_MOVE = "stock.move"
+    LEDGER_VIEW = "ledger.view"
+    AUDIT_VIEW = "audit.view"
+    CLINIC_ADMIN = "clinic.admin"
+    RESEARCH_VIEW = "research.view"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.PRESCRIBER: frozenset(
+        {
+            Perm.PATIENT_VIEW,
+            Perm.PATIENT_EDIT,
+            Perm.ASSESSMENT_RECORD,
+            Perm.ALERT_ACKNOWLEDGE,
+            Perm.SCREENING_RECORD,
+            Perm.SCREENING_DECIDE,
+            Perm.COURSE_MANAGE,
+            Perm.ORDER_SIGN,
+            Perm.SESSION_RUN,
+            Perm.STOCK_MOVE,
+            Perm.LEDGER_VIEW,
+            Perm.RESEARCH_VIEW,
+        }
+    ),
+    Role.NURSE: frozenset(
+        {
+            Perm.PATIENT_VIEW,
+            Perm.PATIENT_EDIT,
+            Perm.ASSESSMENT_RECORD,
+            Perm.SCREENING_RECORD,
+            Perm.SESSION_RUN,
+            Perm.DEVICE_MANAGE,
+        }
+    ),
+    Role.FRONT_DESK: frozenset({Perm.PATIENT_VIEW, Perm.PATIENT_EDIT}),
+    Role.CUSTODIAN: frozenset({Perm.STOCK_MOVE, Perm.LEDGER_VIEW}),
+    # Auditors read everything and edit nothing.
+    Role.AUDITOR: frozenset({Perm.PATIENT_VIEW, Perm.LEDGER_VIEW, Perm.AUDIT_VIEW}),
+    Role.CLINIC_ADMIN: frozenset({Perm.CLINIC_ADMIN, Perm.AUDIT_VIEW, Perm.DEVICE_MANAGE, Perm.PATIENT_VIEW}),
+}
+
+
+def perms_for_roles(roles: set[str]) -> frozenset[Perm]:
+    out: set[Perm] = set()
+    for role in roles:
+        out |= ROLE_PERMISSIONS.get(Role(role), frozenset())
+    return frozenset(out)
+
+
+def roles_in_clinic(user: Any, clinic: Clinic | int) -> set[str]:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    cache: dict[int, set[str]] = user.__dict__.setdefault("_kc_role_cache", {})
+    if clinic_id not in cache:
+        cache[clinic_id] = set(
+            user.memberships.filter(clinic_id=clinic_id, is_active=True).values_list("role", flat=True)
+        )
+    return cache[clinic_id]
+
+
+def has_perm_in_clinic(user: Any, clinic: Clinic | int, perm: Perm) -> bool:
+    return perm in perms_for_roles(roles_in_clinic(user, clinic))
+
+
+def require_perm(user: Any, clinic: Clinic | int, perm: Perm) -> None:
+    """Raise PermissionDeniedError unless `user` holds `perm` in `clinic`."""
+    from ketaclinic.web.lib.errors import PermissionDeniedError
+
+    if not has_perm_in_clinic(user, clinic, perm):
+        raise PermissionDeniedError(f"your role in this clinic does not allow {perm.value}")

@@ -1,0 +1,13 @@
+"""Account URLs."""
+
+from django.urls import path
+
+from ketaclinic.web.accounts import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("login/", views.sign_in, name="login"),
+    path("logout/", views.sign_out, name="logout"),
+    path("switch-clinic/", views.switch_clinic, name="switch_clinic"),
+    path("me/", views.account, name="account"),
+]

@@ -1,0 +1,76 @@
+"""Sign-in (with lockout), sign-out, the clinic switcher and the account page (API tokens)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from ketaclinic.web.accounts import actions
+from ketaclinic.web.lib.access import user_clinic_ids
+from ketaclinic.web.lib.errors import DomainError
+from ketaclinic.web.lib.middleware import SESSION_KEY
+
+LOCKED_MESSAGE = "This account is temporarily locked after repeated failed sign-ins. Try again later or ask a clinic admin."
+
+
+def sign_in(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("patients:list")
+    form = AuthenticationForm(request, data=request.POST or None)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if request.method == "POST":
+        if form.is_valid():
+            user = form.get_user()
+            login(request, user)
+            actions.do_record_sign_in(user=user, request=request)
+            if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+                return redirect(next_url)
+            return redirect("patients:list")
+        if getattr(request, "kc_lockout", False):
+            form.errors.clear()
+            form.add_error(None, LOCKED_MESSAGE)
+    status = 200 if request.method == "GET" or form.is_valid() else 400
+    return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        actions.do_record_sign_out(user=request.user, request=request)  # type: ignore[arg-type]
+    logout(request)
+    return redirect("accounts:login")
+
+
+@login_required
+@require_POST
+def switch_clinic(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.get("clinic", "")
+    if raw.isdigit() and int(raw) in user_clinic_ids(request.user):
+        request.session[SESSION_KEY] = int(raw)
+    else:
+        messages.error(request, "clinic: you are not a member of that clinic")
+    return redirect("patients:list")
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    new_token = None
+    if request.method == "POST":
+        try:
+            if "revoke" in request.POST:
+                actions.do_revoke_api_token(actor=request.user, token_id=int(request.POST["revoke"]))  # type: ignore[arg-type]
+                messages.success(request, "Token revoked.")
+            else:
+                _, new_token = actions.do_create_api_token(
+                    actor=request.user, name=request.POST.get("name", "")
+                )  # type: ignore[arg-type]
+        except (DomainError, ValueError) as exc:
+            messages.error(request, str(exc))
+    tokens = request.user.api_tokens.order_by("-created_at")  # type: ignore[union-attr]
+    return render(request, "accounts/account.html", {"tokens": tokens, "new_token": new_token})

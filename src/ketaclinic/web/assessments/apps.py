@@ -1,0 +1,9 @@
+"""Django app config for assessments."""
+
+from django.apps import AppConfig
+
+
+class AssessmentsConfig(AppConfig):
+    name = "ketaclinic.web.assessments"
+    label = "assessments"
+    verbose_name = "Assessments"

@@ -1,0 +1,99 @@
+"""The auditor's view of the audit trail: browse and filter (read-only; there is no edit path)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+from ketaclinic.web.accounts.roles import Perm
+from ketaclinic.web.audit.selectors import audit_event_list
+from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import PermissionDeniedError, ValidationFailed
+
+
+def _date(raw: str, field: str, errors: dict[str, list[str]]) -> dt.date | None:
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = ["must be a date in YYYY-MM-DD format"]
+        return None
+
+
+@login_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    from django.shortcuts import render
+
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        raise PermissionDeniedError("you are not a member of any clinic")
+    access_clinic_by_id(request.user, clinic.pk, perm=Perm.AUDIT_VIEW)
+    errors: dict[str, list[str]] = {}
+    g = request.GET
+    since = _date(g.get("since", ""), "since", errors)
+    until = _date(g.get("until", ""), "until", errors)
+    patient_raw = g.get("patient", "").strip()
+    if patient_raw and not patient_raw.isdigit():
+        errors["patient"] = ["must be a patient id (a number)"]
+    if errors:
+        raise ValidationFailed(errors)
+    qs = audit_event_list(
+        user=request.user,
+        clinic_id=clinic.pk,
+        actor=g.get("actor", "").strip(),
+        action=g.get("action", "").strip(),
+        patient_id=int(patient_raw) if patient_raw else None,
+        since=since,
+        until=until,
+    ).select_related("patient")
+    with transaction.atomic():
+        record_audit(
+            actor=request.user,
+            action="audit.view",
+            clinic=clinic,
+            request=request,
+            detail={k: v for k, v in g.items() if k != "page"},
+        )
+    if g.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "at",
+                "actor",
+                "action",
+                "object_type",
+                "object_id",
+                "object",
+                "patient_id",
+                "ip",
+                "path",
+                "detail",
+            ]
+        )
+        for e in qs[:50000]:
+            writer.writerow(
+                [
+                    e.at.isoformat(),
+                    e.actor_label,
+                    e.action,
+                    e.object_type,
+                    e.object_id,
+                    e.object_repr,
+                    e.patient_id or "",
+                    e.ip_address or "",
+                    e.request_path,
+                    e.detail,
+                ]
+            )
+        return response
+    page = Paginator(qs, 50).get_page(g.get("page"))
+    return render(request, "audit/list.html", {"page": page, "filters": g})

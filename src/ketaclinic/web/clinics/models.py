@@ -1,0 +1,78 @@
+"""Clinic, Site and the controlled-substance registrations each site holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+
+from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES, country_of
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    is_synthetic = models.BooleanField(default=False, help_text="Demo data made by `ketaclinic demo`.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Site(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="sites")
+    name = models.CharField(max_length=200)
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    jurisdiction = models.CharField(max_length=8, choices=JURISDICTION_CHOICES)
+    timezone = models.CharField(max_length=64, default="UTC")
+    rems_certified = models.BooleanField(
+        default=False, help_text="Spravato REMS healthcare-setting certification."
+    )
+    rems_certification_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["clinic__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="uniq_site_name_per_clinic")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.clinic.name})"
+
+    @property
+    def country(self) -> str:
+        return country_of(self.jurisdiction)
+
+
+class Registration(models.Model):
+    """A controlled-substance registration, licence or permit held by a site."""
+
+    class Kind(models.TextChoices):
+        DEA = "dea", "US DEA registration"
+        STATE_CSR = "state_csr", "US state controlled-substance registration"
+        UK_HOME_OFFICE = "uk_home_office", "UK Home Office controlled drug licence"
+        UK_CQC = "uk_cqc", "UK CQC registration"
+        AU_S8_PERMIT = "au_s8_permit", "Australian state S8 permit / licence"
+        OTHER = "other", "Other"
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="registrations")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    number = models.CharField(max_length=64)
+    schedules = models.CharField(max_length=64, blank=True, help_text="e.g. 'III' or '2, 3'")
+    expires_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["site_id", "kind"]
+        constraints = [models.UniqueConstraint(fields=["site", "kind", "number"], name="uniq_registration")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return self.expires_on is None or self.expires_on >= day

@@ -1,0 +1,8 @@
+"""Clinic administration URLs."""
+
+from django.urls import path
+
+from ketaclinic.web.clinics import views
+
+app_name = "clinics"
+urlpatterns = [path("settings/", views.settings_view, name="settings")]

@@ -1,0 +1,180 @@
+"""Django settings, all from the environment (12-factor). See README "Configuration" for every variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from ketaclinic.web.config.bootstrap import data_home, local_secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "insecure-default-do-not-use-in-production"
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str, default: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+# KETACLINIC_ENV: "production" (ketaclinic serve), "development" (demo, tests).
+ENVIRONMENT = os.environ.get("KETACLINIC_ENV", "development")
+PRODUCTION = ENVIRONMENT == "production"
+DEBUG = _bool("DEBUG", False)
+TESTING = _bool("KETACLINIC_TESTING", False)
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or (DEFAULT_SECRET if PRODUCTION else local_secret_key())
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver,[::1]")
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "channels",
+    "ketaclinic.web.lib",
+    "ketaclinic.web.accounts",
+    "ketaclinic.web.clinics",
+    "ketaclinic.web.patients",
+    "ketaclinic.web.audit",
+    "ketaclinic.web.assessments",
+    "ketaclinic.web.screening",
+    "ketaclinic.web.treatment",
+    "ketaclinic.web.monitoring",
+    "ketaclinic.web.ledger",
+    "ketaclinic.web.analytics",
+    "ketaclinic.web.interop",
+    "ketaclinic.web.decision",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "ketaclinic.web.lib.middleware.ActiveClinicMiddleware",
+    "ketaclinic.web.lib.middleware.DomainErrorMiddleware",
+]
+
+ROOT_URLCONF = "ketaclinic.web.config.urls"
+ASGI_APPLICATION = "ketaclinic.web.config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ketaclinic.web.lib.context.clinic_context",
+            ],
+        },
+    }
+]
+
+# Database: DATABASE_URL, else the embedded SQLite file in the data directory.
+# Tests on PostgreSQL: KETACLINIC_TEST_POSTGRES=1 (optionally KETACLINIC_PG_TEST_DB for the test database name).
+_default_url = f"sqlite:///{data_home() / 'ketaclinic.sqlite3'}"
+if _bool("KETACLINIC_TEST_POSTGRES", False) and not os.environ.get("DATABASE_URL"):
+    _default_url = "postgres://postgres@127.0.0.1:5432/test"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_url), conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+if os.environ.get("KETACLINIC_PG_TEST_DB"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["KETACLINIC_PG_TEST_DB"]}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+if TESTING:
+    # Argon2 with its production cost makes the suite slow; tests check the hasher choice separately.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["ketaclinic.web.accounts.backends.LockoutModelBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "patients:list"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Login lockout: after this many consecutive failures the account is locked for this many minutes.
+KETACLINIC_LOCKOUT_THRESHOLD = int(os.environ.get("KETACLINIC_LOCKOUT_THRESHOLD", "5"))
+KETACLINIC_LOCKOUT_MINUTES = int(os.environ.get("KETACLINIC_LOCKOUT_MINUTES", "15"))
+
+# Sessions expire after this many minutes of inactivity (refreshed on every request) and at browser close.
+SESSION_COOKIE_AGE = int(os.environ.get("KETACLINIC_SESSION_IDLE_MINUTES", "30")) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", data_home() / "static"))
+STATIC_ROOT.mkdir(
+    parents=True, exist_ok=True
+)  # WhiteNoise warns about a missing root even when using finders
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", data_home() / "media"))
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Preloading HSTS is a deliberate, hard-to-undo choice left to the operator (SECURE_HSTS_PRELOAD=1).
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}

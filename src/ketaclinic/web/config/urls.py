@@ -1,0 +1,40 @@
+"""URL root: each app under its own prefix, the API under /api/v1/."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import include, path
+
+from ketaclinic.web.config.api import api
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("patients:list")
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("accounts/", include("ketaclinic.web.accounts.urls")),
+    path("clinic/", include("ketaclinic.web.clinics.urls")),
+    path("patients/", include("ketaclinic.web.patients.urls")),
+    path("audit/", include("ketaclinic.web.audit.urls")),
+    path("assessments/", include("ketaclinic.web.assessments.urls")),
+    path("screening/", include("ketaclinic.web.screening.urls")),
+    path("treatment/", include("ketaclinic.web.treatment.urls")),
+    path("monitoring/", include("ketaclinic.web.monitoring.urls")),
+    path("ledger/", include("ketaclinic.web.ledger.urls")),
+    path("analytics/", include("ketaclinic.web.analytics.urls")),
+    path("interop/", include("ketaclinic.web.interop.urls")),
+    path("decision/", include("ketaclinic.web.decision.urls")),
+]

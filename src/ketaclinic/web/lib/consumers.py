@@ -1,0 +1,44 @@
+"""The browser's live socket: joins the user's group and the groups of their clinics' sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from ketaclinic.web.lib.live import clinic_group, site_group, user_group
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """`/ws/live/`: authenticated staff only; forwards `live.event` messages as JSON."""
+
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.groups_joined = await self._groups_for(user)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    @database_sync_to_async
+    def _groups_for(self, user: Any) -> list[str]:
+        from ketaclinic.web.clinics.models import Site
+
+        clinic_ids = list(user.memberships.filter(is_active=True).values_list("clinic_id", flat=True))
+        groups = [user_group(user.pk)] + [clinic_group(c) for c in clinic_ids]
+        groups += [
+            site_group(s) for s in Site.objects.filter(clinic_id__in=clinic_ids).values_list("pk", flat=True)
+        ]
+        return groups
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])

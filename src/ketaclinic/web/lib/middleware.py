@@ -1,0 +1,55 @@
+"""Attach the active clinic (the clinic switcher's choice, kept in the session) to each request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+SESSION_KEY = "kc_clinic_id"
+
+
+def _active_clinic(request: HttpRequest) -> object:
+    from ketaclinic.web.lib.access import user_clinics
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    clinics = list(user_clinics(user))
+    if not clinics:
+        return None
+    wanted = request.session.get(SESSION_KEY)
+    for clinic in clinics:
+        if clinic.pk == wanted:
+            return clinic
+    request.session[SESSION_KEY] = clinics[0].pk
+    return clinics[0]
+
+
+class ActiveClinicMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.clinic = SimpleLazyObject(lambda: _active_clinic(request))  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+class DomainErrorMiddleware:
+    """Render a DomainError that escapes a (non-API) view as an error page with its HTTP status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from ketaclinic.web.lib.errors import DomainError
+
+        if not isinstance(exception, DomainError) or request.path.startswith("/api/"):
+            return None
+        return render(request, "error.html", {"error": exception}, status=exception.status)

@@ -1,0 +1,1 @@
+"""Reads of this domain: <noun>_<verb> selectors."""
