@@ -252,6 +252,10 @@ def check_dose(
     Raises DoseRequestError if the proposed drug/route does not belong to the protocol.
     """
     s = settings or guard_settings()
+    # Canonical history order (time, then content) so the result never depends on the input order.
+    request = DoseRequest(
+        request.patient, request.protocol_id, tuple(sorted(request.history, key=_dose_key)), request.proposed
+    )
     p = request.proposed
     w = request.patient.weight_kg
     out = _Collector()
@@ -277,6 +281,10 @@ def check_dose(
     _check_escalation(out, s, request)
     _check_order(out, s, p)
     return out.result()
+
+
+def _dose_key(d: Dose) -> tuple[datetime, str, str, float, float, float]:
+    return (d.time, d.drug, d.route, d.dose_mg, d.duration_min or -1.0, d.ordered_mg or -1.0)
 
 
 def _check_weight(out: _Collector, w: float, s: GuardSettings) -> None:

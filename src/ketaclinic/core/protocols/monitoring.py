@@ -152,6 +152,8 @@ def parse_monitoring_rules(data: Any) -> MonitoringRules:
     version = m.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ProtocolError("version", "must be a positive integer")
+    pre_dose = _rules(m.get("pre_dose"), "pre_dose")
+    during = _rules(m.get("during"), "during")
     rises: list[RiseRule] = []
     for i, it in enumerate(m.get("rise_from_baseline") or []):
         p = f"rise_from_baseline[{i}]"
@@ -196,8 +198,8 @@ def parse_monitoring_rules(data: Any) -> MonitoringRules:
     vals = {k: _req(d.get(k), f"discharge.{k}") for k in keys}
     return MonitoringRules(
         version=version,
-        pre_dose=_rules(m.get("pre_dose"), "pre_dose"),
-        during=_rules(m.get("during"), "during"),
+        pre_dose=pre_dose,
+        during=during,
         rise_from_baseline=tuple(rises),
         sedation=tuple(sed),
         discharge=DischargeThresholds(**vals),
