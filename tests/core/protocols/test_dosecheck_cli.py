@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from protocol_helpers import at, dose, esk, request
+from tests.core.protocols.protocol_helpers import at, dose, esk, request
 from typer.testing import CliRunner
 
 from ketaclinic.cli import app

@@ -50,9 +50,9 @@ def _walk_sourced(node: Any, path: str = "") -> list[str]:
     if isinstance(node, dict):
         if "value" in node and not ("source" in node and node.get("evidence") in ("V", "S", "R")):
             bad.append(path)
-        if "window_days" in node or "max_doses_per_7_days" in node or "every_min" in node or "at_min" in node:
-            if not node.get("source"):
-                bad.append(path)
+        keyed = {"window_days", "max_doses_per_7_days", "every_min", "at_min"} & set(node)
+        if keyed and not node.get("source"):
+            bad.append(path)
         for k, v in node.items():
             bad += _walk_sourced(v, f"{path}.{k}")
     elif isinstance(node, list):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from protocol_helpers import at, codes, dose, esk, request, run
+from tests.core.protocols.protocol_helpers import at, codes, dose, esk, request, run
 
 from ketaclinic.core.protocols import FINDING_CODES, DoseRequestError
 
