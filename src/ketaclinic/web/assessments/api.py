@@ -1,5 +1,87 @@
-"""API router of the assessments app (mounted at /api/v1/assessments/)."""
+"""API router of the assessments app (mounted at /api/v1/assessments/): create and list assessments, FHIR."""
 
-from ninja import Router
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from ketaclinic.core.fhir.questionnaire import build_questionnaire
+from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
+from ketaclinic.web.assessments import actions, selectors
+from ketaclinic.web.assessments.models import Assessment, Source
+from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import NotFoundError
 
 router = Router(tags=["assessments"])
+
+
+class AssessmentIn(Schema):
+    instrument: str
+    answers: list[int | None]
+    context: str
+    assessed_at: dt.datetime
+
+
+@router.post("/patients/{patient_id}/assessments", response={201: dict[str, Any]})
+def create_assessment(
+    request: HttpRequest, patient_id: int, payload: AssessmentIn
+) -> tuple[int, dict[str, Any]]:
+    a = actions.do_record_assessment(
+        actor=request.user,
+        patient_id=patient_id,
+        instrument_id=payload.instrument,
+        answers=payload.answers,
+        context=payload.context,
+        assessed_at=payload.assessed_at,
+        source=Source.API,
+        request=request,
+    )
+    return 201, {**selectors.assessment_json(a), "alert_raised": hasattr(a, "suicide_alert")}
+
+
+@router.get("/patients/{patient_id}/assessments", response=dict[str, Any])
+def list_assessments(request: HttpRequest, patient_id: int, instrument: str | None = None) -> dict[str, Any]:
+    patient = access_patient_by_id(request.user, patient_id, request=request, audit_action=None)
+    with transaction.atomic():
+        record_audit(
+            actor=request.user,
+            action="assessment.list",
+            obj=patient,
+            request=request,
+            detail={"instrument": instrument},
+        )
+    rows = selectors.assessments_for_patient(patient, instrument_id=instrument)
+    return {
+        "patient_id": patient.pk,
+        "assessments": [selectors.assessment_json(a) for a in rows],
+        "unacknowledged_suicide_alert": selectors.has_unacknowledged_suicide_alert(patient),
+    }
+
+
+@router.get("/assessments/{assessment_id}/fhir", response=dict[str, Any])
+def assessment_fhir(request: HttpRequest, assessment_id: int) -> dict[str, Any]:
+    a = Assessment.objects.filter(pk=assessment_id).first()
+    if a is None:
+        raise NotFoundError("no such assessment")
+    patient = access_patient_by_id(request.user, a.patient_id, request=request, audit_action=None)
+    with transaction.atomic():
+        record_audit(
+            actor=request.user, action="assessment.export_fhir", obj=a, patient=patient, request=request
+        )
+    entries = [{"resource": a.fhir_response}]
+    if a.fhir_observation:
+        entries.append({"resource": a.fhir_observation})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+@router.get("/questionnaires/{instrument_id}", response=dict[str, Any], auth=None)
+def questionnaire(request: HttpRequest, instrument_id: str) -> dict[str, Any]:
+    """The FHIR Questionnaire of an instrument (public definition data, no patient data)."""
+    if instrument_id not in INSTRUMENT_IDS:
+        raise NotFoundError(f"unknown instrument {instrument_id!r}")
+    return build_questionnaire(load_instrument(instrument_id))

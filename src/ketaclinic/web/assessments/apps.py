@@ -1,4 +1,4 @@
-"""Django app config for assessments."""
+"""Django app config for assessments: registers the suicide-alert chart banner."""
 
 from django.apps import AppConfig
 
@@ -7,3 +7,9 @@ class AssessmentsConfig(AppConfig):
     name = "ketaclinic.web.assessments"
     label = "assessments"
     verbose_name = "Assessments"
+
+    def ready(self) -> None:
+        from ketaclinic.web.assessments.selectors import suicide_alert_banners
+        from ketaclinic.web.patients.tabs import register_banner_provider
+
+        register_banner_provider(suicide_alert_banners)

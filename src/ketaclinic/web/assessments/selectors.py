@@ -1,1 +1,110 @@
-"""Reads of this domain: <noun>_<verb> selectors."""
+"""Reads of this domain: assessments, trends, outcomes, remote links and suicide-risk alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from ketaclinic.core.instruments import INSTRUMENT_IDS, Instrument, load_instrument
+from ketaclinic.core.instruments.outcomes import Outcome, ScorePoint, assess_outcome
+from ketaclinic.web.assessments.models import Assessment, RemoteLink, RemoteSchedule, SuicideAlert
+from ketaclinic.web.assessments.providers import dose_times
+
+
+def assessments_for_patient(patient: Any, *, instrument_id: str | None = None) -> QuerySet[Assessment]:
+    qs = Assessment.objects.filter(patient=patient).select_related("recorded_by")
+    if instrument_id:
+        qs = qs.filter(instrument_id=instrument_id)
+    return qs.order_by("-assessed_at", "-pk")
+
+
+def has_unacknowledged_suicide_alert(patient: Any) -> bool:
+    """True while any suicide-risk alert for `patient` awaits a prescriber's documented acknowledgement."""
+    return SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).exists()
+
+
+def open_alerts_for_patient(patient: Any) -> QuerySet[SuicideAlert]:
+    return SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).select_related(
+        "assessment"
+    )
+
+
+def alerts_for_patient(patient: Any) -> QuerySet[SuicideAlert]:
+    return SuicideAlert.objects.filter(patient=patient).select_related("assessment", "acknowledged_by")
+
+
+def links_for_patient(patient: Any) -> QuerySet[RemoteLink]:
+    return RemoteLink.objects.filter(patient=patient).order_by("-created_at", "-pk")
+
+
+def schedules_for_patient(patient: Any) -> QuerySet[RemoteSchedule]:
+    return RemoteSchedule.objects.filter(patient=patient).order_by("pk")
+
+
+@dataclass(frozen=True)
+class InstrumentTrend:
+    definition: Instrument
+    assessments: list[Assessment]  # complete ones, oldest first
+    incomplete: list[Assessment]
+    outcome: Outcome
+
+
+def trends_for_patient(patient: Any) -> list[InstrumentTrend]:
+    """One trend per instrument the patient has any assessment of, in library order."""
+    doses = dose_times(patient)
+    first_dose = doses[0] if doses else None
+    rows = list(Assessment.objects.filter(patient=patient).order_by("assessed_at", "pk"))
+    out: list[InstrumentTrend] = []
+    for iid in INSTRUMENT_IDS:
+        mine = [a for a in rows if a.instrument_id == iid]
+        if not mine:
+            continue
+        complete = [a for a in mine if a.complete and a.total is not None]
+        series = [ScorePoint(at=a.assessed_at, total=int(a.total)) for a in complete if a.total is not None]
+        out.append(
+            InstrumentTrend(
+                definition=load_instrument(iid),
+                assessments=complete,
+                incomplete=[a for a in mine if not a.complete],
+                outcome=assess_outcome(iid, series, first_dose),
+            )
+        )
+    return out
+
+
+def suicide_alert_banners(patient: Any) -> list[dict[str, str]]:
+    """Banner provider for the chart header: one danger banner while any alert is unacknowledged."""
+    from django.urls import reverse
+
+    n = SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).count()
+    if not n:
+        return []
+    return [
+        {
+            "level": "danger",
+            "text": f"Suicide-risk alert{'s' if n > 1 else ''} awaiting a prescriber's acknowledgement ({n}). "
+            "Dosing is blocked until acknowledged with a documented action.",
+            "url": reverse("assessments:chart_tab", kwargs={"patient_id": patient.pk}) + "#alerts",
+        }
+    ]
+
+
+def assessment_json(a: Assessment) -> dict[str, Any]:
+    return {
+        "id": a.pk,
+        "patient_id": a.patient_id,
+        "instrument": a.instrument_id,
+        "version": a.instrument_version,
+        "context": a.context,
+        "assessed_at": a.assessed_at.isoformat(),
+        "answers": a.answers,
+        "complete": a.complete,
+        "total": a.total,
+        "severity": a.severity or None,
+        "flags": a.flags,
+        "suicide_risk": a.suicide_risk,
+        "source": a.source,
+        "recorded_by": a.recorded_by_id,
+    }
