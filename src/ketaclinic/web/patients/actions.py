@@ -71,6 +71,9 @@ def _clean_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, lis
         if name == "birth_date":
             if isinstance(raw, dt.date):
                 cleaned[name] = raw
+            elif raw is None or not str(raw).strip():
+                cleaned[name] = None
+                errors[name] = ["is required"]
             else:
                 try:
                     cleaned[name] = dt.date.fromisoformat(str(raw).strip())
@@ -80,7 +83,7 @@ def _clean_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, lis
         cleaned[name] = "" if raw is None else str(raw).strip()
     if "sex_at_birth" in cleaned and cleaned["sex_at_birth"] not in SexAtBirth.values:
         errors["sex_at_birth"] = [f"must be one of {', '.join(SexAtBirth.values)}"]
-    if "birth_date" in cleaned:
+    if cleaned.get("birth_date") is not None:
         today = timezone.localdate()
         if cleaned["birth_date"] > today:
             errors["birth_date"] = ["cannot be in the future"]
