@@ -32,7 +32,13 @@ def one_compartment_oral(ka: float, k: float, v: float = 50.0, f: float = 0.8) -
             "F": {"value": f, "unit": "fraction", "status": "R", "source": "test"},
         },
         "compartments": [{"id": "gut"}, {"id": "central", "volume": "V"}],
-        "flows": [{"from": "gut", "to": "central", "rate": "ka"}, {"from": "central", "to": "out", "rate": "k"}],
+        "flows": [
+            {"from": "gut", "to": "central", "rate": "ka"},
+            {"from": "central", "to": "out", "rate": "k"},
+        ],
         "analytes": [{"id": "ketamine", "compartment": "central"}],
-        "routes": {"oral": {"inputs": [{"to": "gut", "fraction": ["F"]}]}, "iv": {"inputs": [{"to": "central"}]}},
+        "routes": {
+            "oral": {"inputs": [{"to": "gut", "fraction": ["F"]}]},
+            "iv": {"inputs": [{"to": "central"}]},
+        },
     }

@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 import pytest
+from pk_helpers import one_compartment_oral
 
 from ketaclinic.core.pk import ModelError, list_models, load_model, parse_model
-from pk_helpers import one_compartment_oral
 
 EXPECTED = {
     "clements": ("ketamine", {"iv", "im", "oral", "sublingual"}, ["ketamine"]),
@@ -83,7 +83,11 @@ def _mutated(path: list[Any], value: Any) -> dict[str, Any]:
         (["flows", 1, "to"], "nowhere", "model.flows[1].to: unknown or effect-site compartment 'nowhere'"),
         (["routes", "rectal"], {"inputs": [{"to": "gut"}]}, "model.routes.rectal: unknown route"),
         (["routes", "oral", "inputs", 0, "fraction"], ["1-V"], "model.routes.oral.inputs[0].fraction[0]"),
-        (["analytes", 0, "compartment"], "gut", "model.analytes[0].compartment: must be a compartment with a volume"),
+        (
+            ["analytes", 0, "compartment"],
+            "gut",
+            "model.analytes[0].compartment: must be a compartment with a volume",
+        ),
         (["version"], 0, "model.version: must be a positive integer"),
         (["drug"], "propofol", "model.drug: must be one of esketamine, ketamine"),
         (["compartments", 1, "id"], "gut", "model.compartments[1].id: duplicate or reserved id 'gut'"),
@@ -97,6 +101,12 @@ def test_malformed_model_is_rejected_naming_the_field(path: list[Any], value: An
 
 def test_iiv_on_a_duration_is_rejected() -> None:
     data = one_compartment_oral(0.05, 0.01)
-    data["parameters"]["D"] = {"value": 10, "unit": "min", "status": "R", "source": "t", "iiv": {"cv_percent": 20, "status": "R"}}
+    data["parameters"]["D"] = {
+        "value": 10,
+        "unit": "min",
+        "status": "R",
+        "source": "t",
+        "iiv": {"cv_percent": 20, "status": "R"},
+    }
     with pytest.raises(ModelError, match=r"model.parameters.D.iiv: variability on a zero-order duration"):
         parse_model(data)

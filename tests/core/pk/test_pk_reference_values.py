@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pk_helpers import intranasal, iv_infusion
 
 from ketaclinic.core.pk import Dose, Patient, Regimen, load_model, simulate
-from pk_helpers import intranasal, iv_infusion
 
 TIMES = [10, 20, 30, 40, 80, 110, 230, 280]
 
