@@ -1,0 +1,1 @@
+"""Thin views: parse input, call an action or selector, render."""
