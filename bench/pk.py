@@ -21,6 +21,7 @@ Run: python bench/pk.py [--patients 10000] [--peer-patients 200] [--peers-python
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -195,7 +196,7 @@ def _ode_reference(model_id: str, regimen: Regimen, params: dict[str, np.ndarray
     vol = float(p1[next(c.volume for c in model.compartments if c.id == central)][0])  # type: ignore[index]
     x = np.zeros(len(model.compartments))
     out = np.zeros(len(TIMES))
-    for t0, t1 in zip(breaks[:-1], breaks[1:], strict=True):
+    for t0, t1 in itertools.pairwise(breaks):
         for b in boluses:
             if b.time == t0:
                 x[b.state] += b.amount[0]
@@ -212,7 +213,7 @@ def _ode_reference(model_id: str, regimen: Regimen, params: dict[str, np.ndarray
             atol=1e-14,
             dense_output=True,
         )
-        inside = (TIMES >= t0) & (TIMES <= t1)
+        inside = (t0 <= TIMES) & (t1 >= TIMES)
         out[inside] = sol.sol(TIMES[inside])[c_idx] / vol * 1000
         x = sol.y[:, -1]
     return out
