@@ -1,5 +1,199 @@
-"""API router of the monitoring app (mounted at /api/v1/monitoring/)."""
+"""API router of the monitoring app (mounted at /api/v1/monitoring/): devices, ingestion, board, alerts."""
 
-from ninja import Router
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.security import HttpBearer
+
+from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
+from ketaclinic.web.monitoring import actions, selectors
+from ketaclinic.web.monitoring.models import Device, MonitoringAlert
+from ketaclinic.web.treatment.models import DosingSession
 
 router = Router(tags=["monitoring"])
+
+
+class DeviceTokenAuth(HttpBearer):
+    """`Authorization: Bearer kcd_...`: a device's own token (revoked devices are refused)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Device | None:
+        return actions.authenticate_device(token)
+
+
+def parse_batch(body: bytes) -> list[Any]:
+    """A batch is {"readings": [...]}, a bare list, or a FHIR Bundle of Observations."""
+    try:
+        data = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed({"body": [f"not valid JSON: {exc}"]}) from None
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        entries = data.get("entry")
+        if not isinstance(entries, list):
+            raise ValidationFailed({"entry": ["a Bundle needs an entry list"]})
+        return [e.get("resource") if isinstance(e, dict) else e for e in entries]
+    if isinstance(data, dict) and data.get("resourceType") == "Observation":
+        return [data]
+    if isinstance(data, dict) and isinstance(data.get("readings"), list):
+        return list(data["readings"])
+    raise ValidationFailed({"readings": ["required: a list of readings (or a FHIR Bundle of Observations)"]})
+
+
+@router.post("/ingest", auth=DeviceTokenAuth(), summary="Ingest a batch of sensor readings")
+def ingest(request: HttpRequest) -> dict[str, Any]:
+    """Per-reading validation; good readings stored even if others fail; idempotent on (device, code, seq)."""
+    arrived = time.time()
+    device: Device = request.auth  # type: ignore[attr-defined]
+    items = parse_batch(request.body)
+    return actions.do_ingest_readings(device=device, items=items, arrived=arrived).as_response()
+
+
+@router.get("/devices/me", auth=DeviceTokenAuth(), summary="The authenticated device and its session")
+def device_me(request: HttpRequest) -> dict[str, Any]:
+    device: Device = request.auth  # type: ignore[attr-defined]
+    ctx, _session = actions.device_context(device)
+    return {"device": device.key, "label": device.label, "site": device.site_id, "session": ctx.session_id}
+
+
+class DeviceIn(Schema):
+    site: int
+    label: str
+    serial: str
+    kind: str = "wearable"
+
+
+class DeviceOut(Schema):
+    id: int
+    site: int
+    label: str
+    serial: str
+    kind: str
+    token_prefix: str
+    revoked: bool
+    session: int | None = None
+
+
+def _device_out(d: Device, session: int | None = None) -> dict[str, Any]:
+    return {
+        "id": d.pk, "site": d.site_id, "label": d.label, "serial": d.serial, "kind": d.kind,
+        "token_prefix": d.token_prefix, "revoked": d.revoked_at is not None, "session": session,
+    }  # fmt: skip
+
+
+def _device_for(request: HttpRequest, device_id: int) -> Device:
+    d = Device.objects.filter(pk=device_id).first()
+    if d is None:
+        raise NotFoundError(f"device {device_id} not found")
+    selectors.site_for_user(request.user, d.site_id)
+    return d
+
+
+@router.post("/devices", response={201: dict}, summary="Register a device (the token is shown once)")
+def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[str, Any]]:
+    site = selectors.site_for_user(request.user, payload.site)
+    device, raw = actions.do_register_device(
+        actor=request.user, site=site, label=payload.label, serial=payload.serial, kind=payload.kind
+    )
+    return 201, {**_device_out(device), "token": raw}
+
+
+@router.get("/sites/{site_id}/devices", response=list[DeviceOut])
+def list_devices(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
+    site = selectors.site_for_user(request.user, site_id)
+    return [
+        _device_out(r["device"], r["session"].pk if r["session"] else None)
+        for r in selectors.devices_for_site(site)
+    ]
+
+
+class ReasonIn(Schema):
+    reason: str = ""
+
+
+class AttachIn(Schema):
+    session: int
+
+
+@router.post("/devices/{device_id}/token", summary="Rotate a device's token")
+def rotate_token(request: HttpRequest, device_id: int) -> dict[str, Any]:
+    d = _device_for(request, device_id)
+    raw = actions.do_rotate_device_token(actor=request.user, device=d)
+    return {**_device_out(d), "token": raw}
+
+
+@router.post("/devices/{device_id}/revoke", response=DeviceOut)
+def revoke_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
+    d = _device_for(request, device_id)
+    return _device_out(actions.do_revoke_device(actor=request.user, device=d, reason=payload.reason))
+
+
+@router.post("/devices/{device_id}/attach", response=DeviceOut)
+def attach_device(request: HttpRequest, device_id: int, payload: AttachIn) -> dict[str, Any]:
+    d = _device_for(request, device_id)
+    session = DosingSession.objects.filter(pk=payload.session, clinic_id=d.clinic_id).first()
+    if session is None:
+        raise ValidationFailed({"session": [f"session {payload.session} not found in this clinic"]})
+    att = actions.do_attach_device(actor=request.user, device=d, session=session)
+    return _device_out(d, att.session_id)
+
+
+@router.post("/devices/{device_id}/detach", response=DeviceOut)
+def detach_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
+    d = _device_for(request, device_id)
+    actions.do_detach_device(actor=request.user, device=d, reason=payload.reason)
+    return _device_out(d)
+
+
+@router.get("/sites/{site_id}/board", summary="Live board snapshot: sessions, recent vitals, open alerts")
+def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
+    site = selectors.site_for_user(request.user, site_id)
+    return selectors.board_snapshot(site)
+
+
+@router.get("/sites/{site_id}/alerts")
+def site_alerts(request: HttpRequest, site_id: int, unacknowledged: bool = False) -> list[dict[str, Any]]:
+    site = selectors.site_for_user(request.user, site_id)
+    return [
+        selectors.alert_dict(a) for a in selectors.alerts_for_site(site, unacknowledged_only=unacknowledged)
+    ]
+
+
+class AckIn(Schema):
+    action: str
+    note: str = ""
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str, Any]:
+    alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    selectors.site_for_user(request.user, alert.site_id)
+    a = actions.do_acknowledge_alert(
+        actor=request.user, alert=alert, action=payload.action, note=payload.note
+    )
+    return selectors.alert_dict(a)
+
+
+@router.get("/sessions/{session_id}/sensor-vitals")
+def sensor_vitals(request: HttpRequest, session_id: int, interval: int = 300) -> list[dict[str, Any]]:
+    session = DosingSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise NotFoundError(f"session {session_id} not found")
+    from ketaclinic.web.lib.access import access_patient_by_id
+
+    access_patient_by_id(request.user, session.patient_id, request=request)
+    if not 10 <= interval <= 3600:
+        raise ValidationFailed({"interval": ["must be between 10 and 3600 seconds"]})
+    return [
+        {**{k: getattr(r, k) for k in ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate",
+                                       "readings", "source", "device_id")},
+         "taken_at": r.taken_at.isoformat()}
+        for r in selectors.sensor_vitals_for_flowsheet(session.pk, interval_seconds=interval)
+    ]  # fmt: skip

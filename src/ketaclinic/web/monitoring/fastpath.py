@@ -65,8 +65,9 @@ def reading_table_ddl(
 
 
 def insert_sql_pg(table: str) -> str:
+    # table names are code constants, never user input
     return (
-        f"INSERT INTO {table} ({', '.join(READING_COLUMNS)}) "
+        f"INSERT INTO {table} ({', '.join(READING_COLUMNS)}) "  # noqa: S608
         "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::text[], "
         "%s::timestamptz[], %s::bigint[], %s::timestamptz[]) "
         "ON CONFLICT (device_id, code, seq) DO NOTHING RETURNING device_id, code, seq"
@@ -101,7 +102,7 @@ def _copy_insert_pg(cursor: Any, table: str, rows: Sequence[Row], received_at: d
                 )
             )
     cursor.execute(
-        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM kc_ingest_tmp "
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM kc_ingest_tmp "  # noqa: S608
         "ON CONFLICT (device_id, code, seq) DO NOTHING RETURNING device_id, code, seq"
     )
 

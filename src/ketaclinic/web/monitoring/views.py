@@ -1,1 +1,143 @@
-"""Thin views: parse input, call an action or selector, render."""
+"""Thin views: the live board per site, device management, alert acknowledgement (no-JS fallback)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+from ketaclinic.web.clinics.models import Site
+from ketaclinic.web.lib.access import clinic_for_request
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
+from ketaclinic.web.monitoring import actions, selectors
+from ketaclinic.web.monitoring.models import Device, MonitoringAlert
+from ketaclinic.web.treatment.models import DosingSession
+
+
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    """Pick the site: straight to the board when the active clinic has one site."""
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        raise NotFoundError("no active clinic")
+    sites = list(Site.objects.filter(clinic=clinic).order_by("name", "pk"))
+    if len(sites) == 1:
+        return redirect("monitoring:site_board", site_id=sites[0].pk)
+    return render(request, "monitoring/sites.html", {"sites": sites})
+
+
+@login_required
+def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = selectors.site_for_user(request.user, site_id)
+    snapshot = selectors.board_snapshot(site)
+    with transaction.atomic():
+        record_audit(
+            actor=request.user, action="monitoring.board.view", obj=site, clinic=site.clinic, request=request,
+            detail={"sessions": [s["id"] for s in snapshot["sessions"]]},
+        )  # fmt: skip
+    return render(
+        request,
+        "monitoring/board.html",
+        {
+            "site": site,
+            "snapshot": snapshot,
+            "ack_actions": MonitoringAlert.AckAction.choices,
+            "can_manage_devices": has_perm_in_clinic(request.user, site.clinic_id, Perm.DEVICE_MANAGE),
+        },
+    )
+
+
+@login_required
+def devices(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = selectors.site_for_user(request.user, site_id)
+    errors: dict[str, list[str]] = {}
+    new_token = None
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        try:
+            if op == "register":
+                device, new_token = actions.do_register_device(
+                    actor=request.user, site=site, label=request.POST.get("label", ""),
+                    serial=request.POST.get("serial", ""), kind=request.POST.get("kind", "wearable"),
+                )  # fmt: skip
+                messages.success(
+                    request, f"Registered {device.label}. Copy its token now: it is not shown again."
+                )
+            else:
+                device = Device.objects.filter(pk=request.POST.get("device") or 0, site=site).first()
+                if device is None:
+                    raise ValidationFailed({"device": ["choose a device of this site"]})
+                if op == "attach":
+                    session = DosingSession.objects.filter(
+                        pk=request.POST.get("session") or 0, clinic_id=site.clinic_id
+                    ).first()
+                    if session is None:
+                        raise ValidationFailed({"session": ["choose a session in progress"]})
+                    actions.do_attach_device(actor=request.user, device=device, session=session)
+                    messages.success(request, f"{device.label} attached to session {session.pk}.")
+                elif op == "detach":
+                    actions.do_detach_device(
+                        actor=request.user, device=device, reason=request.POST.get("reason", "")
+                    )
+                    messages.success(request, f"{device.label} detached.")
+                elif op == "revoke":
+                    actions.do_revoke_device(
+                        actor=request.user, device=device, reason=request.POST.get("reason", "")
+                    )
+                    messages.success(request, f"{device.label} revoked; its token no longer works.")
+                elif op == "rotate":
+                    new_token = actions.do_rotate_device_token(actor=request.user, device=device)
+                    messages.success(request, f"New token for {device.label}; the old one no longer works.")
+                else:
+                    raise ValidationFailed({"op": ["unknown operation"]})
+            if new_token is None:
+                return redirect("monitoring:devices", site_id=site.pk)
+        except ValidationFailed as exc:
+            errors = exc.fields
+        except Exception as exc:  # DomainError subclasses: conflict, permission
+            from ketaclinic.web.lib.errors import DomainError
+
+            if not isinstance(exc, DomainError):
+                raise
+            errors = exc.fields or {"__all__": [exc.message]}
+            if not exc.fields:
+                errors = {"__all__": [exc.message]}
+    return render(
+        request,
+        "monitoring/devices.html",
+        {
+            "site": site,
+            "rows": selectors.devices_for_site(site),
+            "sessions": list(selectors.sessions_on_board(site)),
+            "errors": errors,
+            "new_token": new_token,
+            "kinds": Device.Kind.choices,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    selectors.site_for_user(request.user, alert.site_id)
+    try:
+        actions.do_acknowledge_alert(
+            actor=request.user,
+            alert=alert,
+            action=request.POST.get("action", ""),
+            note=request.POST.get("note", ""),
+        )
+        messages.success(request, "Alert acknowledged.")
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("monitoring:site_board", kwargs={"site_id": alert.site_id}))
