@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ketaclinic.core.fhir.questionnaire import build_questionnaire
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
@@ -28,9 +28,7 @@ class AssessmentIn(Schema):
 
 
 @router.post("/patients/{patient_id}/assessments", response={201: dict[str, Any]})
-def create_assessment(
-    request: HttpRequest, patient_id: int, payload: AssessmentIn
-) -> tuple[int, dict[str, Any]]:
+def create_assessment(request: HttpRequest, patient_id: int, payload: AssessmentIn) -> Status:
     a = actions.do_record_assessment(
         actor=request.user,
         patient_id=patient_id,
@@ -41,7 +39,7 @@ def create_assessment(
         source=Source.API,
         request=request,
     )
-    return 201, {**selectors.assessment_json(a), "alert_raised": hasattr(a, "suicide_alert")}
+    return Status(201, {**selectors.assessment_json(a), "alert_raised": hasattr(a, "suicide_alert")})
 
 
 @router.get("/patients/{patient_id}/assessments", response=dict[str, Any])

@@ -1,0 +1,202 @@
+"""Views (chart tab, entry form, remote page) and the API: exact responses, one error shape, nothing changed on refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from ketaclinic.web.assessments import actions
+from ketaclinic.web.assessments.models import Assessment, SuicideAlert
+from ketaclinic.web.audit.models import AuditEvent
+
+
+def test_chart_tab_shows_trend_table_and_audits(client_as: Any, nurse: Any, patient: Any) -> None:
+    actions.do_record_assessment(
+        actor=nurse,
+        patient_id=patient.pk,
+        instrument_id="phq9",
+        answers=[1] * 9,
+        context="baseline",
+        assessed_at=timezone.now() - dt.timedelta(days=2),
+    )
+    before = AuditEvent.objects.filter(action="patient.view").count()
+    r = client_as(nurse).get(f"/assessments/patient/{patient.pk}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'data-instrument="phq9"' in html
+    assert 'class="point" data-total="9"' in html
+    assert 'data-band="moderately_severe"' in html
+    assert "Suicide-risk alert" in html  # banner from the positive item 9
+    assert AuditEvent.objects.filter(action="patient.view").count() == before + 1
+
+
+def test_entry_form_renders_items_and_saves(client_as: Any, nurse: Any, patient: Any) -> None:
+    c = client_as(nurse)
+    r = c.get(f"/assessments/patient/{patient.pk}/new/?instrument=gad7")
+    assert r.status_code == 200
+    assert "Not being able to stop or control worrying" in r.content.decode()
+    data = {f"item_{i}": "1" for i in range(1, 8)} | {
+        "instrument": "gad7",
+        "context": "pre_dose",
+        "assessed_at": "2026-01-05T09:30",
+    }
+    r = c.post(f"/assessments/patient/{patient.pk}/new/", data)
+    assert r.status_code == 302
+    a = Assessment.objects.get()
+    assert (a.total, a.severity, a.context) == (7, "mild", "pre_dose")
+
+
+def test_entry_form_bad_item_shows_error_and_saves_nothing(client_as: Any, nurse: Any, patient: Any) -> None:
+    c = client_as(nurse)
+    data = {f"item_{i}": "1" for i in range(1, 8)} | {
+        "item_4": "7",
+        "instrument": "gad7",
+        "context": "pre_dose",
+        "assessed_at": "2026-01-05T09:30",
+    }
+    before = AuditEvent.objects.count()
+    r = c.post(f"/assessments/patient/{patient.pk}/new/", data)
+    assert r.status_code == 400
+    assert "7 is out of range; allowed 0-3" in r.content.decode()
+    assert Assessment.objects.count() == 0
+    assert AuditEvent.objects.count() == before
+
+
+def test_madrs_form_has_no_wording(client_as: Any, nurse: Any, patient: Any) -> None:
+    r = client_as(nurse).get(f"/assessments/patient/{patient.pk}/new/?instrument=madrs")
+    html = r.content.decode()
+    assert "Suicidal thoughts" in html
+    assert "Item wording is not reproduced" in html
+
+
+def test_remote_page_no_login(nurse: Any, patient: Any) -> None:
+    _, url = actions.do_create_remote_link(actor=nurse, patient_id=patient.pk, instrument_id="phq9")
+    anon = Client()
+    r = anon.get(url)
+    assert r.status_code == 200
+    assert "Little interest or pleasure in doing things" in r.content.decode()
+    r = anon.post(url, {f"item_{i}": "0" for i in range(1, 9)})
+    assert r.status_code == 400
+    assert Assessment.objects.count() == 0
+    r = anon.post(url, {f"item_{i}": "0" for i in range(1, 10)})
+    assert r.status_code == 200
+    assert "Thank you" in r.content.decode()
+    a = Assessment.objects.get()
+    assert (a.source, a.total) == ("remote", 0)
+    r = anon.get(url)
+    assert r.status_code == 410
+    assert "already been answered" in r.content.decode()
+    assert Client().get("/assessments/r/not-a-token/").status_code == 410
+
+
+def test_ack_view_only_for_prescriber(client_as: Any, nurse: Any, prescriber: Any, patient: Any) -> None:
+    actions.do_record_assessment(
+        actor=nurse,
+        patient_id=patient.pk,
+        instrument_id="phq9",
+        answers=[0] * 8 + [1],
+        context="follow_up",
+        assessed_at=timezone.now(),
+    )
+    alert = SuicideAlert.objects.get()
+    url = f"/assessments/patient/{patient.pk}/alerts/{alert.pk}/ack/"
+    client_as(nurse).post(url, {"action": "contact", "note": "called"})
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    client_as(prescriber).post(url, {"action": "referral", "note": "Referred to crisis team"})
+    alert.refresh_from_db()
+    assert (alert.action, alert.note, alert.acknowledged_by_id) == (
+        "referral",
+        "Referred to crisis team",
+        prescriber.pk,
+    )
+
+
+# ------------------------------------------------------------------ API
+
+
+def test_api_create_and_list(client_as: Any, nurse: Any, patient: Any) -> None:
+    c = client_as(nurse)
+    r = c.post(
+        f"/api/v1/assessments/patients/{patient.pk}/assessments",
+        data=json.dumps(
+            {
+                "instrument": "pcl5",
+                "answers": [2] * 16 + [1, 0, 0, 0],
+                "context": "baseline",
+                "assessed_at": "2026-01-05T09:30:00+00:00",
+            }
+        ),
+        content_type="application/json",
+    )
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert (body["instrument"], body["total"], body["severity"], body["complete"], body["source"]) == (
+        "pcl5",
+        33,
+        "probable_ptsd",
+        True,
+        "api",
+    )
+    r = c.get(f"/api/v1/assessments/patients/{patient.pk}/assessments")
+    assert r.status_code == 200
+    listing = r.json()
+    assert [a["total"] for a in listing["assessments"]] == [33]
+    assert listing["unacknowledged_suicide_alert"] is False
+    assert AuditEvent.objects.filter(action="assessment.list", patient=patient).count() == 1
+    fhir = c.get(f"/api/v1/assessments/assessments/{body['id']}/fhir").json()
+    assert [e["resource"]["resourceType"] for e in fhir["entry"]] == ["QuestionnaireResponse", "Observation"]
+
+
+def test_api_error_shape_and_nothing_written(
+    client_as: Any, nurse: Any, front_desk: Any, patient: Any
+) -> None:
+    c = client_as(nurse)
+    before = (Assessment.objects.count(), AuditEvent.objects.count())
+    r = c.post(
+        f"/api/v1/assessments/patients/{patient.pk}/assessments",
+        data=json.dumps(
+            {
+                "instrument": "phq9",
+                "answers": [0] * 8 + [5],
+                "context": "baseline",
+                "assessed_at": "2026-01-05T09:30:00+00:00",
+            }
+        ),
+        content_type="application/json",
+    )
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": {
+            "code": "validation_failed",
+            "message": "item_9: 5 is out of range; allowed 0-3",
+            "fields": {"item_9": ["5 is out of range; allowed 0-3"]},
+        }
+    }
+    r = client_as(front_desk).post(
+        f"/api/v1/assessments/patients/{patient.pk}/assessments",
+        data=json.dumps(
+            {
+                "instrument": "phq9",
+                "answers": [0] * 9,
+                "context": "baseline",
+                "assessed_at": "2026-01-05T09:30:00+00:00",
+            }
+        ),
+        content_type="application/json",
+    )
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "permission_denied"
+    r = c.get("/api/v1/assessments/patients/999999/assessments")
+    assert r.status_code == 404
+    assert (Assessment.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_api_questionnaire_definition(client_as: Any, nurse: Any) -> None:
+    r = client_as(nurse).get("/api/v1/assessments/questionnaires/phq9")
+    assert r.status_code == 200
+    assert r.json()["code"][0]["code"] == "44249-1"
