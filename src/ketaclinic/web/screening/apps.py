@@ -1,4 +1,4 @@
-"""Django app config for screening."""
+"""Django app config for screening: registers the 'screening not cleared' chart banner."""
 
 from django.apps import AppConfig
 
@@ -7,3 +7,9 @@ class ScreeningConfig(AppConfig):
     name = "ketaclinic.web.screening"
     label = "screening"
     verbose_name = "Screening"
+
+    def ready(self) -> None:
+        from ketaclinic.web.patients.tabs import register_banner_provider
+        from ketaclinic.web.screening.selectors import screening_banners
+
+        register_banner_provider(screening_banners)

@@ -1,1 +1,69 @@
-"""Reads of this domain: <noun>_<verb> selectors."""
+"""Reads of the screening domain: latest result, clearance, consent, chart banner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from ketaclinic.web.screening.models import Consent, FindingReview, IntakeItem, ScreeningRun
+
+
+def screening_latest(patient: Any) -> ScreeningRun | None:
+    return ScreeningRun.objects.filter(patient=patient).first()
+
+
+def intake_items_for(patient: Any) -> list[IntakeItem]:
+    return list(IntakeItem.objects.filter(patient=patient).select_related("recorded_by"))
+
+
+def reviews_for(run: ScreeningRun) -> dict[str, FindingReview]:
+    return {
+        r.finding_code: r
+        for r in FindingReview.objects.filter(run=run).select_related("prescriber", "cosigned_by")
+    }
+
+
+def screening_outstanding(run: ScreeningRun) -> list[dict[str, Any]]:
+    """Findings of `run` that still need a prescriber decision (relative: cleared; absolute: overridden + co-signed)."""
+    reviews = reviews_for(run)
+    out = []
+    for f in run.findings:
+        if f["level"] == "caution":
+            continue
+        review = reviews.get(str(f["code"]))
+        if review is None or not review.effective:
+            out.append(f)
+    return out
+
+
+def screening_is_cleared(patient: Any) -> bool:
+    """True when the latest screening is eligible, or every relative/absolute finding has an effective review."""
+    run = screening_latest(patient)
+    if run is None:
+        return False
+    if run.decision == "eligible":
+        return True
+    return not screening_outstanding(run)
+
+
+def consent_on_file(patient: Any, *, indication: str, product: str) -> bool:
+    return Consent.objects.filter(patient=patient, indication=indication, product=product).exists()
+
+
+def screening_banners(patient: Any) -> list[dict[str, str]]:
+    """Chart banner: 'screening not cleared' until the latest screening is cleared."""
+    if screening_is_cleared(patient):
+        return []
+    run = screening_latest(patient)
+    url = reverse("screening:chart_tab", kwargs={"patient_id": patient.pk})
+    if run is None:
+        return [
+            {
+                "level": "warning",
+                "text": "Screening not cleared: no eligibility screening on file",
+                "url": url,
+            }
+        ]
+    level = "danger" if run.decision == "ineligible" else "warning"
+    return [{"level": level, "text": f"Screening not cleared: {run.decision.replace('_', ' ')}", "url": url}]
