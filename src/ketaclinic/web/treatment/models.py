@@ -31,10 +31,14 @@ class TreatmentCourse(models.Model):
         STOPPED = "stopped", "Stopped"
 
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="treatment_courses")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="treatment_courses")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="treatment_courses"
+    )
     protocol_id = models.CharField(max_length=80)
     protocol_version = models.PositiveIntegerField()
-    protocol_snapshot = models.JSONField(help_text="The protocol definition as it was when the course started.")
+    protocol_snapshot = models.JSONField(
+        help_text="The protocol definition as it was when the course started."
+    )
     indication = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     rems_patient_enrolled = models.BooleanField(default=False)
@@ -105,7 +109,9 @@ class DosingSession(models.Model):
         NOT_DONE = "not_done", "Not done"
 
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="dosing_sessions")
-    site = models.ForeignKey("clinics.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    site = models.ForeignKey(
+        "clinics.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="dosing_sessions")
     course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions")
@@ -126,7 +132,9 @@ class DosingSession(models.Model):
     discharge_ready_at = models.DateTimeField(null=True, blank=True)
     escort_present = models.BooleanField(default=False)
     rems_ready_minutes = models.PositiveIntegerField(
-        null=True, blank=True, help_text="REMS evaluation question: minutes until ready to leave without the 2-h minimum."
+        null=True,
+        blank=True,
+        help_text="REMS evaluation question: minutes until ready to leave without the 2-h minimum.",
     )
     discharged_at = models.DateTimeField(null=True, blank=True)
     discharged_by = models.ForeignKey(
@@ -137,7 +145,10 @@ class DosingSession(models.Model):
 
     class Meta:
         ordering = ["-scheduled_for", "-pk"]
-        indexes = [models.Index(fields=["clinic", "status"]), models.Index(fields=["patient", "scheduled_for"])]
+        indexes = [
+            models.Index(fields=["clinic", "status"]),
+            models.Index(fields=["patient", "scheduled_for"]),
+        ]
 
     def __str__(self) -> str:
         return f"Session {self.pk} ({self.status})"
@@ -277,7 +288,9 @@ class SessionAlert(models.Model):
     level = models.CharField(max_length=10)
     message = models.CharField(max_length=400)
     source = models.TextField(blank=True)
-    vital_sign = models.ForeignKey(VitalSign, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts")
+    vital_sign = models.ForeignKey(
+        VitalSign, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
+    )
     paused_infusion = models.BooleanField(default=False)
     raised_at = models.DateTimeField()
     acknowledged_by = models.ForeignKey(

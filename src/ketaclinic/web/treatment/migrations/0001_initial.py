@@ -6,281 +6,680 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinics', '0001_initial'),
-        ('patients', '0001_initial'),
+        ("clinics", "0001_initial"),
+        ("patients", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DosingSession',
+            name="DosingSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('checked_in', 'Checked in'), ('pre_dose_checks', 'Pre-dose checks passed'), ('dosing', 'Dosing'), ('monitoring', 'Monitoring'), ('discharge_ready', 'Ready for discharge'), ('discharged', 'Discharged'), ('cancelled', 'Cancelled')], default='scheduled', max_length=20)),
-                ('scheduled_for', models.DateTimeField()),
-                ('checked_in_at', models.DateTimeField(blank=True, null=True)),
-                ('fasting_confirmed', models.BooleanField(default=False)),
-                ('transport_confirmed', models.BooleanField(default=False)),
-                ('escort_name', models.CharField(blank=True, max_length=150)),
-                ('pregnancy_test', models.CharField(blank=True, choices=[('not_required', 'Not required'), ('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done')], max_length=16)),
-                ('rems_enrolment_verified', models.BooleanField(default=False)),
-                ('bp_attestation_reason', models.TextField(blank=True)),
-                ('pre_dose_passed_at', models.DateTimeField(blank=True, null=True)),
-                ('first_dose_at', models.DateTimeField(blank=True, null=True)),
-                ('dose_ended_at', models.DateTimeField(blank=True, null=True)),
-                ('infusion_paused', models.BooleanField(default=False)),
-                ('monitoring_started_at', models.DateTimeField(blank=True, null=True)),
-                ('discharge_ready_at', models.DateTimeField(blank=True, null=True)),
-                ('escort_present', models.BooleanField(default=False)),
-                ('rems_ready_minutes', models.PositiveIntegerField(blank=True, help_text='REMS evaluation question: minutes until ready to leave without the 2-h minimum.', null=True)),
-                ('discharged_at', models.DateTimeField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dosing_sessions', to='clinics.clinic')),
-                ('discharged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dosing_sessions', to='patients.patient')),
-                ('site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("checked_in", "Checked in"),
+                            ("pre_dose_checks", "Pre-dose checks passed"),
+                            ("dosing", "Dosing"),
+                            ("monitoring", "Monitoring"),
+                            ("discharge_ready", "Ready for discharge"),
+                            ("discharged", "Discharged"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=20,
+                    ),
+                ),
+                ("scheduled_for", models.DateTimeField()),
+                ("checked_in_at", models.DateTimeField(blank=True, null=True)),
+                ("fasting_confirmed", models.BooleanField(default=False)),
+                ("transport_confirmed", models.BooleanField(default=False)),
+                ("escort_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "pregnancy_test",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("not_required", "Not required"),
+                            ("negative", "Negative"),
+                            ("positive", "Positive"),
+                            ("not_done", "Not done"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("rems_enrolment_verified", models.BooleanField(default=False)),
+                ("bp_attestation_reason", models.TextField(blank=True)),
+                ("pre_dose_passed_at", models.DateTimeField(blank=True, null=True)),
+                ("first_dose_at", models.DateTimeField(blank=True, null=True)),
+                ("dose_ended_at", models.DateTimeField(blank=True, null=True)),
+                ("infusion_paused", models.BooleanField(default=False)),
+                ("monitoring_started_at", models.DateTimeField(blank=True, null=True)),
+                ("discharge_ready_at", models.DateTimeField(blank=True, null=True)),
+                ("escort_present", models.BooleanField(default=False)),
+                (
+                    "rems_ready_minutes",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="REMS evaluation question: minutes until ready to leave without the 2-h minimum.",
+                        null=True,
+                    ),
+                ),
+                ("discharged_at", models.DateTimeField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dosing_sessions",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "discharged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dosing_sessions",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.site",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-scheduled_for', '-pk'],
+                "ordering": ["-scheduled_for", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Intervention',
+            name="Intervention",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('description', models.CharField(max_length=300)),
-                ('given_at', models.DateTimeField()),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='interventions', to='treatment.dosingsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("description", models.CharField(max_length=300)),
+                ("given_at", models.DateTimeField()),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="interventions",
+                        to="treatment.dosingsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['given_at', 'pk'],
+                "ordering": ["given_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('drug', models.CharField(max_length=16)),
-                ('route', models.CharField(max_length=16)),
-                ('dose_mg', models.DecimalField(decimal_places=2, max_digits=7)),
-                ('dose_mg_per_kg', models.DecimalField(blank=True, decimal_places=3, max_digits=6, null=True)),
-                ('duration_min', models.PositiveIntegerField(blank=True, null=True)),
-                ('weight_kg', models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True)),
-                ('weight_measured_at', models.DateTimeField(blank=True, null=True)),
-                ('planned_for', models.DateTimeField()),
-                ('guard_decision', models.CharField(max_length=8)),
-                ('guard_findings', models.JSONField(default=list)),
-                ('override_reason', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('signed', 'Signed'), ('cancelled', 'Cancelled')], default='signed', max_length=16)),
-                ('signed_at', models.DateTimeField()),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dose_orders', to='patients.patient')),
-                ('signed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('weight_measurement', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.weightmeasurement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("drug", models.CharField(max_length=16)),
+                ("route", models.CharField(max_length=16)),
+                ("dose_mg", models.DecimalField(decimal_places=2, max_digits=7)),
+                (
+                    "dose_mg_per_kg",
+                    models.DecimalField(blank=True, decimal_places=3, max_digits=6, null=True),
+                ),
+                ("duration_min", models.PositiveIntegerField(blank=True, null=True)),
+                ("weight_kg", models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True)),
+                ("weight_measured_at", models.DateTimeField(blank=True, null=True)),
+                ("planned_for", models.DateTimeField()),
+                ("guard_decision", models.CharField(max_length=8)),
+                ("guard_findings", models.JSONField(default=list)),
+                ("override_reason", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("signed", "Signed"), ("cancelled", "Cancelled")],
+                        default="signed",
+                        max_length=16,
+                    ),
+                ),
+                ("signed_at", models.DateTimeField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dose_orders",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "signed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "weight_measurement",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="patients.weightmeasurement",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-signed_at', '-pk'],
+                "ordering": ["-signed_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='dosingsession',
-            name='order',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='treatment.order'),
+            model_name="dosingsession",
+            name="order",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sessions",
+                to="treatment.order",
+            ),
         ),
         migrations.CreateModel(
-            name='Administration',
+            name="Administration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('drug', models.CharField(max_length=16)),
-                ('route', models.CharField(max_length=16)),
-                ('dose_mg', models.DecimalField(decimal_places=2, max_digits=7)),
-                ('duration_min', models.PositiveIntegerField(blank=True, null=True)),
-                ('device_number', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('lot_number', models.CharField(max_length=64)),
-                ('administered_at', models.DateTimeField()),
-                ('guard_decision', models.CharField(max_length=8)),
-                ('guard_findings', models.JSONField(default=list)),
-                ('override_reason', models.TextField(blank=True)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('administered_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('override_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='administrations', to='treatment.dosingsession')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='administrations', to='treatment.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("drug", models.CharField(max_length=16)),
+                ("route", models.CharField(max_length=16)),
+                ("dose_mg", models.DecimalField(decimal_places=2, max_digits=7)),
+                ("duration_min", models.PositiveIntegerField(blank=True, null=True)),
+                ("device_number", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("lot_number", models.CharField(max_length=64)),
+                ("administered_at", models.DateTimeField()),
+                ("guard_decision", models.CharField(max_length=8)),
+                ("guard_findings", models.JSONField(default=list)),
+                ("override_reason", models.TextField(blank=True)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "administered_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "override_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="administrations",
+                        to="treatment.dosingsession",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="administrations",
+                        to="treatment.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['administered_at', 'pk'],
+                "ordering": ["administered_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='RemsMonitoringForm',
+            name="RemsMonitoringForm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('data', models.JSONField()),
-                ('generated_at', models.DateTimeField()),
-                ('due_on', models.DateField()),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('submission_reference', models.CharField(blank=True, max_length=64)),
-                ('session', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='rems_form', to='treatment.dosingsession')),
-                ('submitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("data", models.JSONField()),
+                ("generated_at", models.DateTimeField()),
+                ("due_on", models.DateField()),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("submission_reference", models.CharField(blank=True, max_length=64)),
+                (
+                    "session",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rems_form",
+                        to="treatment.dosingsession",
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_on', 'pk'],
+                "ordering": ["due_on", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ScaleReading',
+            name="ScaleReading",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('moaas', 'MOAA/S'), ('cadss', 'CADSS')], max_length=8)),
-                ('score', models.PositiveSmallIntegerField()),
-                ('taken_at', models.DateTimeField()),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='scale_readings', to='treatment.dosingsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(choices=[("moaas", "MOAA/S"), ("cadss", "CADSS")], max_length=8)),
+                ("score", models.PositiveSmallIntegerField()),
+                ("taken_at", models.DateTimeField()),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="scale_readings",
+                        to="treatment.dosingsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['taken_at', 'pk'],
+                "ordering": ["taken_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='SessionTransition',
+            name="SessionTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(max_length=20)),
-                ('to_status', models.CharField(max_length=20)),
-                ('at', models.DateTimeField()),
-                ('detail', models.JSONField(default=dict)),
-                ('actor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='transitions', to='treatment.dosingsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(max_length=20)),
+                ("to_status", models.CharField(max_length=20)),
+                ("at", models.DateTimeField()),
+                ("detail", models.JSONField(default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transitions",
+                        to="treatment.dosingsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='SideEffect',
+            name="SideEffect",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(choices=[('dissociation', 'Dissociation'), ('sedation', 'Sedation'), ('hallucinations', 'Hallucinations'), ('raised_bp', 'Raised blood pressure'), ('nausea_vomiting', 'Nausea / vomiting'), ('dizziness', 'Dizziness'), ('blurred_vision', 'Blurred vision'), ('headache', 'Headache'), ('anxiety', 'Anxiety'), ('respiratory_depression', 'Respiratory depression'), ('other', 'Other')], max_length=32)),
-                ('severity', models.CharField(choices=[('mild', 'Mild'), ('moderate', 'Moderate'), ('severe', 'Severe')], max_length=10)),
-                ('serious', models.BooleanField(default=False)),
-                ('onset_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='side_effects', to='treatment.dosingsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        choices=[
+                            ("dissociation", "Dissociation"),
+                            ("sedation", "Sedation"),
+                            ("hallucinations", "Hallucinations"),
+                            ("raised_bp", "Raised blood pressure"),
+                            ("nausea_vomiting", "Nausea / vomiting"),
+                            ("dizziness", "Dizziness"),
+                            ("blurred_vision", "Blurred vision"),
+                            ("headache", "Headache"),
+                            ("anxiety", "Anxiety"),
+                            ("respiratory_depression", "Respiratory depression"),
+                            ("other", "Other"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("mild", "Mild"), ("moderate", "Moderate"), ("severe", "Severe")],
+                        max_length=10,
+                    ),
+                ),
+                ("serious", models.BooleanField(default=False)),
+                ("onset_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="side_effects",
+                        to="treatment.dosingsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['onset_at', 'pk'],
+                "ordering": ["onset_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TreatmentCourse',
+            name="TreatmentCourse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('protocol_id', models.CharField(max_length=80)),
-                ('protocol_version', models.PositiveIntegerField()),
-                ('protocol_snapshot', models.JSONField(help_text='The protocol definition as it was when the course started.')),
-                ('indication', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Completed'), ('stopped', 'Stopped')], default='active', max_length=16)),
-                ('rems_patient_enrolled', models.BooleanField(default=False)),
-                ('rems_patient_id', models.CharField(blank=True, max_length=64)),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.CharField(blank=True, max_length=300)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatment_courses', to='clinics.clinic')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatment_courses', to='patients.patient')),
-                ('started_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("protocol_id", models.CharField(max_length=80)),
+                ("protocol_version", models.PositiveIntegerField()),
+                (
+                    "protocol_snapshot",
+                    models.JSONField(help_text="The protocol definition as it was when the course started."),
+                ),
+                ("indication", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("completed", "Completed"), ("stopped", "Stopped")],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("rems_patient_enrolled", models.BooleanField(default=False)),
+                ("rems_patient_id", models.CharField(blank=True, max_length=64)),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("end_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="treatment_courses",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="treatment_courses",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-pk'],
+                "ordering": ["-started_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='course',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='treatment.treatmentcourse'),
+            model_name="order",
+            name="course",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="orders",
+                to="treatment.treatmentcourse",
+            ),
         ),
         migrations.AddField(
-            model_name='dosingsession',
-            name='course',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='treatment.treatmentcourse'),
+            model_name="dosingsession",
+            name="course",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sessions",
+                to="treatment.treatmentcourse",
+            ),
         ),
         migrations.CreateModel(
-            name='VitalSign',
+            name="VitalSign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField()),
-                ('systolic', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('diastolic', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('heart_rate', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('spo2', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('respiratory_rate', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('sensor', 'Sensor')], default='manual', max_length=8)),
-                ('device_id', models.CharField(blank=True, max_length=64, null=True)),
-                ('is_baseline', models.BooleanField(default=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vital_signs', to='patients.patient')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vitals', to='treatment.dosingsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_at", models.DateTimeField()),
+                ("systolic", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("diastolic", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("heart_rate", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("spo2", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("respiratory_rate", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("manual", "Manual"), ("sensor", "Sensor")], default="manual", max_length=8
+                    ),
+                ),
+                ("device_id", models.CharField(blank=True, max_length=64, null=True)),
+                ("is_baseline", models.BooleanField(default=False)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vital_signs",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vitals",
+                        to="treatment.dosingsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['taken_at', 'pk'],
+                "ordering": ["taken_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='SessionAlert',
+            name="SessionAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40)),
-                ('level', models.CharField(max_length=10)),
-                ('message', models.CharField(max_length=400)),
-                ('source', models.TextField(blank=True)),
-                ('paused_infusion', models.BooleanField(default=False)),
-                ('raised_at', models.DateTimeField()),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='treatment.dosingsession')),
-                ('vital_sign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='treatment.vitalsign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40)),
+                ("level", models.CharField(max_length=10)),
+                ("message", models.CharField(max_length=400)),
+                ("source", models.TextField(blank=True)),
+                ("paused_infusion", models.BooleanField(default=False)),
+                ("raised_at", models.DateTimeField()),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to="treatment.dosingsession",
+                    ),
+                ),
+                (
+                    "vital_sign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to="treatment.vitalsign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-raised_at', '-pk'],
+                "ordering": ["-raised_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ClinicProtocol',
+            name="ClinicProtocol",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('protocol_id', models.CharField(max_length=80)),
-                ('definition', models.JSONField()),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='protocols', to='clinics.clinic')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("protocol_id", models.CharField(max_length=80)),
+                ("definition", models.JSONField()),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="protocols",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['protocol_id'],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'protocol_id'), name='uniq_clinic_protocol')],
+                "ordering": ["protocol_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("clinic", "protocol_id"), name="uniq_clinic_protocol")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='treatmentcourse',
-            index=models.Index(fields=['patient', 'status'], name='treatment_t_patient_2442d6_idx'),
+            model_name="treatmentcourse",
+            index=models.Index(fields=["patient", "status"], name="treatment_t_patient_2442d6_idx"),
         ),
         migrations.AddIndex(
-            model_name='dosingsession',
-            index=models.Index(fields=['clinic', 'status'], name='treatment_d_clinic__8849da_idx'),
+            model_name="dosingsession",
+            index=models.Index(fields=["clinic", "status"], name="treatment_d_clinic__8849da_idx"),
         ),
         migrations.AddIndex(
-            model_name='dosingsession',
-            index=models.Index(fields=['patient', 'scheduled_for'], name='treatment_d_patient_e12c41_idx'),
+            model_name="dosingsession",
+            index=models.Index(fields=["patient", "scheduled_for"], name="treatment_d_patient_e12c41_idx"),
         ),
         migrations.AddIndex(
-            model_name='vitalsign',
-            index=models.Index(fields=['session', 'taken_at'], name='treatment_v_session_8d0c12_idx'),
+            model_name="vitalsign",
+            index=models.Index(fields=["session", "taken_at"], name="treatment_v_session_8d0c12_idx"),
         ),
     ]

@@ -1,0 +1,14 @@
+"""Treatment test fixtures: screening cleared and consent on file (the screening app's selectors are stubbed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ketaclinic.web.treatment import actions as A
+
+
+@pytest.fixture
+def cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(A, "_screening_cleared", lambda patient: True)
+    monkeypatch.setattr(A, "_consent_on_file", lambda patient, protocol: True)
+    monkeypatch.setattr(A, "_suicide_alert_open", lambda patient: False)
