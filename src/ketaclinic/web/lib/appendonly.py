@@ -44,10 +44,10 @@ def append_only(table: str) -> migrations.RunPython:
 
     def forward(apps: Any, schema_editor: Any) -> None:
         for statement in _sql(schema_editor.connection.vendor, table)[0]:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     def backward(apps: Any, schema_editor: Any) -> None:
         for statement in _sql(schema_editor.connection.vendor, table)[1]:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     return migrations.RunPython(forward, backward)
