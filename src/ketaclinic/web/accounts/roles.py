@@ -92,16 +92,27 @@ def perms_for_roles(roles: set[str]) -> frozenset[Perm]:
     return frozenset(out)
 
 
-def roles_in_clinic(user: Any, clinic: Clinic | int) -> set[str]:
+def memberships_of(user: Any) -> dict[int, set[str]]:
+    """{clinic_id: roles} of the user's active memberships; one query, cached on the user object for the request."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return set()
+        return {}
+    cached: dict[int, set[str]] | None = user.__dict__.get("_kc_memberships")
+    if cached is None:
+        cached = {}
+        for clinic_id, role in user.memberships.filter(is_active=True).values_list("clinic_id", "role"):
+            cached.setdefault(clinic_id, set()).add(role)
+        user.__dict__["_kc_memberships"] = cached
+    return cached
+
+
+def forget_memberships(user: Any) -> None:
+    """Drop the cached memberships (after changing them within the same request or test)."""
+    user.__dict__.pop("_kc_memberships", None)
+
+
+def roles_in_clinic(user: Any, clinic: Clinic | int) -> set[str]:
     clinic_id = clinic if isinstance(clinic, int) else clinic.pk
-    cache: dict[int, set[str]] = user.__dict__.setdefault("_kc_role_cache", {})
-    if clinic_id not in cache:
-        cache[clinic_id] = set(
-            user.memberships.filter(clinic_id=clinic_id, is_active=True).values_list("role", flat=True)
-        )
-    return cache[clinic_id]
+    return memberships_of(user).get(clinic_id, set())
 
 
 def has_perm_in_clinic(user: Any, clinic: Clinic | int, perm: Perm) -> bool:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
-from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, memberships_of
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError
 
@@ -20,24 +20,27 @@ if TYPE_CHECKING:
 
 def user_clinic_ids(user: Any) -> list[int]:
     """Ids of the clinics where `user` has an active membership."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return []
-    return sorted(set(user.memberships.filter(is_active=True).values_list("clinic_id", flat=True)))
+    return sorted(memberships_of(user))
 
 
-def user_clinics(user: Any) -> QuerySet[Clinic]:
+def user_clinics(user: Any) -> list[Clinic]:
+    """The user's clinics by name (cached on the user object for the request)."""
     from ketaclinic.web.clinics.models import Clinic
 
-    return Clinic.objects.filter(pk__in=user_clinic_ids(user)).order_by("name")
+    cached: list[Clinic] | None = user.__dict__.get("_kc_clinics") if user is not None else None
+    if cached is None:
+        cached = list(Clinic.objects.filter(pk__in=user_clinic_ids(user)).order_by("name"))
+        if user is not None:
+            user.__dict__["_kc_clinics"] = cached
+    return cached
 
 
 def access_clinic_by_id(user: Any, clinic_id: int, *, perm: Perm | None = None) -> Clinic:
     """The clinic if `user` is a member (and holds `perm` there, when given)."""
-    from ketaclinic.web.clinics.models import Clinic
 
-    if clinic_id not in user_clinic_ids(user):
+    clinic = next((c for c in user_clinics(user) if c.pk == clinic_id), None)
+    if clinic is None:
         raise NotFoundError("no such clinic")
-    clinic = Clinic.objects.get(pk=clinic_id)
     if perm is not None and not has_perm_in_clinic(user, clinic, perm):
         raise PermissionDeniedError(f"your role in this clinic does not allow {perm.value}")
     return clinic

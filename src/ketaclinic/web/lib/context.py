@@ -19,7 +19,7 @@ def clinic_context(request: HttpRequest) -> dict[str, Any]:
     roles = roles_in_clinic(user, clinic.pk) if clinic is not None else set()
     return {
         "active_clinic": clinic,
-        "my_clinics": list(user_clinics(user)),
+        "my_clinics": user_clinics(user),
         "my_roles": sorted(roles),
         "my_perms": {p.value for p in perms_for_roles(roles)},
     }

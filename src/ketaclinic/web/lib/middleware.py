@@ -16,7 +16,7 @@ def _active_clinic(request: HttpRequest) -> object:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    clinics = list(user_clinics(user))
+    clinics = user_clinics(user)
     if not clinics:
         return None
     wanted = request.session.get(SESSION_KEY)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, user_clinic_ids
@@ -148,7 +148,9 @@ def _clinic_for_create(request: HttpRequest, clinic_id: int | None) -> Any:
 def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
     data = payload.dict()
     clinic = _clinic_for_create(request, data.pop("clinic_id"))
-    return 201, actions.do_create_patient(actor=request.user, clinic=clinic, values=data, request=request)
+    return Status(
+        201, actions.do_create_patient(actor=request.user, clinic=clinic, values=data, request=request)
+    )
 
 
 @router.get("/{patient_id}", response={200: PatientOut, **ERRORS})
@@ -178,12 +180,15 @@ def list_weights(request: HttpRequest, patient_id: int) -> Any:
 
 @router.post("/{patient_id}/weights", response={201: WeightOut, **ERRORS})
 def add_weight(request: HttpRequest, patient_id: int, payload: WeightIn) -> Any:
-    return 201, actions.do_record_weight(
-        actor=request.user,
-        patient_id=patient_id,
-        weight_kg=payload.weight_kg,
-        measured_at=payload.measured_at,
-        request=request,
+    return Status(
+        201,
+        actions.do_record_weight(
+            actor=request.user,
+            patient_id=patient_id,
+            weight_kg=payload.weight_kg,
+            measured_at=payload.measured_at,
+            request=request,
+        ),
     )
 
 
