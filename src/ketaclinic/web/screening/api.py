@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening import actions, selectors
 from ketaclinic.web.screening.models import ScreeningRun
 
@@ -37,8 +39,13 @@ def run_json(run: ScreeningRun) -> dict[str, Any]:
 
 
 @router.post("/patients/{patient_id}/import", response={201: dict[str, Any]})
-def import_bundle(request: HttpRequest, patient_id: int, payload: dict[str, Any]) -> Status:
-    run = actions.do_import_bundle(actor=request.user, patient_id=patient_id, bundle=payload, request=request)
+def import_bundle(request: HttpRequest, patient_id: int) -> Status:
+    """Body: the FHIR R4 Bundle itself (application/json or application/fhir+json)."""
+    try:
+        doc = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed({"bundle": [f"not valid JSON: {exc}"]}) from exc
+    run = actions.do_import_bundle(actor=request.user, patient_id=patient_id, bundle=doc, request=request)
     return Status(201, run_json(run))
 
 
