@@ -165,7 +165,7 @@ def _advance_to(status: str, prescriber: Any, nurse: Any, patient: Any) -> Dosin
     return s
 
 
-@pytest.mark.parametrize("status", [st for st in S.values])
+@pytest.mark.parametrize("status", list(S.values))
 @pytest.mark.parametrize("action", list(ACTIONS))
 def test_transition_matrix(
     cleared: None, prescriber: Any, nurse: Any, patient: Any, status: str, action: str

@@ -1,5 +1,95 @@
-"""API router of the treatment app (mounted at /api/v1/treatment/)."""
+"""API router of the treatment app (mounted at /api/v1/treatment/): sessions and their vitals."""
 
-from ninja import Router
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.errors import NotFoundError
+from ketaclinic.web.treatment import actions
+from ketaclinic.web.treatment.models import DosingSession, VitalSign
 
 router = Router(tags=["treatment"])
+
+
+class VitalsIn(Schema):
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    respiratory_rate: int | None = None
+    taken_at: str | None = None
+
+
+def _vital(v: VitalSign) -> dict[str, Any]:
+    return {
+        "id": v.pk,
+        "taken_at": v.taken_at.isoformat(),
+        "systolic": v.systolic,
+        "diastolic": v.diastolic,
+        "heart_rate": v.heart_rate,
+        "spo2": v.spo2,
+        "respiratory_rate": v.respiratory_rate,
+        "source": v.source,
+        "device_id": v.device_id,
+        "is_baseline": v.is_baseline,
+    }
+
+
+def _load(request: HttpRequest, session_id: int) -> DosingSession:
+    s = DosingSession.objects.select_related("order").filter(pk=session_id).first()
+    if s is None:
+        raise NotFoundError("no such session")
+    access_patient_by_id(request.user, s.patient_id, request=request)
+    return s
+
+
+@router.get("/sessions/{session_id}")
+def get_session(request: HttpRequest, session_id: int) -> dict[str, Any]:
+    s = _load(request, session_id)
+    d = actions.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
+    return {
+        "id": s.pk,
+        "patient": s.patient_id,
+        "status": s.status,
+        "scheduled_for": s.scheduled_for.isoformat(),
+        "first_dose_at": s.first_dose_at.isoformat() if s.first_dose_at else None,
+        "infusion_paused": s.infusion_paused,
+        "order": {"dose_mg": str(s.order.dose_mg), "route": s.order.route} if s.order else None,
+        "administrations": [
+            {
+                "dose_mg": str(a.dose_mg),
+                "lot_number": a.lot_number,
+                "device_number": a.device_number,
+                "administered_at": a.administered_at.isoformat(),
+            }
+            for a in s.administrations.all()
+        ],
+        "discharge": None
+        if d is None
+        else {"ready": d.ready, "unmet": [{"code": u.code, "message": u.message} for u in d.unmet]},
+    }
+
+
+@router.get("/sessions/{session_id}/vitals")
+def list_vitals(request: HttpRequest, session_id: int) -> list[dict[str, Any]]:
+    return [_vital(v) for v in _load(request, session_id).vitals.all()]
+
+
+@router.post("/sessions/{session_id}/vitals")
+def post_vitals(request: HttpRequest, session_id: int, payload: VitalsIn) -> dict[str, Any]:
+    data = payload.dict()
+    taken = data.pop("taken_at")
+    vs, alerts = actions.do_record_vitals(
+        actor=request.user, session_id=session_id, values=data, taken_at=taken, request=request
+    )
+    return {
+        **_vital(vs),
+        "alerts": [
+            {"code": a.code, "level": a.level, "message": a.message, "paused_infusion": a.paused_infusion}
+            for a in alerts
+        ],
+    }

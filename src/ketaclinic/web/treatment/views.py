@@ -1,1 +1,249 @@
-"""Thin views: parse input, call an action or selector, render."""
+"""Thin views of the treatment app: chart tab, session run sheet, REMS forms dashboard and PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ketaclinic.core.protocols import load_protocols
+from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
+from ketaclinic.web.lib.errors import DomainError
+from ketaclinic.web.patients.views import chart_context, load_patient
+from ketaclinic.web.treatment import actions, selectors
+from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SideEffect
+
+
+@login_required
+def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = load_patient(request, patient_id)
+    ctx = chart_context(request, patient, "treatment")
+    weight = patient.latest_weight()
+    ctx.update(
+        {
+            "courses": selectors.courses_for_patient(patient),
+            "sessions": selectors.sessions_for_patient(patient)[:100],
+            "signals": selectors.escalation_signals(patient),
+            "protocols": load_protocols(),
+            "weight": weight,
+            "can_prescribe": has_perm_in_clinic(request.user, patient.clinic_id, Perm.ORDER_SIGN),
+            "can_run": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SESSION_RUN),
+        }
+    )
+    return render(request, "treatment/chart_tab.html", ctx)
+
+
+def _flash(request: HttpRequest, exc: DomainError) -> None:
+    messages.error(request, exc.message)
+    for field, reasons in exc.fields.items():
+        for r in reasons:
+            messages.error(request, f"{field}: {r}")
+
+
+@login_required
+@require_POST
+def course_start(request: HttpRequest, patient_id: int) -> HttpResponse:
+    p = request.POST
+    try:
+        actions.do_start_course(
+            actor=request.user,
+            patient_id=patient_id,
+            protocol_id=p.get("protocol_id", ""),
+            indication=p.get("indication", ""),
+            rems_patient_enrolled=p.get("rems_enrolled") == "on",
+            rems_patient_id=p.get("rems_patient_id", ""),
+            request=request,
+        )
+        messages.success(request, "Course started.")
+    except DomainError as exc:
+        _flash(request, exc)
+    return redirect("treatment:chart_tab", patient_id=patient_id)
+
+
+@login_required
+@require_POST
+def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpResponse:
+    p = request.POST
+    try:
+        order = actions.do_sign_order(
+            actor=request.user,
+            course_id=course_id,
+            planned_for=p.get("planned_for") or None,
+            dose_mg=p.get("dose_mg") or None,
+            duration_min=p.get("duration_min") or None,
+            override_reason=p.get("override_reason", ""),
+            request=request,
+        )
+        s = actions.do_schedule_session(
+            actor=request.user, order_id=order.pk, scheduled_for=order.planned_for, request=request
+        )
+        messages.success(
+            request,
+            f"Order signed ({order.dose_mg} mg from {order.weight_kg} kg measured "
+            f"{order.weight_measured_at:%Y-%m-%d}); session {s.pk} scheduled.",
+        )
+    except DomainError as exc:
+        _flash(request, exc)
+    return redirect("treatment:chart_tab", patient_id=patient_id)
+
+
+def _session(request: HttpRequest, session_id: int) -> DosingSession:
+    s = DosingSession.objects.select_related("patient", "course", "order").filter(pk=session_id).first()
+    if s is None:
+        raise Http404
+    access_patient_by_id(request.user, s.patient_id, request=request)
+    return s
+
+
+@login_required
+def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    s = _session(request, session_id)
+    decision = actions.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
+    ctx: dict[str, Any] = {
+        "s": s,
+        "patient": s.patient,
+        "rows": selectors.flowsheet_rows(s),
+        "decision": decision,
+        "alerts": s.alerts.all(),
+        "side_effects": s.side_effects.all(),
+        "admins": s.administrations.all(),
+        "interventions": s.interventions.all(),
+        "transitions": s.transitions.all(),
+        "protocol": actions.course_protocol(s.course),
+        "se_codes": SideEffect.Code.choices,
+        "severities": SideEffect.Severity.choices,
+        "rems_form": getattr(s, "rems_form", None),
+    }
+    return render(request, "treatment/session.html", ctx)
+
+
+_STEP = {
+    "check_in": lambda r, sid, p: actions.do_check_in(actor=r.user, session_id=sid, request=r),
+    "pre_dose": lambda r, sid, p: actions.do_pass_pre_dose_checks(
+        actor=r.user,
+        session_id=sid,
+        request=r,
+        data={
+            "fasting_confirmed": p.get("fasting_confirmed") == "on",
+            "transport_confirmed": p.get("transport_confirmed") == "on",
+            "escort_name": p.get("escort_name", ""),
+            "pregnancy_test": p.get("pregnancy_test", ""),
+            "rems_enrolment_verified": p.get("rems_enrolment_verified") == "on",
+            "bp_attestation_reason": p.get("bp_attestation_reason", ""),
+        },
+    ),
+    "dose": lambda r, sid, p: actions.do_record_administration(
+        actor=r.user,
+        session_id=sid,
+        dose_mg=p.get("dose_mg"),
+        lot_number=p.get("lot_number", ""),
+        administered_at=p.get("administered_at") or None,
+        duration_min=p.get("duration_min") or None,
+        override_reason=p.get("override_reason", ""),
+        request=r,
+    ),
+    "end_dosing": lambda r, sid, p: actions.do_end_dosing(
+        actor=r.user,
+        session_id=sid,
+        reason=p.get("reason", ""),
+        ended_at=p.get("ended_at") or None,
+        request=r,
+    ),
+    "vitals": lambda r, sid, p: actions.do_record_vitals(
+        actor=r.user,
+        session_id=sid,
+        taken_at=p.get("taken_at") or None,
+        request=r,
+        values={k: p.get(k) for k in ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")},
+    ),
+    "scale": lambda r, sid, p: actions.do_record_scale(
+        actor=r.user, session_id=sid, kind=p.get("kind", ""), score=p.get("score"), request=r
+    ),
+    "side_effect": lambda r, sid, p: actions.do_record_side_effect(
+        actor=r.user,
+        session_id=sid,
+        code=p.get("code", ""),
+        severity=p.get("severity", ""),
+        serious=p.get("serious") == "on",
+        notes=p.get("notes", ""),
+        request=r,
+    ),
+    "resolve": lambda r, sid, p: actions.do_resolve_side_effect(
+        actor=r.user, side_effect_id=int(p.get("id", 0)), request=r
+    ),
+    "intervention": lambda r, sid, p: actions.do_record_intervention(
+        actor=r.user, session_id=sid, description=p.get("description", ""), request=r
+    ),
+    "ack": lambda r, sid, p: actions.do_acknowledge_session_alert(
+        actor=r.user, alert_id=int(p.get("id", 0)), request=r
+    ),
+    "ready": lambda r, sid, p: actions.do_mark_discharge_ready(
+        actor=r.user,
+        session_id=sid,
+        escort_present=p.get("escort_present") == "on",
+        rems_ready_minutes=p.get("rems_ready_minutes") or None,
+        request=r,
+    ),
+    "discharge": lambda r, sid, p: actions.do_discharge(actor=r.user, session_id=sid, request=r),
+    "cancel": lambda r, sid, p: actions.do_cancel_session(
+        actor=r.user, session_id=sid, reason=p.get("reason", ""), request=r
+    ),
+}
+
+
+@login_required
+@require_POST
+def session_step(request: HttpRequest, session_id: int, step: str) -> HttpResponse:
+    fn = _STEP.get(step)
+    if fn is None:
+        raise Http404
+    try:
+        fn(request, session_id, request.POST)
+        messages.success(request, "Saved.")
+    except DomainError as exc:
+        _flash(request, exc)
+    except ValueError:
+        messages.error(request, "invalid input")
+    return redirect("treatment:session", session_id=session_id)
+
+
+@login_required
+def rems_dashboard(request: HttpRequest) -> HttpResponse:
+    clinic = clinic_for_request(request)
+    forms = list(selectors.rems_forms_due(clinic)) if clinic is not None else []
+    return render(
+        request, "treatment/rems_dashboard.html", {"forms": [(f, selectors.rems_overdue(f)) for f in forms]}
+    )
+
+
+@login_required
+def rems_pdf(request: HttpRequest, form_id: int) -> HttpResponse:
+    from ketaclinic.web.treatment.rems import render_rems_pdf
+
+    form = RemsMonitoringForm.objects.select_related("session").filter(pk=form_id).first()
+    if form is None:
+        raise Http404
+    access_patient_by_id(
+        request.user, form.session.patient_id, request=request, audit_action="rems_form.export"
+    )
+    resp = HttpResponse(render_rems_pdf(form), content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="rems-form-session-{form.session_id}.pdf"'
+    return resp
+
+
+@login_required
+@require_POST
+def rems_submit(request: HttpRequest, form_id: int) -> HttpResponse:
+    try:
+        actions.do_submit_rems_form(
+            actor=request.user, form_id=form_id, reference=request.POST.get("reference", ""), request=request
+        )
+        messages.success(request, "Marked as submitted.")
+    except DomainError as exc:
+        _flash(request, exc)
+    return redirect("treatment:rems_dashboard")
