@@ -26,6 +26,14 @@ class ChartSettings:
     range_label: str
     range_source: str
     disclaimer: str
+    default_models: tuple[tuple[str, str, str], ...] = ()
+
+    def default_model(self, drug: str) -> tuple[str, str]:
+        """(model id, reason) shown by default for a drug; KeyError if none is configured."""
+        for d, model_id, reason in self.default_models:
+            if d == drug:
+                return model_id, reason
+        raise KeyError(drug)
 
 
 @cache
@@ -36,13 +44,29 @@ def chart_settings() -> ChartSettings:
     )
     try:
         r = raw["dissociation_range_ng_ml"]
+        defaults = tuple(
+            (str(drug), str(v["model"]), str(v["reason"]))
+            for drug, v in (raw.get("default_models") or {}).items()
+        )
         out = ChartSettings(
-            float(r["low"]), float(r["high"]), str(r["label"]), str(r["source"]), str(raw["disclaimer"])
+            float(r["low"]),
+            float(r["high"]),
+            str(r["label"]),
+            str(r["source"]),
+            str(raw["disclaimer"]),
+            defaults,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"display.yaml: malformed ({exc})") from exc
     if not 0 <= out.range_low < out.range_high or not out.disclaimer:
         raise ValueError("display.yaml: dissociation range must satisfy 0 <= low < high")
+    from ketaclinic.core.pk.model import load_model
+
+    for drug, model_id, _ in out.default_models:
+        if load_model(model_id).drug != drug:
+            raise ValueError(
+                f"display.yaml: default_models.{drug}: model {model_id} does not simulate {drug}"
+            )
     return out
 
 
