@@ -88,3 +88,23 @@ def make_session(patient: Patient) -> Callable[..., Any]:
 @pytest.fixture
 def witness(nurse: User) -> User:
     return nurse
+
+
+@pytest.fixture
+def dosing_session(clinic: Clinic, site: Site, patient: Patient, prescriber: User) -> Any:
+    """A real treatment.DosingSession, created directly (the ledger does not run sessions)."""
+    from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
+
+    course = TreatmentCourse.objects.create(
+        clinic=clinic,
+        patient=patient,
+        protocol_id="test-iv",
+        protocol_version=1,
+        protocol_snapshot={},
+        indication="TRD",
+        started_by=prescriber,
+        started_at=timezone.now(),
+    )
+    return DosingSession.objects.create(
+        clinic=clinic, site=site, patient=patient, course=course, scheduled_for=timezone.now()
+    )

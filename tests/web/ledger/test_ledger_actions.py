@@ -644,3 +644,48 @@ def test_every_entry_type_verifies_and_matches_core_projection(
     assert rows == {("Safe", D(6)), ("Cart", D(6))}
     assert selectors.location_balance(lot=stocked, location=safe) == D(6)
     assert selectors.location_balance(lot=stocked, location=cart) == D(6)
+
+
+def test_real_dosing_session_and_dose_in_mg(
+    custodian: User, nurse: User, safe: StorageLocation, stocked: Lot, dosing_session: Any, patient: Any
+) -> None:
+    w = actions.do_withdraw_for_session(
+        actor=custodian, session=dosing_session, lot=stocked, location=safe, quantity="1"
+    )
+    a = actions.do_record_administration(actor=custodian, session=dosing_session, lot=stocked, dose_mg="35")
+    assert (w.session_id, a.session_id, a.session_ref) == (
+        dosing_session.pk,
+        dosing_session.pk,
+        str(dosing_session.pk),
+    )
+    assert a.quantity == D("0.7") and a.detail["dose_mg"] == "35" and a.patient_id == patient.pk
+    assert list(dosing_session.ledger_entries.order_by("seq").values_list("entry_type", flat=True)) == [3, 4]
+    refused(
+        actions.do_record_administration,
+        "dose_mg",
+        actor=custodian,
+        session=dosing_session,
+        lot=stocked,
+        dose_mg="0.0001",
+    )
+    refused(
+        actions.do_record_administration, "quantity", actor=custodian, session=dosing_session, lot=stocked
+    )
+    refused(
+        actions.do_record_administration,
+        "quantity",
+        actor=custodian,
+        session=dosing_session,
+        lot=stocked,
+        dose_mg="16",
+    )  # 0.32 mL > 0.3 mL left
+    actions.do_record_waste(
+        actor=custodian,
+        session=dosing_session,
+        lot=stocked,
+        quantity="0.3",
+        witness=nurse,
+        witness_password=PW,
+    )
+    (rec,) = selectors.session_reconciliation(str(dosing_session.pk))
+    assert rec.balanced

@@ -120,6 +120,7 @@ class _Draft:
     location: StorageLocation | None = None
     to_location: StorageLocation | None = None
     session_ref: str = ""
+    session: Any = None
     patient: Any = None
     witnesses: tuple[Any, ...] = ()
     supplier: Supplier | None = None
@@ -166,6 +167,7 @@ def _append(
         location=d.location,
         to_location=d.to_location,
         session_ref=d.session_ref,
+        session=d.session if _is_dosing_session(d.session) else None,
         patient=d.patient,
         actor=actor,
         witness_1=d.witnesses[0] if d.witnesses else None,
@@ -247,9 +249,38 @@ def _need_custody(session_ref: str, lot: Lot, quantity: Decimal) -> Decimal:
     return held
 
 
+def _units_from(product: Product, *, quantity: Any, dose_mg: Any) -> Decimal:
+    """The quantity in the product's unit, from either a quantity or a dose in mg."""
+    if (quantity is None) == (dose_mg is None):
+        raise ValidationFailed({"quantity": ["give either the quantity or the dose in mg"]})
+    if quantity is not None:
+        return _quantity(quantity)
+    mg = _quantity(dose_mg, "dose_mg")
+    units = mg / product.strength_mg_per_unit
+    if units != units.quantize(Decimal("0.001")):
+        raise ValidationFailed(
+            {"dose_mg": [f"{_fmt(mg)} mg is not a measurable quantity of {product.strength_label}"]}
+        )
+    if product.unit != Unit.ML and units != units.to_integral_value():
+        raise ValidationFailed(
+            {
+                "dose_mg": [
+                    f"{_fmt(mg)} mg is not a whole number of {product.unit}s of {product.strength_label}"
+                ]
+            }
+        )
+    return units.quantize(Decimal("0.001"))
+
+
 def _fmt(q: Decimal) -> str:
     text = format(q.normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _is_dosing_session(obj: Any) -> bool:
+    from ketaclinic.web.treatment.models import DosingSession
+
+    return isinstance(obj, DosingSession)
 
 
 def _session_parts(session: Any, clinic: Clinic | None = None) -> tuple[str, Any, Clinic]:
@@ -518,6 +549,7 @@ def do_withdraw_for_session(
                 when,
                 location=location,
                 session_ref=session_ref,
+                session=session,
                 patient=patient,
             ),
             request=request,
@@ -529,20 +561,31 @@ def do_record_administration(
     actor: Any,
     session: Any,
     lot: Lot,
-    quantity: Decimal | str,
+    quantity: Decimal | str | None = None,
+    dose_mg: Decimal | str | None = None,
     prescriber: Any = None,
     occurred_at: dt.datetime | None = None,
     request: Any = None,
 ) -> LedgerEntry:
-    """Record the quantity given to the session's patient, out of what the session withdrew of `lot`."""
+    """Record what was given to the session's patient, out of what the session withdrew of `lot`.
+
+    Give `quantity` in the product's unit (mL, device...) or `dose_mg` (converted with the product's
+    strength; it must come to a whole number of devices/tablets for countable forms). The prescriber
+    (register "authority") defaults to the signer of the session's order.
+    """
     session_ref, patient, clinic = _session_parts(session)
     _require_mover(actor, clinic)
     _check_lot(lot, clinic)
-    q = _quantity(quantity)
+    q = _units_from(lot.product, quantity=quantity, dose_mg=dose_mg)
     when = _when(occurred_at)
     detail: dict[str, str] = {}
+    if prescriber is None:
+        order = getattr(session, "order", None)
+        prescriber = getattr(order, "signed_by", None)
+    if dose_mg is not None:
+        detail["dose_mg"] = _fmt(_quantity(dose_mg, "dose_mg"))
     if prescriber is not None:
-        detail = {"prescriber_id": str(prescriber.pk), "prescriber": str(prescriber)}
+        detail.update({"prescriber_id": str(prescriber.pk), "prescriber": str(prescriber)})
     with transaction.atomic():
         lock_chain()
         _need_custody(session_ref, lot, q)
@@ -559,6 +602,7 @@ def do_record_administration(
                 when,
                 location=origin,
                 session_ref=session_ref,
+                session=session,
                 patient=patient,
                 detail=detail,
             ),
@@ -625,6 +669,7 @@ def do_record_waste(
                 when,
                 location=origin,
                 session_ref=session_ref,
+                session=session,
                 patient=patient,
                 witnesses=tuple(witnesses),
                 reason=reason.strip(),
@@ -664,6 +709,7 @@ def do_return_to_stock(
                 when,
                 location=origin,
                 session_ref=session_ref,
+                session=session,
                 patient=patient,
             ),
             request=request,

@@ -170,7 +170,12 @@ class LedgerEntry(models.Model):
     expected_quantity = models.DecimalField(**QTY, null=True)
     location = models.ForeignKey(StorageLocation, on_delete=models.PROTECT, related_name="+", null=True)
     to_location = models.ForeignKey(StorageLocation, on_delete=models.PROTECT, related_name="+", null=True)
-    session_ref = models.CharField(max_length=40, blank=True, db_index=True)
+    session_ref = models.CharField(
+        max_length=40, blank=True, db_index=True, help_text="the dosing session's id, as hashed"
+    )
+    session = models.ForeignKey(
+        "treatment.DosingSession", on_delete=models.PROTECT, related_name="ledger_entries", null=True
+    )
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+", null=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     witness_1 = models.ForeignKey(
