@@ -45,7 +45,7 @@ def _float(
     params: Mapping[str, Any], name: str, errors: dict[str, list[str]], *, required: bool
 ) -> float | None:
     raw = params.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         if required:
             errors.setdefault(name, []).append("required")
         return None
