@@ -167,6 +167,9 @@ class SessionTransition(models.Model):
     class Meta:
         ordering = ["at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
 
 class Administration(models.Model):
     """One administered dose (for esketamine, one per device), guarded by the dose guard."""
@@ -192,6 +195,9 @@ class Administration(models.Model):
     class Meta:
         ordering = ["administered_at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.dose_mg} mg {self.route} at {self.administered_at:%Y-%m-%d %H:%M}"
+
 
 class VitalSign(models.Model):
     """One set of vital signs, entered by staff (`manual`) or streamed from a wearable (`sensor`)."""
@@ -209,7 +215,7 @@ class VitalSign(models.Model):
     spo2 = models.PositiveSmallIntegerField(null=True, blank=True)
     respiratory_rate = models.PositiveSmallIntegerField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
-    device_id = models.CharField(max_length=64, null=True, blank=True)
+    device_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None = manual entry
     is_baseline = models.BooleanField(default=False)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -219,6 +225,9 @@ class VitalSign(models.Model):
     class Meta:
         ordering = ["taken_at", "pk"]
         indexes = [models.Index(fields=["session", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"vitals at {self.taken_at:%Y-%m-%d %H:%M} ({self.source})"
 
 
 class ScaleReading(models.Model):
@@ -236,6 +245,9 @@ class ScaleReading(models.Model):
 
     class Meta:
         ordering = ["taken_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.score}"
 
 
 class SideEffect(models.Model):
@@ -269,6 +281,9 @@ class SideEffect(models.Model):
     class Meta:
         ordering = ["onset_at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.code} ({self.severity})"
+
 
 class Intervention(models.Model):
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="interventions")
@@ -278,6 +293,9 @@ class Intervention(models.Model):
 
     class Meta:
         ordering = ["given_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.description
 
 
 class SessionAlert(models.Model):
@@ -301,6 +319,9 @@ class SessionAlert(models.Model):
     class Meta:
         ordering = ["-raised_at", "-pk"]
 
+    def __str__(self) -> str:
+        return f"{self.level}: {self.code}"
+
 
 class RemsMonitoringForm(models.Model):
     """The Spravato REMS Patient Monitoring Form for one outpatient session; due within 7 days."""
@@ -317,3 +338,6 @@ class RemsMonitoringForm(models.Model):
 
     class Meta:
         ordering = ["due_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"REMS form for session {self.session_id} due {self.due_on}"
