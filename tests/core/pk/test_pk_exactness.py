@@ -278,3 +278,41 @@ def test_observation_at_a_bolus_time_includes_the_bolus() -> None:
 def test_duplicate_observation_times_are_allowed() -> None:
     c = simulate(iv_infusion(), load_model("domino"), [40.0, 40.0, 80.0]).typical
     assert c[0] == c[1] and round(float(c[0]), 2) == 240.33
+
+
+def test_complex_eigenvalues_cycle_matches_matrix_exponential() -> None:
+    """A one-way cycle (a -> b -> c -> a, elimination from a) has complex eigenvalues; modal == expm."""
+    data = one_compartment_oral(0.05, 0.01)
+    data["parameters"]["kc"] = {"value": 0.3, "unit": "1/min", "status": "R", "source": "test"}
+    data["compartments"] = [{"id": "gut"}, {"id": "central", "volume": "V"}, {"id": "b"}, {"id": "c"}]
+    data["flows"] = [
+        {"from": "gut", "to": "central", "rate": "ka"},
+        {"from": "central", "to": "out", "rate": "k"},
+        {"from": "central", "to": "b", "rate": "kc"},
+        {"from": "b", "to": "c", "rate": "kc"},
+        {"from": "c", "to": "central", "rate": "kc"},
+    ]
+    m = parse_model(data)
+    a = system_matrix(m, individual_parameters(m, Patient(70.0)))
+    assert np.abs(np.linalg.eigvals(a[0]).imag).max() > 0.1
+    reg = Regimen(
+        Patient(70.0), (Dose("ketamine", "oral", 100.0, 0.0), Dose("ketamine", "iv", 20.0, 30.0, 15.0))
+    )
+    t = np.linspace(0.0, 600.0, 301)
+    modal = simulate(reg, m, t, method="modal").typical
+    expm = simulate(reg, m, t, method="expm").typical
+    np.testing.assert_allclose(modal, expm, rtol=1e-9, atol=1e-9 * float(expm.max()))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_auto_and_expm_agree_for_virtual_patients(seed: int) -> None:
+    m = load_model("perez-ruixo-2021")
+    reg = Regimen(
+        Patient(70.0, age=72.0),
+        (Dose("esketamine", "intranasal", 56.0, 0.0), Dose("esketamine", "oral", 84.0, 200.0)),
+    )
+    t = np.arange(0.0, 721.0, 3.0)
+    auto = simulate(reg, m, t, population=200, seed=seed, analyte="noresketamine").population
+    expm = simulate(reg, m, t, population=200, seed=seed, analyte="noresketamine", method="expm").population
+    assert auto is not None and expm is not None
+    np.testing.assert_allclose(auto, expm, rtol=1e-7, atol=1e-9 * float(expm.max()))
