@@ -1,0 +1,179 @@
+"""The `ketaclinic` command: version, demo seeding (once, then reused), production refusals, deploy checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ketaclinic
+
+
+def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "KETACLINIC_ENV", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
+    base.update({"KETACLINIC_HOME": str(home), "KETACLINIC_TESTING": "1", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "ketaclinic.cli.__main__", *args],
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    out = run(["version"], tmp_path)
+    assert (out.returncode, out.stdout.strip()) == (0, ketaclinic.__version__)
+
+
+def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
+    first = run(["demo", "--no-serve"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (
+        "sign in as one of" in first.stdout and "dr.patel" in first.stdout and "auditor.smith" in first.stdout
+    )
+    assert (tmp_path / "ketaclinic.sqlite3").exists()
+    count = (
+        "from ketaclinic.web.config.bootstrap import setup_django; setup_django()\n"
+        "from ketaclinic.web.patients.models import Patient\nfrom ketaclinic.web.clinics.models import Site\n"
+        "from ketaclinic.web.accounts.models import Membership\n"
+        "print(Patient.objects.filter(clinic__slug='riverside-demo', is_synthetic=True).count(),"
+        " Site.objects.filter(clinic__slug='riverside-demo').count(),"
+        " sorted(set(Membership.objects.filter(clinic__slug='riverside-demo').values_list('role', flat=True))))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {
+        "KETACLINIC_HOME": str(tmp_path),
+        "KETACLINIC_TESTING": "1",
+    }
+    before = subprocess.run(
+        [sys.executable, "-c", count], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert (
+        before.strip() == "50 2 ['auditor', 'clinic_admin', 'custodian', 'front_desk', 'nurse', 'prescriber']"
+    )
+    second = run(["demo", "--no-serve"], tmp_path)
+    assert second.returncode == 0 and "Using the existing demo data" in second.stdout
+    after = subprocess.run(
+        [sys.executable, "-c", count], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert after == before
+
+
+def test_demo_refuses_an_external_database(tmp_path: Path) -> None:
+    out = run(["demo", "--no-serve"], tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+    assert out.returncode == 2 and "DATABASE_URL" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY: set a unique secret"),
+        (
+            {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "clinic.example", "DEBUG": "1"},
+            "DEBUG: must be off in production",
+        ),
+        ({"SECRET_KEY": "short", "ALLOWED_HOSTS": "clinic.example"}, "SECRET_KEY: set a unique secret"),
+        ({"SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS: list the host names"),
+    ],
+)
+def test_serve_refuses_unsafe_production_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    out = run(["serve", "--port", "1"], tmp_path, **env)
+    assert out.returncode == 2
+    assert message in out.stderr and "refusing to start in production mode" in out.stderr
+
+
+def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
+    out = run(
+        ["serve", "--workers", "2"],
+        tmp_path,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="clinic.example",
+    )
+    assert out.returncode == 2 and "REDIS_URL" in out.stderr
+
+
+def test_deploy_check_is_clean_in_production(tmp_path: Path) -> None:
+    out = run(
+        ["manage", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        KETACLINIC_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="clinic.example",
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "no issues" in out.stdout
+
+
+def test_createuser_rejects_unknown_role_and_weak_password(tmp_path: Path) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    assert (
+        run(
+            ["createclinic", "acme", "--name", "Acme", "--site", "Main", "--jurisdiction", "UK"], tmp_path
+        ).returncode
+        == 0
+    )
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ketaclinic.cli.__main__",
+            "createuser",
+            "bob",
+            "--clinic",
+            "acme",
+            "--role",
+            "wizard",
+            "--password-stdin",
+        ],
+        input="a-very-long-password-1\n",
+        env={**os.environ, "KETACLINIC_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "roles: unknown role 'wizard'" in bad.stderr
+    weak = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ketaclinic.cli.__main__",
+            "createuser",
+            "bob",
+            "--clinic",
+            "acme",
+            "--role",
+            "nurse",
+            "--password-stdin",
+        ],
+        input="123\n",
+        env={**os.environ, "KETACLINIC_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert weak.returncode == 2 and "password:" in weak.stderr
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ketaclinic.cli.__main__",
+            "createuser",
+            "bob",
+            "--clinic",
+            "acme",
+            "--role",
+            "nurse",
+            "--password-stdin",
+        ],
+        input="a-very-long-password-1\n",
+        env={**os.environ, "KETACLINIC_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
