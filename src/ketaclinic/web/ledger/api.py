@@ -1,5 +1,187 @@
-"""API router of the ledger app (mounted at /api/v1/ledger/)."""
+"""API router of the ledger app (mounted at /api/v1/ledger/): balances, entries, verification, movements."""
 
-from ninja import Router
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from ketaclinic.web.accounts.roles import Perm
+from ketaclinic.web.ledger import actions, selectors
+from ketaclinic.web.ledger.models import LedgerEntry, Lot, StorageLocation
+from ketaclinic.web.lib.access import access_clinic_by_id
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import NotFoundError
 
 router = Router(tags=["ledger"])
+
+
+class BalanceOut(Schema):
+    product_id: int
+    product: str
+    lot_id: int
+    lot_number: str
+    lot_expires_on: dt.date
+    location_id: int
+    location: str
+    quantity: Decimal
+    unit: str
+    mg: Decimal
+
+
+class EntryOut(Schema):
+    seq: int
+    entry_type: str
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    product_id: int
+    lot_id: int
+    quantity: Decimal
+    expected_quantity: Decimal | None
+    location_id: int | None
+    to_location_id: int | None
+    session_ref: str
+    patient_id: int | None
+    actor_id: int
+    witness_ids: list[int]
+    reason: str
+    prev_hash: str
+    hash: str
+
+
+class VerifyOut(Schema):
+    ok: bool
+    entries: int
+    head: dict[str, Any] | None
+    first_bad: dict[str, Any] | None
+
+
+def _entry_out(e: LedgerEntry) -> EntryOut:
+    return EntryOut(
+        seq=e.seq,
+        entry_type=e.type.slug,
+        occurred_at=e.occurred_at,
+        recorded_at=e.recorded_at,
+        product_id=e.product_id,
+        lot_id=e.lot_id,
+        quantity=e.quantity,
+        expected_quantity=e.expected_quantity,
+        location_id=e.location_id,
+        to_location_id=e.to_location_id,
+        session_ref=e.session_ref,
+        patient_id=e.patient_id,
+        actor_id=e.actor_id,
+        witness_ids=[w for w in (e.witness_1_id, e.witness_2_id) if w is not None],
+        reason=e.reason,
+        prev_hash=e.prev_hash,
+        hash=e.hash,
+    )
+
+
+@router.get("/clinics/{clinic_id}/balances", response=list[BalanceOut])
+def balances(request: HttpRequest, clinic_id: int) -> list[BalanceOut]:
+    clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
+    return [
+        BalanceOut(
+            product_id=r.product.pk,
+            product=r.product.heading,
+            lot_id=r.lot.pk,
+            lot_number=r.lot.lot_number,
+            lot_expires_on=r.lot.expires_on,
+            location_id=r.location.pk,
+            location=str(r.location),
+            quantity=r.quantity,
+            unit=r.product.unit,
+            mg=r.mg,
+        )
+        for r in selectors.balances_for_clinic(clinic)
+    ]
+
+
+@router.get("/clinics/{clinic_id}/entries", response=list[EntryOut])
+def entries(request: HttpRequest, clinic_id: int, limit: int = 200) -> list[EntryOut]:
+    clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
+    return [_entry_out(e) for e in selectors.entries_for_clinic(clinic, limit=max(1, min(limit, 1000)))]
+
+
+@router.get("/clinics/{clinic_id}/verify", response=VerifyOut)
+def verify(request: HttpRequest, clinic_id: int) -> dict[str, Any]:
+    clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
+    result = selectors.chain_verify()
+    record_audit(
+        actor=request.user, action="ledger.verify", clinic=clinic, request=request, detail=result.as_dict()
+    )
+    return result.as_dict()
+
+
+class TransferIn(Schema):
+    lot_id: int
+    from_location_id: int
+    to_location_id: int
+    quantity: Decimal
+    occurred_at: dt.datetime | None = None
+
+
+def _scoped(clinic_id: int, lot_id: int, *location_ids: int) -> tuple[Lot, list[StorageLocation]]:
+    lot = Lot.objects.select_related("product").filter(pk=lot_id, product__clinic_id=clinic_id).first()
+    if lot is None:
+        raise NotFoundError("no such lot in this clinic")
+    locs = []
+    for lid in location_ids:
+        loc = (
+            StorageLocation.objects.select_related("site__clinic")
+            .filter(pk=lid, site__clinic_id=clinic_id)
+            .first()
+        )
+        if loc is None:
+            raise NotFoundError(f"no storage location {lid} in this clinic")
+        locs.append(loc)
+    return lot, locs
+
+
+@router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut})
+def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> tuple[int, EntryOut]:
+    access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
+    lot, (src, dst) = _scoped(clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id)
+    e = actions.do_transfer_stock(
+        actor=request.user,
+        lot=lot,
+        from_location=src,
+        to_location=dst,
+        quantity=payload.quantity,
+        occurred_at=payload.occurred_at,
+        request=request,
+    )
+    return 201, _entry_out(e)
+
+
+class CountIn(Schema):
+    lot_id: int
+    location_id: int
+    counted: Decimal
+    kind: str = "routine"
+    timing: str = ""
+
+
+class CountOut(Schema):
+    entry: EntryOut
+    case_id: int | None
+
+
+@router.post("/clinics/{clinic_id}/counts", response={201: CountOut})
+def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> tuple[int, CountOut]:
+    access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
+    lot, (loc,) = _scoped(clinic_id, payload.lot_id, payload.location_id)
+    e, case = actions.do_record_count(
+        actor=request.user,
+        lot=lot,
+        location=loc,
+        counted=payload.counted,
+        kind=payload.kind,
+        timing=payload.timing,
+        request=request,
+    )
+    return 201, CountOut(entry=_entry_out(e), case_id=None if case is None else case.pk)
