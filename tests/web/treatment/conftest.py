@@ -10,5 +10,5 @@ from ketaclinic.web.treatment import actions as A
 @pytest.fixture
 def cleared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(A, "_screening_cleared", lambda patient: True)
-    monkeypatch.setattr(A, "_consent_on_file", lambda patient, protocol: True)
+    monkeypatch.setattr(A, "_consent_on_file", lambda patient, protocol, indication: True)
     monkeypatch.setattr(A, "_suicide_alert_open", lambda patient: False)

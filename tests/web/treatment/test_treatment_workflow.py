@@ -23,7 +23,7 @@ def test_course_requires_cleared_screening(
     prescriber: Any, patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(A, "_screening_cleared", lambda p: False)
-    monkeypatch.setattr(A, "_consent_on_file", lambda p, pr: True)
+    monkeypatch.setattr(A, "_consent_on_file", lambda p, pr, ind: True)
     before = counts()
     with pytest.raises(ValidationFailed) as exc:
         start(prescriber, patient)
@@ -33,11 +33,13 @@ def test_course_requires_cleared_screening(
 
 def test_course_requires_consent(prescriber: Any, patient: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(A, "_screening_cleared", lambda p: True)
-    monkeypatch.setattr(A, "_consent_on_file", lambda p, pr: False)
+    monkeypatch.setattr(A, "_consent_on_file", lambda p, pr, ind: False)
     before = counts()
     with pytest.raises(ValidationFailed) as exc:
         start(prescriber, patient)
-    assert exc.value.fields == {"patient": ["no signed consent on file"]}
+    assert exc.value.fields == {
+        "patient": ["no signed consent on file for treatment-resistant depression with ketamine_racemic"]
+    }
     assert counts() == before
 
 

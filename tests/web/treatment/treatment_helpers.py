@@ -40,7 +40,7 @@ def start(
     prescriber: Any, patient: Any, protocol: str = "iv-racemic-depression", **kw: Any
 ) -> TreatmentCourse:
     return A.do_start_course(
-        actor=prescriber, patient_id=patient.pk, protocol_id=protocol, indication="TRD", **kw
+        actor=prescriber, patient_id=patient.pk, protocol_id=protocol, indication="trd", **kw
     )
 
 

@@ -94,26 +94,29 @@ def course_protocol(course: TreatmentCourse) -> Protocol:
 
 
 def _screening_cleared(patient: Any) -> bool:
-    from ketaclinic.web.screening import selectors as screening_selectors  # built by the screening app
+    from ketaclinic.web.screening.selectors import screening_is_cleared
 
-    fn = getattr(screening_selectors, "screening_is_cleared", None)
-    if fn is None:
-        raise ValidationFailed(
-            {"patient": ["screening status is not available (screening app not installed)"]}
-        )
-    return bool(fn(patient))
+    return bool(screening_is_cleared(patient))
 
 
-def _consent_on_file(patient: Any, protocol: Protocol) -> bool:
-    from ketaclinic.web.screening import selectors as screening_selectors
+# The consent record names a product (screening/data/approvals.yaml `products`); a protocol names a drug.
+CONSENT_PRODUCT = {"esketamine": "esketamine_nasal", "ketamine": "ketamine_racemic"}
 
-    fn = getattr(screening_selectors, "consent_on_file", None)
-    if fn is None:
-        raise ValidationFailed({"patient": ["consent status is not available (screening app not installed)"]})
-    try:
-        return bool(fn(patient, route=protocol.routes[0]))
-    except TypeError:
-        return bool(fn(patient))
+
+def consent_indications() -> dict[str, str]:
+    """Indication codes a course may be started for (the codes consent is recorded against), with labels."""
+    from ketaclinic.web.screening.actions import approvals
+
+    return dict(approvals()["indications"])
+
+
+def _consent_on_file(patient: Any, protocol: Protocol, indication: str) -> bool:
+    from ketaclinic.web.screening.selectors import consent_on_file
+
+    product = CONSENT_PRODUCT.get(protocol.drug)
+    if product is None:
+        return False
+    return bool(consent_on_file(patient, indication=indication, product=product))
 
 
 def _suicide_alert_open(patient: Any) -> bool:
@@ -285,13 +288,20 @@ def do_start_course(
             actor, patient_id, perm=Perm.COURSE_MANAGE, audit_action=None, for_update=True
         )
         errors: dict[str, list[str]] = {}
-        if not (indication or "").strip():
+        indication = (indication or "").strip()
+        indications = consent_indications()
+        if not indication:
             errors["indication"] = ["is required"]
+        elif indication not in indications:
+            errors["indication"] = [f"must be one of {', '.join(indications)}"]
         protocol = resolve_protocol(patient.clinic, protocol_id)
         if not _screening_cleared(patient):
             errors.setdefault("patient", []).append("screening is not cleared for this patient")
-        elif not _consent_on_file(patient, protocol):
-            errors.setdefault("patient", []).append("no signed consent on file")
+        elif "indication" not in errors and not _consent_on_file(patient, protocol, indication):
+            errors.setdefault("patient", []).append(
+                f"no signed consent on file for {indications[indication].lower()} with "
+                f"{CONSENT_PRODUCT.get(protocol.drug, protocol.drug)}"
+            )
         if TreatmentCourse.objects.filter(
             patient=patient, status=TreatmentCourse.Status.ACTIVE, protocol_id=protocol.id
         ).exists():
@@ -306,7 +316,7 @@ def do_start_course(
             protocol_id=protocol.id,
             protocol_version=protocol.version,
             protocol_snapshot=dict(protocol.raw),
-            indication=indication.strip(),
+            indication=indication,
             rems_patient_enrolled=bool(rems_patient_enrolled),
             rems_patient_id=(rems_patient_id or "").strip(),
             started_by=actor,
@@ -673,17 +683,16 @@ def do_record_administration(
             },
         )
         if first:
-            patient, dose_time = session.patient, when
-            transaction.on_commit(lambda: _post_dose_links(patient, dose_time, actor))
+            # In the same transaction: the dose and its post-dose questionnaire links are stored together or
+            # not at all (a dose whose follow-up silently failed to schedule would go unmeasured).
+            _post_dose_links(session.patient, when, actor)
     return admin
 
 
 def _post_dose_links(patient: Any, dose_time: dt.datetime, actor: Any) -> None:
-    try:
-        from ketaclinic.web.assessments.actions import do_schedule_post_dose_links
-    except ImportError:  # pragma: no cover
-        return
-    do_schedule_post_dose_links(patient=patient, dose_time=dose_time, actor=actor)
+    from ketaclinic.web.assessments import actions as assessment_actions
+
+    assessment_actions.do_schedule_post_dose_links(patient=patient, dose_time=dose_time, actor=actor)
 
 
 def do_end_dosing(

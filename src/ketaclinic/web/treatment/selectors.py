@@ -12,6 +12,17 @@ from ketaclinic.core.protocols import get_protocol
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, TreatmentCourse
 
 
+def protocols_for_clinic(clinic: Any) -> list[Any]:
+    """The packaged protocols followed by the clinic's own active ones (each a core `Protocol`)."""
+    from ketaclinic.core.protocols import load_protocols, parse_protocol
+    from ketaclinic.web.treatment.models import ClinicProtocol
+
+    out = list(load_protocols())
+    for cp in ClinicProtocol.objects.filter(clinic=clinic, active=True).order_by("protocol_id"):
+        out.append(parse_protocol(cp.definition))
+    return out
+
+
 def courses_for_patient(patient: Any) -> QuerySet[TreatmentCourse]:
     return TreatmentCourse.objects.filter(patient=patient).prefetch_related("orders")
 

@@ -10,7 +10,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from ketaclinic.core.protocols import load_protocols
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.errors import DomainError
@@ -29,7 +28,8 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "courses": selectors.courses_for_patient(patient),
             "sessions": selectors.sessions_for_patient(patient)[:100],
             "signals": selectors.escalation_signals(patient),
-            "protocols": load_protocols(),
+            "protocols": selectors.protocols_for_clinic(patient.clinic),
+            "indications": actions.consent_indications(),
             "weight": weight,
             "can_prescribe": has_perm_in_clinic(request.user, patient.clinic_id, Perm.ORDER_SIGN),
             "can_run": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SESSION_RUN),
