@@ -66,7 +66,9 @@ def test_course_start_with_real_screening_and_consent(prescriber: Any, patient: 
     assert counts() == before
 
     # Consent for esketamine does not cover a racemic ketamine course.
-    SA.do_record_consent(actor=prescriber, patient_id=patient.pk, indication="trd", product="esketamine_nasal")
+    SA.do_record_consent(
+        actor=prescriber, patient_id=patient.pk, indication="trd", product="esketamine_nasal"
+    )
     with pytest.raises(ValidationFailed):
         A.do_start_course(
             actor=prescriber, patient_id=patient.pk, protocol_id="iv-racemic-depression", indication="trd"
@@ -85,7 +87,11 @@ def test_course_start_with_real_screening_and_consent(prescriber: Any, patient: 
     course = A.do_start_course(
         actor=prescriber, patient_id=patient.pk, protocol_id="iv-racemic-depression", indication="trd"
     )
-    assert (course.protocol_id, course.indication, course.status) == ("iv-racemic-depression", "trd", "active")
+    assert (course.protocol_id, course.indication, course.status) == (
+        "iv-racemic-depression",
+        "trd",
+        "active",
+    )
     assert AuditEvent.objects.filter(action="course.start", object_id=str(course.pk)).count() == 1
 
     # The esketamine consent on file allows an esketamine course too.

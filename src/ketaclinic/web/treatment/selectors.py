@@ -92,3 +92,41 @@ def rems_forms_due(clinic: Any) -> QuerySet[RemsMonitoringForm]:
 
 def rems_overdue(form: RemsMonitoringForm, today: dt.date | None = None) -> bool:
     return form.submitted_at is None and form.due_on < (today or timezone.localdate())
+
+
+ACTIVE_STATUSES = ("checked_in", "pre_dose_checks", "dosing", "monitoring", "discharge_ready")
+
+
+def sessions_board(clinic: Any, day: dt.date | None = None) -> list[DosingSession]:
+    """Today's sessions at the clinic (not cancelled) plus any still in progress from an earlier day,
+    ordered by scheduled time."""
+    from django.db.models import Q
+
+    day = day or timezone.localdate()
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    end = start + dt.timedelta(days=1)
+    today = Q(scheduled_for__gte=start, scheduled_for__lt=end) & ~Q(status=DosingSession.Status.CANCELLED)
+    running = Q(status__in=ACTIVE_STATUSES, scheduled_for__lt=start)
+    return list(
+        DosingSession.objects.filter(Q(clinic=clinic) & (today | running))
+        .select_related("patient", "order", "site", "course")
+        .order_by("scheduled_for", "pk")
+    )
+
+
+def escalation_banners(patient: Any) -> list[dict[str, str]]:
+    """Chart banner provider: one warning per escalation / dependence signal, linking to the treatment tab."""
+    from django.urls import reverse
+
+    signals = escalation_signals(patient)
+    if not signals:
+        return []
+    url = reverse("treatment:chart_tab", kwargs={"patient_id": patient.pk})
+    return [{"level": "warning", "text": f"Dosing signal: {m}", "url": url} for m in signals]
+
+
+def clinic_protocols(clinic: Any) -> list[Any]:
+    from ketaclinic.web.treatment.models import ClinicProtocol
+
+    return list(ClinicProtocol.objects.filter(clinic=clinic).select_related("created_by"))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
-from ketaclinic.web.lib.errors import DomainError
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SideEffect
@@ -247,3 +250,93 @@ def rems_submit(request: HttpRequest, form_id: int) -> HttpResponse:
     except DomainError as exc:
         _flash(request, exc)
     return redirect("treatment:rems_dashboard")
+
+
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    """Today's dosing sessions at the active clinic, with links to each run sheet and the REMS dashboard."""
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        raise NotFoundError("no active clinic")
+    if not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW):
+        raise PermissionDeniedError("you cannot view this clinic's sessions")
+    sessions = selectors.sessions_board(clinic)
+    forms = list(selectors.rems_forms_due(clinic))
+    with transaction.atomic():
+        record_audit(
+            actor=request.user,
+            action="treatment.board.view",
+            clinic=clinic,
+            request=request,
+            detail={"sessions": [x.pk for x in sessions]},
+        )
+    return render(
+        request,
+        "treatment/board.html",
+        {
+            "sessions": sessions,
+            "rems_due": len(forms),
+            "rems_overdue": sum(1 for f in forms if selectors.rems_overdue(f)),
+            "clinic": clinic,
+        },
+    )
+
+
+def _protocol_template(base_id: str) -> str:
+    """The YAML of a packaged protocol, renamed, as a starting point for a clinic protocol."""
+    from ketaclinic.core.protocols import get_protocol
+
+    try:
+        raw = dict(get_protocol(base_id).raw)
+    except KeyError:
+        return ""
+    raw["id"] = f"clinic-{base_id}"
+    raw["name"] = f"{raw.get('name', base_id)} (clinic version)"
+    raw["clinic_defined"] = True
+    return yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+
+
+@login_required
+def protocol_admin(request: HttpRequest) -> HttpResponse:
+    """Clinic admins add a clinic protocol: the full definition (YAML, same schema as the packaged ones)."""
+    from ketaclinic.core.protocols import load_protocols
+
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        raise NotFoundError("no active clinic")
+    if not has_perm_in_clinic(request.user, clinic, Perm.CLINIC_ADMIN):
+        raise PermissionDeniedError("only a clinic admin can manage protocols")
+    errors: dict[str, list[str]] = {}
+    base = request.GET.get("base", "oral-sublingual-compounded")
+    text = _protocol_template(base)
+    status = 200
+    if request.method == "POST":
+        text = request.POST.get("definition", "")
+        try:
+            try:
+                definition = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise ValidationFailed({"definition": [f"not valid YAML: {exc}"]}) from None
+            if not isinstance(definition, dict):
+                raise ValidationFailed({"definition": ["must be a mapping of protocol fields"]})
+            cp = actions.do_add_clinic_protocol(
+                actor=request.user, clinic=clinic, definition=definition, request=request
+            )
+            messages.success(request, f"Protocol {cp.protocol_id} added.")
+            return redirect("treatment:protocols")
+        except ValidationFailed as exc:
+            errors = exc.fields
+            status = 400
+    return render(
+        request,
+        "treatment/protocols.html",
+        {
+            "packaged": load_protocols(),
+            "clinic_protocols": selectors.clinic_protocols(clinic),
+            "definition": text,
+            "base": base,
+            "errors": errors,
+            "error_items": sorted(errors.items()),
+        },
+        status=status,
+    )
