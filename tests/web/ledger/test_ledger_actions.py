@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from decimal import Decimal
 from typing import Any
 
@@ -689,3 +690,28 @@ def test_real_dosing_session_and_dose_in_mg(
     )
     (rec,) = selectors.session_reconciliation(str(dosing_session.pk))
     assert rec.balanced
+    # Exact decimal arithmetic on every database (SQLite's SUM would give 1 - 0.7 - 0.3 = 5.55e-17).
+    assert selectors.session_balance(session_ref=str(dosing_session.pk), lot=stocked) == 0
+    assert selectors.unreconciled_sessions(stocked.product.clinic) == []
+
+
+def test_decimal_balances_are_exact(
+    custodian: User, safe: StorageLocation, cart: StorageLocation, stocked: Lot, patient: Any
+) -> None:
+    for _ in range(3):
+        actions.do_transfer_stock(
+            actor=custodian, lot=stocked, from_location=safe, to_location=cart, quantity="0.1"
+        )
+    actions.do_transfer_stock(
+        actor=custodian, lot=stocked, from_location=cart, to_location=safe, quantity="0.3"
+    )
+    assert selectors.location_balance(lot=stocked, location=cart) == 0
+    assert selectors.location_balance(lot=stocked, location=safe) == D(20)
+    actions.do_withdraw_for_session(
+        actor=custodian,
+        session=SimpleNamespace(pk=77, patient=patient),
+        lot=stocked,
+        location=safe,
+        quantity="20",
+    )
+    assert selectors.location_balance(lot=stocked, location=safe) == 0

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Case as DbCase
 from django.db.models import DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -93,28 +94,38 @@ def _location_delta_expr() -> DbCase:
     return DbCase(*whens, default=Value(ZERO), output_field=_DEC)
 
 
+def _exact_sums() -> bool:
+    """SQLite sums decimals in floating point (1 - 0.7 - 0.3 != 0): there, sum in Python with Decimal."""
+    return connection.vendor == "postgresql"
+
+
 def location_balance(*, lot: Lot, location: StorageLocation) -> Decimal:
-    """Book balance of `lot` at `location`."""
-    out = LedgerEntry.objects.filter(lot=lot, location=location).aggregate(
-        s=Coalesce(Sum(_location_delta_expr()), Value(ZERO), output_field=_DEC)
-    )["s"]
-    inbound = LedgerEntry.objects.filter(
-        lot=lot, to_location=location, entry_type=int(EntryType.TRANSFER)
-    ).aggregate(s=Coalesce(Sum("quantity"), Value(ZERO), output_field=_DEC))["s"]
-    return Decimal(out) + Decimal(inbound)
+    """Book balance of `lot` at `location` (exact decimal arithmetic on every database)."""
+    if _exact_sums():
+        out = LedgerEntry.objects.filter(lot=lot, location=location).aggregate(
+            s=Coalesce(Sum(_location_delta_expr()), Value(ZERO), output_field=_DEC)
+        )["s"]
+        inbound = LedgerEntry.objects.filter(
+            lot=lot, to_location=location, entry_type=int(EntryType.TRANSFER)
+        ).aggregate(s=Coalesce(Sum("quantity"), Value(ZERO), output_field=_DEC))["s"]
+        return Decimal(out) + Decimal(inbound)
+    total = ZERO
+    rows = LedgerEntry.objects.filter(lot=lot).filter(Q(location=location) | Q(to_location=location))
+    for t, q, session_ref, loc_id, to_id in rows.values_list(
+        "entry_type", "quantity", "session_ref", "location_id", "to_location_id"
+    ):
+        kind = EntryType(t)
+        if loc_id == location.pk and not (kind is EntryType.WASTE and session_ref):
+            total += LOCATION_SIGN[kind] * q
+        if kind is EntryType.TRANSFER and to_id == location.pk:
+            total += q
+    return total
 
 
 def session_balance(*, session_ref: str, lot: Lot) -> Decimal:
     """What a session still holds of `lot` (withdrawn minus administered, wasted and returned)."""
-    expr = DbCase(
-        *[When(entry_type=int(t), then=F("quantity") * Value(Decimal(s))) for t, s in SESSION_SIGN.items()],
-        default=Value(ZERO),
-        output_field=_DEC,
-    )
-    total = LedgerEntry.objects.filter(session_ref=session_ref, lot=lot).aggregate(
-        s=Coalesce(Sum(expr), Value(ZERO), output_field=_DEC)
-    )["s"]
-    return Decimal(total)
+    rows = LedgerEntry.objects.filter(session_ref=session_ref, lot=lot).values_list("entry_type", "quantity")
+    return sum((SESSION_SIGN.get(EntryType(t), 0) * q for t, q in rows), ZERO)
 
 
 def session_origin(*, session_ref: str, lot: Lot) -> StorageLocation | None:
@@ -215,48 +226,29 @@ class OpenSession:
 
 def unreconciled_sessions(clinic: Clinic) -> list[OpenSession]:
     """Sessions whose withdrawals are not fully accounted for by administration, waste and return."""
-    expr = DbCase(
-        *[When(entry_type=int(t), then=F("quantity") * Value(Decimal(s))) for t, s in SESSION_SIGN.items()],
-        default=Value(ZERO),
-        output_field=_DEC,
+    sums: dict[tuple[str, int], list[Decimal]] = {}
+    rows = LedgerEntry.objects.filter(
+        clinic=clinic, session_ref__gt="", entry_type__in=[int(t) for t in SESSION_SIGN]
     )
-    rows = (
-        LedgerEntry.objects.filter(clinic=clinic, session_ref__gt="")
-        .values("session_ref", "lot")
-        .annotate(
-            outstanding=Sum(expr),
-            withdrawn=Sum(
-                DbCase(
-                    When(entry_type=int(EntryType.WITHDRAWAL), then=F("quantity")),
-                    default=Value(ZERO),
-                    output_field=_DEC,
-                )
-            ),
-        )
-        .filter(~Q(outstanding=0))
-    )
+    for ref, lot_id, t, q in rows.values_list("session_ref", "lot_id", "entry_type", "quantity").iterator():
+        bucket = sums.setdefault((ref, lot_id), [ZERO, ZERO])
+        kind = EntryType(t)
+        bucket[0] += SESSION_SIGN[kind] * q
+        if kind is EntryType.WITHDRAWAL:
+            bucket[1] += q
     out: list[OpenSession] = []
-    for r in rows:
+    for (ref, lot_id), (outstanding, withdrawn) in sums.items():
+        if outstanding == 0:
+            continue
         first = (
-            LedgerEntry.objects.filter(
-                session_ref=r["session_ref"], lot_id=r["lot"], entry_type=int(EntryType.WITHDRAWAL)
-            )
+            LedgerEntry.objects.filter(session_ref=ref, lot_id=lot_id, entry_type=int(EntryType.WITHDRAWAL))
             .select_related("patient", "lot__product")
             .order_by("seq")
             .first()
         )
         if first is None:
             continue
-        out.append(
-            OpenSession(
-                r["session_ref"],
-                first.patient,
-                first.lot,
-                Decimal(r["withdrawn"]),
-                Decimal(r["outstanding"]),
-                first.occurred_at,
-            )
-        )
+        out.append(OpenSession(ref, first.patient, first.lot, withdrawn, outstanding, first.occurred_at))
     out.sort(key=lambda s: s.withdrawn_at)
     return out
 
