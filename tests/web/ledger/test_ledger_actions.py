@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
