@@ -1,5 +1,6 @@
 """A remote PHQ-9 answered on a phone-sized viewport appears in the chart trend, and a positive item 9 raises
-the suicide-risk alert live on the prescriber's screen."""
+the suicide-risk alert live on the prescriber's screen; the chart refreshes in place (the toast survives) and the
+prescriber acknowledges the alert with a documented action."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def test_remote_phq9_on_phone_reaches_trend_and_alerts_prescriber(
     page.goto(f"{live_url}/assessments/patient/{patient_id}/")
     page.wait_for_selector("body[data-live-connected='1']")
     assert page.locator("#trend-phq9").count() == 0
+    assert page.locator("#chart-banners .banner.danger").count() == 0
+    page.evaluate("window.__kcNoReload = 'still-here'")  # vanishes if the page reloads
 
     # The patient answers on a phone: every item, item 9 positive.
     phone = browser.new_context(
@@ -54,10 +57,17 @@ def test_remote_phq9_on_phone_reaches_trend_and_alerts_prescriber(
     toast.wait_for()
     assert re.search(r"Suicide-risk alert: .* PHQ-9 item 9 > 0", toast.inner_text())
 
-    # The page refreshes itself: the banner, the alert and the trend point are shown.
+    # The tab and the banners refresh in place: the trend point, the banner and the open alert are shown,
+    # the page was not reloaded and the toast is still on screen.
     page.locator("#trend-phq9 circle.point[data-total='11']").wait_for()
+    page.locator("#chart-banners .banner.danger").wait_for()
     assert "awaiting a prescriber's acknowledgement" in page.locator("#chart-banners").inner_text()
-    assert page.locator("#assessment-table tbody tr").first.inner_text().count("11") >= 1
+    first_row = page.locator("#assessment-table tbody tr").first
+    assert first_row.get_attribute("data-instrument") == "phq9"
+    assert "11" in first_row.inner_text() and "suicidal_ideation" in first_row.inner_text()
+    assert page.locator("#alerts .alert-row .badge.danger").inner_text() == "open"
+    assert page.evaluate("window.__kcNoReload") == "still-here"
+    assert toast.is_visible()
 
     # The prescriber acknowledges with a documented action; the banner goes away.
     page.locator("select[name='action']").first.select_option("contact")
@@ -65,3 +75,6 @@ def test_remote_phq9_on_phone_reaches_trend_and_alerts_prescriber(
     page.get_by_role("button", name="Acknowledge alert").first.click()
     page.get_by_text("Alert acknowledged.").wait_for()
     assert page.locator("#chart-banners .banner.danger").count() == 0
+    row = page.locator("#alerts .alert-row").first
+    assert row.locator(".badge.ok").inner_text() == "acknowledged"
+    assert "Patient contacted — Called the patient; safe, safety plan reviewed." in row.inner_text()

@@ -200,3 +200,22 @@ def test_api_questionnaire_definition(client_as: Any, nurse: Any) -> None:
     r = client_as(nurse).get("/api/v1/assessments/questionnaires/phq9")
     assert r.status_code == 200
     assert r.json()["code"][0]["code"] == "44249-1"
+
+
+def test_live_refresh_request_leaves_flash_messages_and_new_link_for_the_next_page(
+    client_as: Any, nurse: Any, patient: Any
+) -> None:
+    """The in-place refresh (htmx, HX-Request: true) swaps only the tab and banners: it must not swallow a
+    pending flash message or the one-time display of a new link's URL."""
+    c = client_as(nurse)
+    r = c.post(f"/assessments/patient/{patient.pk}/links/", {"instrument": "phq9", "valid_hours": "24"})
+    assert r.status_code == 302
+    r = c.get(f"/assessments/patient/{patient.pk}/", headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="assessments-tab"' in html and 'id="chart-banners"' in html
+    assert "Personal link created." not in html and 'id="new-link"' not in html
+    r = c.get(f"/assessments/patient/{patient.pk}/")
+    html = r.content.decode()
+    assert "Personal link created. Send it to the patient." in html
+    assert 'id="new-link"' in html

@@ -68,6 +68,7 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
         )
     now = timezone.now()
     clinic_id = patient.clinic_id
+    live_refresh = request.headers.get("HX-Request") == "true"
     ctx.update(
         {
             "trends": trends,
@@ -80,10 +81,13 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "can_record": has_perm_in_clinic(request.user, clinic_id, Perm.ASSESSMENT_RECORD),
             "can_ack": has_perm_in_clinic(request.user, clinic_id, Perm.ALERT_ACKNOWLEDGE),
             "ack_actions": SuicideAlert.Action.choices,
-            "new_link_url": request.session.pop("kc_new_link_url", None),
+            "new_link_url": None if live_refresh else request.session.pop("kc_new_link_url", None),
             "dose_count": len(doses),
         }
     )
+    if live_refresh:
+        # A live in-place refresh swaps only the tab and the banners: leave flash messages for the next full page.
+        ctx["messages"] = []
     return render(request, "assessments/chart_tab.html", ctx)
 
 
