@@ -21,8 +21,14 @@ import pytest
 CHROMIUM = os.environ.get("KETACLINIC_CHROMIUM", "/usr/bin/chromium")
 DEMO_PASSWORD = "ketaclinic-demo-2026"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 
 
@@ -40,7 +46,11 @@ def _free_port() -> int:
 
 
 def _server_env(home: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KETACLINIC_ENV", "DJANGO_SETTINGS_MODULE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "KETACLINIC_TEST_POSTGRES", "KETACLINIC_ENV", "DJANGO_SETTINGS_MODULE"}
+    }
     env.update({"KETACLINIC_HOME": home, "KETACLINIC_TESTING": "1", "PYTHONUNBUFFERED": "1"})
     return env
 
@@ -48,7 +58,9 @@ def _server_env(home: str) -> dict[str, str]:
 def run_in_server_env(home: str, code: str) -> str:
     """Run Python `code` with Django set up against the live server's database; returns stdout."""
     script = "from ketaclinic.web.config.bootstrap import setup_django; setup_django()\n" + code
-    out = subprocess.run([sys.executable, "-c", script], env=_server_env(home), capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=_server_env(home), capture_output=True, text=True, timeout=120
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return out.stdout
@@ -57,8 +69,13 @@ def run_in_server_env(home: str, code: str) -> str:
 @pytest.fixture(scope="session")
 def live_home() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="ketaclinic-browser-") as home:
-        subprocess.run([sys.executable, "-m", "ketaclinic.cli.__main__", "demo", "--no-serve"], env=_server_env(home),
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "ketaclinic.cli.__main__", "demo", "--no-serve"],
+            env=_server_env(home),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         yield home
 
 
@@ -69,13 +86,15 @@ def live_url(live_home: str) -> Iterator[str]:
     with log.open("w") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ketaclinic.cli.__main__", "serve", "--dev", "--port", str(port)],
-            env=_server_env(live_home), stdout=fh, stderr=subprocess.STDOUT,
+            env=_server_env(live_home),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
                 if r.status == 200:
                     break
         except OSError:

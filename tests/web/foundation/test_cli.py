@@ -13,16 +13,27 @@ import pytest
 import ketaclinic
 
 
-def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "KETACLINIC_ENV", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+def base_env(home: Path, **env: str) -> dict[str, str]:
+    """The caller's environment without database or production settings, pointed at `home`."""
+    dropped = {
+        "DATABASE_URL",
+        "KETACLINIC_TEST_POSTGRES",
+        "KETACLINIC_ENV",
+        "DEBUG",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
     }
-    base.update({"KETACLINIC_HOME": str(home), "KETACLINIC_TESTING": "1", **env})
+    return {k: v for k, v in os.environ.items() if k not in dropped} | {
+        "KETACLINIC_HOME": str(home),
+        "KETACLINIC_TESTING": "1",
+        **env,
+    }
+
+
+def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ketaclinic.cli.__main__", *args],
-        env=base,
+        env=base_env(home, **env),
         capture_output=True,
         text=True,
         timeout=600,
@@ -49,10 +60,7 @@ def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
         " Site.objects.filter(clinic__slug='riverside-demo').count(),"
         " sorted(set(Membership.objects.filter(clinic__slug='riverside-demo').values_list('role', flat=True))))"
     )
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {
-        "KETACLINIC_HOME": str(tmp_path),
-        "KETACLINIC_TESTING": "1",
-    }
+    env = base_env(tmp_path)
     before = subprocess.run(
         [sys.executable, "-c", count], env=env, capture_output=True, text=True, check=True
     ).stdout
@@ -134,7 +142,7 @@ def test_createuser_rejects_unknown_role_and_weak_password(tmp_path: Path) -> No
             "--password-stdin",
         ],
         input="a-very-long-password-1\n",
-        env={**os.environ, "KETACLINIC_HOME": str(tmp_path)},
+        env=base_env(tmp_path),
         capture_output=True,
         text=True,
     )
@@ -153,7 +161,7 @@ def test_createuser_rejects_unknown_role_and_weak_password(tmp_path: Path) -> No
             "--password-stdin",
         ],
         input="123\n",
-        env={**os.environ, "KETACLINIC_HOME": str(tmp_path)},
+        env=base_env(tmp_path),
         capture_output=True,
         text=True,
     )
@@ -172,7 +180,7 @@ def test_createuser_rejects_unknown_role_and_weak_password(tmp_path: Path) -> No
             "--password-stdin",
         ],
         input="a-very-long-password-1\n",
-        env={**os.environ, "KETACLINIC_HOME": str(tmp_path)},
+        env=base_env(tmp_path),
         capture_output=True,
         text=True,
     )

@@ -78,7 +78,7 @@ def access_patient_by_id(
 
     qs = Patient.objects.select_related("clinic", "home_site")
     if for_update:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(of=("self",))
     patient = qs.filter(pk=patient_id, clinic_id__in=user_clinic_ids(user)).first()
     if patient is None or (clinic is not None and patient.clinic_id != clinic.pk):
         raise NotFoundError("no such patient")
