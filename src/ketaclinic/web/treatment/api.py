@@ -40,7 +40,11 @@ def _vital(v: VitalSign) -> dict[str, Any]:
 
 
 def _load(request: HttpRequest, session_id: int) -> DosingSession:
-    s = DosingSession.objects.select_related("order").filter(pk=session_id).first()
+    s = (
+        DosingSession.objects.select_related("order__signed_by", "clinic", "site", "course")
+        .filter(pk=session_id)
+        .first()
+    )
     if s is None:
         raise NotFoundError("no such session")
     access_patient_by_id(request.user, s.patient_id, request=request)
@@ -93,3 +97,20 @@ def post_vitals(request: HttpRequest, session_id: int, payload: VitalsIn) -> dic
             for a in alerts
         ],
     }
+
+
+@router.get("/sessions/{session_id}/fhir")
+def session_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
+    """The session as a FHIR R4 collection Bundle: Encounter, MedicationRequest, MedicationAdministration,
+    vital-sign Observations (LOINC) and AdverseEvent; validated before it is returned."""
+    from ketaclinic.web.treatment.fhir import session_fhir_bundle
+
+    return session_fhir_bundle(_load(request, session_id))
+
+
+@router.get("/sessions/{session_id}/vitals/fhir")
+def vitals_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
+    """The session's vital signs as FHIR vital-signs Observations in a collection Bundle."""
+    from ketaclinic.web.treatment.fhir import vitals_fhir_bundle
+
+    return vitals_fhir_bundle(_load(request, session_id))
