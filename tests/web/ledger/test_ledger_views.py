@@ -305,3 +305,33 @@ def test_api_balances_verify_and_count(
 )
 def test_every_form_renders(client_as: Any, custodian: User, kind: str, stocked: Lot) -> None:
     assert client_as(custodian).get(f"/ledger/record/{kind}/").status_code == 200
+
+
+def test_cli_register_csv(site: Any, stocked: Lot, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from ketaclinic.cli import app
+
+    today = timezone.localdate().isoformat()
+    args = [
+        "ledger",
+        "register",
+        "--site",
+        str(site.pk),
+        "--product",
+        str(stocked.product.pk),
+        "--from",
+        today,
+        "--to",
+        today,
+    ]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[3] == "Opening balance,0 mL" and lines[-1] == "Closing balance,20 mL"
+    assert lines[5].split(",")[1] == "Receipt"
+    out = tmp_path / "reg.pdf"
+    res = CliRunner().invoke(app, [*args, "--format", "pdf", "--out", str(out)])
+    assert res.exit_code == 0 and out.read_bytes().startswith(b"%PDF-")
+    res = CliRunner().invoke(app, [*args[:-2], "--to", "2000-01-01"])
+    assert res.exit_code == 2 and "--to: must not be before --from" in res.output
