@@ -98,10 +98,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _mount() -> None:
-    from ketaclinic.web.analytics.api import router as analytics
     from ketaclinic.web.assessments.api import router as assessments
     from ketaclinic.web.decision.api import router as decision
-    from ketaclinic.web.interop.api import router as interop
     from ketaclinic.web.ledger.api import router as ledger
     from ketaclinic.web.monitoring.api import router as monitoring
     from ketaclinic.web.patients.api import router as patients
@@ -114,8 +112,6 @@ def _mount() -> None:
     api.add_router("/treatment/", treatment)
     api.add_router("/monitoring/", monitoring)
     api.add_router("/ledger/", ledger)
-    api.add_router("/analytics/", analytics)
-    api.add_router("/interop/", interop)
     api.add_router("/decision/", decision)
 
 

@@ -54,8 +54,6 @@ INSTALLED_APPS = [
     "ketaclinic.web.treatment",
     "ketaclinic.web.monitoring",
     "ketaclinic.web.ledger",
-    "ketaclinic.web.analytics",
-    "ketaclinic.web.interop",
     "ketaclinic.web.decision",
 ]
 

@@ -34,7 +34,5 @@ urlpatterns = [
     path("treatment/", include("ketaclinic.web.treatment.urls")),
     path("monitoring/", include("ketaclinic.web.monitoring.urls")),
     path("ledger/", include("ketaclinic.web.ledger.urls")),
-    path("analytics/", include("ketaclinic.web.analytics.urls")),
-    path("interop/", include("ketaclinic.web.interop.urls")),
     path("decision/", include("ketaclinic.web.decision.urls")),
 ]
