@@ -1,1 +1,0 @@
-"""Thin views: parse input, call an action or selector, render."""

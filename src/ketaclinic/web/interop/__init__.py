@@ -1,1 +1,0 @@
-"""ketaclinic.web.interop."""
