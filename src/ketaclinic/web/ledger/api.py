@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.ledger import actions, selectors
@@ -143,7 +143,7 @@ def _scoped(clinic_id: int, lot_id: int, *location_ids: int) -> tuple[Lot, list[
 
 
 @router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut})
-def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> tuple[int, EntryOut]:
+def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> Status:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (src, dst) = _scoped(clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id)
     e = actions.do_transfer_stock(
@@ -155,7 +155,7 @@ def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> tuple
         occurred_at=payload.occurred_at,
         request=request,
     )
-    return 201, _entry_out(e)
+    return Status(201, _entry_out(e))
 
 
 class CountIn(Schema):
@@ -172,7 +172,7 @@ class CountOut(Schema):
 
 
 @router.post("/clinics/{clinic_id}/counts", response={201: CountOut})
-def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> tuple[int, CountOut]:
+def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> Status:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (loc,) = _scoped(clinic_id, payload.lot_id, payload.location_id)
     e, case = actions.do_record_count(
@@ -184,4 +184,4 @@ def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> tuple[int, 
         timing=payload.timing,
         request=request,
     )
-    return 201, CountOut(entry=_entry_out(e), case_id=None if case is None else case.pk)
+    return Status(201, CountOut(entry=_entry_out(e), case_id=None if case is None else case.pk))
