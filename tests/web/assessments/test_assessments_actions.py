@@ -340,11 +340,28 @@ def test_interval_schedule_materialises_due_links(nurse: Any, patient: Any) -> N
     sched.refresh_from_db()
     assert sched.next_due_at == first_due + dt.timedelta(days=7)
     assert actions.materialise_due_links(now=first_due + dt.timedelta(days=3)) == []
-    # Missed weeks are not back-filled: one link, next due moved past now.
-    made = actions.materialise_due_links(now=first_due + dt.timedelta(days=22))
-    assert len(made) == 1
+    # Missed weeks (due days 7 and 14) are not back-filled: one link, opening at the latest due time (day 21,
+    # not day 7 whose 72 h would already have run out), next due moved past now.
+    late = first_due + dt.timedelta(days=22)
+    made = actions.materialise_due_links(now=late)
+    assert [(link.available_from, link.expires_at) for link in made] == [
+        (first_due + dt.timedelta(days=21), first_due + dt.timedelta(days=24))
+    ]
+    assert made[0].status_at(late) == "open"
     sched.refresh_from_db()
     assert sched.next_due_at == first_due + dt.timedelta(days=28)
+    assert (
+        AuditEvent.objects.filter(action="remote_link.create").order_by("pk").last().detail["missed_periods"]
+        == 2
+    )
+    # Later than the link's validity into the period: the link opens now instead of being born expired.
+    very_late = first_due + dt.timedelta(days=32)
+    made = actions.materialise_due_links(now=very_late)
+    assert [(link.available_from, link.expires_at) for link in made] == [
+        (very_late, very_late + dt.timedelta(hours=72))
+    ]
+    sched.refresh_from_db()
+    assert sched.next_due_at == first_due + dt.timedelta(days=35)
     actions.do_deactivate_schedule(actor=nurse, schedule_id=sched.pk)
     assert actions.materialise_due_links(now=first_due + dt.timedelta(days=60)) == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from django.test import Client
@@ -219,3 +220,27 @@ def test_live_refresh_request_leaves_flash_messages_and_new_link_for_the_next_pa
     html = r.content.decode()
     assert "Personal link created. Send it to the patient." in html
     assert 'id="new-link"' in html
+
+
+def test_chart_shows_personal_url_of_open_scheduled_links_to_staff_who_send_them(
+    client_as: Any, nurse: Any, auditor: Any, patient: Any
+) -> None:
+    sched = actions.do_create_schedule(
+        actor=nurse, patient_id=patient.pk, instrument_id="gad7", kind="interval", interval_days=7
+    )
+    [link] = actions.materialise_due_links()
+    html = client_as(nurse).get(f"/assessments/patient/{patient.pk}/").content.decode()
+    shown = re.findall(
+        r'class="link-url" readonly [^>]*value="http://testserver/assessments/r/([^/"]+)/"', html
+    )
+    assert len(shown) == 1 and actions.resolve_link(shown[0]).pk == link.pk
+    assert 'title="Made by a schedule">scheduled</span>' in html
+    # Read-only staff see the link's status but not the patient's credential.
+    html = client_as(auditor).get(f"/assessments/patient/{patient.pk}/").content.decode()
+    assert f'data-link-id="{link.pk}"' in html and "/assessments/r/" not in html
+    # Once answered, the URL is no longer offered.
+    actions.do_submit_remote_answers(token=shown[0], answers=[0] * 7)
+    html = client_as(nurse).get(f"/assessments/patient/{patient.pk}/").content.decode()
+    assert f'data-link-id="{link.pk}"' in html and "/assessments/r/" not in html
+    sched.refresh_from_db()
+    assert sched.next_due_at == link.available_from + dt.timedelta(days=7)

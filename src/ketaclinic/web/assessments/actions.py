@@ -571,9 +571,14 @@ def do_schedule_post_dose_links(*, patient: Any, dose_time: dt.datetime, actor: 
 
 
 def materialise_due_links(*, now: dt.datetime | None = None) -> list[RemoteLink]:
-    """Create the links of every interval schedule that is due (call periodically, e.g. from a cron job or
-    worker). Missed periods are not back-filled: one link per schedule, next due date moved past `now`."""
+    """Create the links of every interval schedule that is due (run periodically by `ketaclinic run-schedules`).
+
+    Missed periods are not back-filled: a late run makes one link per schedule, opening at the latest due time
+    that is not after `now` (or at `now` if that link's validity has already run out, so a link is never born
+    expired), and moves the next due time past `now`."""
     now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise ValidationFailed({"now": ["must be timezone-aware"]})
     created: list[RemoteLink] = []
     with transaction.atomic():
         for sched in (
@@ -584,19 +589,25 @@ def materialise_due_links(*, now: dt.datetime | None = None) -> list[RemoteLink]
         ):
             defn = load_instrument(sched.instrument_id)
             assert sched.next_due_at is not None and sched.interval_days
+            step = dt.timedelta(days=sched.interval_days)
+            opens = sched.next_due_at
+            while opens + step <= now:
+                opens += step
+            if opens + dt.timedelta(hours=sched.valid_hours) <= now:
+                opens = now
+            nxt = sched.next_due_at + step
+            while nxt <= now:
+                nxt += step
             link = _new_link(
                 patient=sched.patient,
                 defn=defn,
-                available_from=sched.next_due_at,
+                available_from=opens,
                 valid_hours=sched.valid_hours,
                 actor=None,
                 schedule=sched,
                 context=Context.FOLLOW_UP,
             )
-            step = dt.timedelta(days=sched.interval_days)
-            nxt = sched.next_due_at + step
-            while nxt <= now:
-                nxt += step
+            missed = (opens - sched.next_due_at) // step if opens > sched.next_due_at else 0
             sched.next_due_at = nxt
             sched.save(update_fields=["next_due_at"])
             record_audit(
@@ -604,7 +615,13 @@ def materialise_due_links(*, now: dt.datetime | None = None) -> list[RemoteLink]
                 action="remote_link.create",
                 obj=link,
                 patient=sched.patient,
-                detail={"schedule": sched.pk, "instrument": defn.id, "next_due_at": nxt.isoformat()},
+                detail={
+                    "schedule": sched.pk,
+                    "instrument": defn.id,
+                    "opens": opens.isoformat(),
+                    "next_due_at": nxt.isoformat(),
+                    "missed_periods": missed,
+                },
             )
             created.append(link)
     return created

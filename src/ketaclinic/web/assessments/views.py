@@ -51,6 +51,20 @@ def _items_for_form(
     ]
 
 
+def _links_for_tab(request: HttpRequest, patient: Any, now: dt.datetime) -> list[tuple[Any, str, str]]:
+    """(link, status, url): the personal URL is shown only to staff who may send links, and only while the link
+    can still be answered (open or scheduled), so scheduler-made links can be sent to the patient."""
+    can_send = has_perm_in_clinic(request.user, patient.clinic_id, Perm.ASSESSMENT_RECORD)
+    out = []
+    for link in selectors.links_for_patient(patient)[:50]:
+        status = link.status_at(now)
+        url = ""
+        if can_send and status in ("open", "scheduled"):
+            url = request.build_absolute_uri(actions.link_url(link))
+        out.append((link, status, url))
+    return out
+
+
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id)
@@ -74,7 +88,7 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "trends": trends,
             "assessments": selectors.assessments_for_patient(patient)[:200],
             "alerts": selectors.alerts_for_patient(patient),
-            "links": [(link, link.status_at(now)) for link in selectors.links_for_patient(patient)[:50]],
+            "links": _links_for_tab(request, patient, now),
             "schedules": selectors.schedules_for_patient(patient),
             "instruments": all_instruments(),
             "remote_instruments": [load_instrument(i) for i in actions.REMOTE_INSTRUMENTS],
