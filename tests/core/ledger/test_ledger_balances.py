@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from ledger_helpers import chain, entry
+from tests.core.ledger.ledger_helpers import chain, entry
 
 from ketaclinic.core.ledger import (
     EntryType,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledger_helpers import T0, chain, entry
+from tests.core.ledger.ledger_helpers import T0, chain, entry
 
 from ketaclinic.core.ledger import (
     GENESIS_HASH,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ledger_helpers import chain, entry
+from tests.core.ledger.ledger_helpers import chain, entry
 
 from ketaclinic.core.ledger import EntryType, RegisterLine, build_register, jurisdiction, register_csv
 

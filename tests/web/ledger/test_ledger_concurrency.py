@@ -24,16 +24,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _flushable(transactional_db: Any) -> Any:
-    """Let Django's post-test flush TRUNCATE the append-only tables: their triggers refuse TRUNCATE, so switch
-    this connection to replica mode (triggers do not fire) just before the flush; Django closes the
-    connection after it, so later tests get the triggers back."""
-    yield
-    with connection.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
-
-
 def _race(n: int, work: Any) -> list[Any]:
     barrier = threading.Barrier(n)
     results: list[Any] = [None] * n
