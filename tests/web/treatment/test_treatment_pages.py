@@ -177,3 +177,23 @@ def test_clinic_protocol_can_start_a_course(
     A.do_add_clinic_protocol(actor=admin_user, clinic=clinic, definition=raw)
     course = start(prescriber, patient, "clinic-oral-low")
     assert (course.protocol_id, course.protocol_snapshot["name"]) == ("clinic-oral-low", "Oral low start")
+
+
+def test_order_screen_includes_pk_fragment_for_the_order_regimen(
+    cleared: None, prescriber: Any, patient: Any, client_as: Any
+) -> None:
+    import html
+    import re
+
+    course = start(prescriber, patient)
+    c = client_as(prescriber)
+    body = c.get(f"/treatment/patients/{patient.pk}/").content.decode()
+    m = re.search(rf'id="pk-curve-{course.pk}"[^>]*hx-get="([^"]+)"', body)
+    assert m is not None
+    url = html.unescape(m.group(1))
+    assert url == f"/decision/patients/{patient.pk}/pk-curve/?drug=ketamine&route=iv"
+    # The regimen: 0.5 mg/kg x 70 kg = 35 mg over 40 min unless the prescriber types another dose.
+    assert 'value || "35"' in html.unescape(body) and 'value || "40"' in html.unescape(body)
+    r = c.get(url + "&amount_mg=35&duration_min=40", HTTP_HX_REQUEST="true")
+    assert r.status_code == 200
+    assert b"<svg" in r.content

@@ -71,9 +71,7 @@ def clear_screening(patient: Any, prescriber: Any, route: str, at: dt.datetime, 
                 screening.do_cosign_override(actor=cosigner, patient_id=patient.pk, review_id=review.pk)
 
 
-def consent_and_course(
-    patient: Any, prescriber: Any, protocol_id: str, product: str, at: dt.datetime
-) -> Any:
+def consent_and_course(patient: Any, prescriber: Any, protocol_id: str, product: str, at: dt.datetime) -> Any:
     from ketaclinic.web.screening.actions import do_record_consent
 
     esk = protocol_id.startswith("esketamine")
@@ -203,9 +201,7 @@ def seed(ctx: Any) -> None:
     for i, patient in enumerate(iv):
         doc = prescriber if i % 2 == 0 else prescriber2
         clear_screening(patient, doc, "iv", now - 21 * day, prescriber2 if doc is prescriber else prescriber)
-        course = consent_and_course(
-            patient, doc, "iv-racemic-depression", "ketamine_racemic", now - 20 * day
-        )
+        course = consent_and_course(patient, doc, "iv-racemic-depression", "ketamine_racemic", now - 20 * day)
         for k in range(3):
             t = now - (14 - 3.5 * k) * day - dt.timedelta(hours=5)
             s = _scheduled(course, doc, nurse, t, t - 2 * day)
@@ -217,9 +213,7 @@ def seed(ctx: Any) -> None:
 
     for i, patient in enumerate(esk):
         clear_screening(patient, prescriber, "intranasal", now - 21 * day, prescriber2)
-        course = consent_and_course(
-            patient, prescriber, "esketamine-trd", "esketamine_nasal", now - 20 * day
-        )
+        course = consent_and_course(patient, prescriber, "esketamine-trd", "esketamine_nasal", now - 20 * day)
         for k, mg in enumerate(["56", "56", "84"][: 2 + i]):
             t = now - (13 - 4 * k) * day - dt.timedelta(hours=4)
             with _clock(t - 2 * day):

@@ -38,7 +38,46 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "can_run": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SESSION_RUN),
         }
     )
+    ctx["pk_fragments"] = _pk_fragments(patient, weight)
     return render(request, "treatment/chart_tab.html", ctx)
+
+
+def _pk_fragments(patient: Any, weight: Any) -> dict[int, dict[str, str]]:
+    """Per active course: the decision app's predicted-concentration fragment URL and the order's regimen
+    (default dose from the latest weight, route, infusion duration, and doses given in the last 24 h)."""
+    from urllib.parse import urlencode
+
+    from django.urls import NoReverseMatch, reverse
+    from django.utils import timezone
+
+    try:
+        url = reverse("decision:pk_curve", kwargs={"patient_id": patient.pk})
+    except NoReverseMatch:
+        return {}
+    now = timezone.now()
+    prior = [
+        f"{d.route}:{d.dose_mg:g}:{int((now - d.time).total_seconds() // 60)}"
+        + (f":{d.duration_min:g}" if d.duration_min else "")
+        for d in actions.dose_history(patient)
+        if 0 <= (now - d.time).total_seconds() <= 24 * 3600
+    ]
+    out: dict[int, dict[str, str]] = {}
+    for course in selectors.courses_for_patient(patient).filter(status="active"):
+        protocol = actions.course_protocol(course)
+        params: list[tuple[str, str]] = [("drug", protocol.drug), ("route", protocol.routes[0])]
+        params += [("prior", p) for p in prior]
+        default = protocol.default_dose_mg(float(weight.weight_kg)) if weight is not None else None
+        duration = protocol.infusion.default_duration_min.value if protocol.infusion is not None else None
+        vals = {
+            "amount": f"{default:g}" if default is not None else "",
+            "duration": f"{duration:g}" if duration is not None else "",
+        }
+        out[course.pk] = {
+            "url": url + "?" + urlencode(params),
+            "default_mg": vals["amount"],
+            "default_duration": vals["duration"],
+        }
+    return out
 
 
 def _flash(request: HttpRequest, exc: DomainError) -> None:
