@@ -10,34 +10,82 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.errors import DomainError
+from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.screening import actions, selectors
+
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "system": [("icd10cm", "ICD-10-CM"), ("snomed", "SNOMED CT")],
+    "clinical_status": [(v, v) for v in actions.CLINICAL_STATUSES],
+    "verification_status": [(v, v) for v in actions.VERIFICATION_STATUSES],
+    "medication_status": [(v, v) for v in actions.MEDICATION_STATUSES],
+    "allergy_status": [(v, v) for v in ("active", "inactive", "resolved")],
+    "pregnancy": [("", "not recorded"), ("not_pregnant", "not pregnant"), ("pregnant", "pregnant")],
+}
+
+
+def _evidence_index(patient: Any, items: list[Any]) -> dict[str, str]:
+    """'ResourceType/id' -> a human description of the intake item behind it (finding evidence -> its source)."""
+    out: dict[str, str] = {}
+    for i in items:
+        rid = i.resource.get("id")
+        if rid:
+            who = i.recorded_by.display_name if i.recorded_by else ""
+            out[f"{i.kind}/{rid}"] = (
+                f"{i.summary} ({i.get_source_display().lower()}, {who}, {timezone.localtime(i.recorded_at):%Y-%m-%d})"
+            )
+    for w in patient.weights.all():
+        out[f"Observation/weight-{w.pk}"] = f"weight {w.weight_kg} kg ({w.measured_at:%Y-%m-%d})"
+    return out
+
+
+def _render_tab(
+    request: HttpRequest,
+    patient: Any,
+    *,
+    form: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    values: Any = None,
+    status: int = 200,
+) -> HttpResponse:
+    ctx = chart_context(request, patient, "screening")
+    run = selectors.screening_latest(patient)
+    reviews = selectors.reviews_for(run) if run else {}
+    items = selectors.intake_items_for(patient)
+    for i in items:
+        i.withdraw_key = f"withdraw-{i.pk}"  # type: ignore[attr-defined]
+    index = _evidence_index(patient, items)
+    findings = []
+    for f in run.findings if run else []:
+        evidence = [{"ref": str(ref), "source": index.get(str(ref), "")} for ref in f.get("evidence", [])]
+        findings.append({**f, "review": reviews.get(str(f["code"])), "evidence_items": evidence})
+    ctx.update(
+        {
+            "run": run,
+            "findings": findings,
+            "trace": run.result.get("trace", []) if run else [],
+            "cleared": selectors.screening_is_cleared(patient),
+            "items": items,
+            "consents": list(patient.consents.all()),
+            "can_record": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SCREENING_RECORD),
+            "can_decide": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SCREENING_DECIDE),
+            "approvals": actions.approvals(),
+            "choices": CHOICES,
+            "form_errors": {form: errors or {}} if form else {},
+            "form_values": {form: values} if form and values is not None else {},
+        }
+    )
+    return render(request, "screening/chart_tab.html", ctx, status=status)
 
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id)
-    ctx = chart_context(request, patient, "screening")
-    run = selectors.screening_latest(patient)
-    reviews = selectors.reviews_for(run) if run else {}
-    ctx.update(
-        {
-            "run": run,
-            "findings": [{**f, "review": reviews.get(str(f["code"]))} for f in (run.findings if run else [])],
-            "trace": run.result.get("trace", []) if run else [],
-            "cleared": selectors.screening_is_cleared(patient),
-            "items": selectors.intake_items_for(patient),
-            "consents": list(patient.consents.all()),
-            "can_record": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SCREENING_RECORD),
-            "can_decide": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SCREENING_DECIDE),
-            "approvals": actions.approvals(),
-        }
-    )
-    return render(request, "screening/chart_tab.html", ctx)
+    return _render_tab(request, patient)
 
 
 def _post(request: HttpRequest, patient_id: int, call: Callable[[], Any], ok: str) -> HttpResponse:
@@ -50,32 +98,50 @@ def _post(request: HttpRequest, patient_id: int, call: Callable[[], Any], ok: st
     return redirect("screening:chart_tab", patient_id=patient_id)
 
 
+def _intake_post(
+    request: HttpRequest, patient_id: int, form: str, call: Callable[[], Any], ok: str
+) -> HttpResponse:
+    """Run an intake action; on invalid input re-render the tab (400) with each field's error and the values
+    entered, nothing stored. Other refusals (permission, not found, conflict) come back as a message."""
+    try:
+        call()
+    except ValidationFailed as exc:
+        patient = load_patient(request, patient_id, audit=False)
+        return _render_tab(request, patient, form=form, errors=exc.fields, values=request.POST, status=400)
+    except DomainError as exc:
+        messages.error(request, f"Nothing was saved: {exc.message}")
+    else:
+        messages.success(request, ok)
+    return redirect("screening:chart_tab", patient_id=patient_id)
+
+
 @login_required
 @require_POST
 def import_bundle(request: HttpRequest, patient_id: int) -> HttpResponse:
     upload = request.FILES.get("bundle")
 
     def go() -> Any:
+        if upload is None:
+            raise ValidationFailed({"bundle": ["choose a FHIR R4 Bundle JSON file"]})
         try:
-            doc = json.loads(upload.read().decode("utf-8")) if upload else None
+            doc = json.loads(upload.read().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            from ketaclinic.web.lib.errors import ValidationFailed
-
             raise ValidationFailed({"bundle": [f"not a JSON file: {exc}"]}) from exc
         return actions.do_import_bundle(
             actor=request.user, patient_id=patient_id, bundle=doc, request=request
         )
 
-    return _post(request, patient_id, go, "Bundle imported and screening re-run.")
+    return _intake_post(request, patient_id, "import", go, "Bundle imported and screening re-run.")
 
 
 @login_required
 @require_POST
 def add_condition(request: HttpRequest, patient_id: int) -> HttpResponse:
     p = request.POST
-    return _post(
+    return _intake_post(
         request,
         patient_id,
+        "condition",
         lambda: actions.do_record_condition(
             actor=request.user,
             patient_id=patient_id,
@@ -96,9 +162,10 @@ def add_condition(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_POST
 def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
     p = request.POST
-    return _post(
+    return _intake_post(
         request,
         patient_id,
+        "medication",
         lambda: actions.do_record_medication(
             actor=request.user,
             patient_id=patient_id,
@@ -117,9 +184,10 @@ def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_POST
 def add_allergy(request: HttpRequest, patient_id: int) -> HttpResponse:
     p = request.POST
-    return _post(
+    return _intake_post(
         request,
         patient_id,
+        "allergy",
         lambda: actions.do_record_allergy(
             actor=request.user,
             patient_id=patient_id,
@@ -137,29 +205,39 @@ def add_allergy(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_POST
 def add_vitals(request: HttpRequest, patient_id: int) -> HttpResponse:
     p = request.POST
+    return _intake_post(
+        request,
+        patient_id,
+        "vitals",
+        lambda: actions.do_record_vitals(
+            actor=request.user,
+            patient_id=patient_id,
+            systolic=p.get("systolic", ""),
+            diastolic=p.get("diastolic", ""),
+            weight_kg=p.get("weight_kg", ""),
+            pregnancy=p.get("pregnancy", ""),
+            request=request,
+        ),
+        "Vitals recorded; screening re-run.",
+    )
 
-    def go() -> None:
-        if p.get("systolic") or p.get("diastolic"):
-            actions.do_record_blood_pressure(
-                actor=request.user,
-                patient_id=patient_id,
-                systolic=p.get("systolic"),
-                diastolic=p.get("diastolic"),
-                request=request,
-            )
-        if p.get("weight_kg"):
-            actions.do_record_intake_weight(
-                actor=request.user, patient_id=patient_id, weight_kg=p.get("weight_kg"), request=request
-            )
-        if p.get("pregnancy") in ("pregnant", "not_pregnant"):
-            actions.do_record_pregnancy_status(
-                actor=request.user,
-                patient_id=patient_id,
-                pregnant=p.get("pregnancy") == "pregnant",
-                request=request,
-            )
 
-    return _post(request, patient_id, go, "Vitals recorded; screening re-run.")
+@login_required
+@require_POST
+def withdraw_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpResponse:
+    return _intake_post(
+        request,
+        patient_id,
+        f"withdraw-{item_id}",
+        lambda: actions.do_retract_intake_item(
+            actor=request.user,
+            patient_id=patient_id,
+            item_id=item_id,
+            reason=request.POST.get("reason", ""),
+            request=request,
+        ),
+        "Intake item withdrawn; screening re-run.",
+    )
 
 
 @login_required
