@@ -146,6 +146,13 @@ def test_rate_of_change_rise_uses_lowest_value_in_window() -> None:
     assert _run(mon, "sbp", series) == [(2400, "fired", "sbp-rise"), (6100, "cleared", "sbp-rise")]
 
 
+def test_rate_of_change_with_persistence_ignores_one_artefact() -> None:
+    mon = SessionMonitor("s1", _ruleset({**RATE, "duration_seconds": 10}))
+    assert _run(mon, "spo2", [(0, 98), (1, 85), (2, 98), (3, 98)]) == []
+    series = [(10, 97), (11, 93), (15, 94), (21, 93)]  # fall of 5 from 98 at 11 s, held (> exit 2) until 21 s
+    assert _run(mon, "spo2", series) == [(21, "fired", "spo2-drop")]
+
+
 def test_late_reading_is_skipped_not_evaluated() -> None:
     mon = SessionMonitor("s1", _ruleset(THRESHOLD))
     assert _run(mon, "sbp", [(10, 150), (5, 190)]) == []

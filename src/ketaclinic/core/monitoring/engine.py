@@ -132,7 +132,7 @@ class _SustainedState(_ThresholdState):
 
 
 class _RateState(_State):
-    __slots__ = ("delta", "exit_delta", "sign", "window", "window_min")
+    __slots__ = ("delta", "duration", "exit_delta", "pending_since", "sign", "window", "window_min")
 
     def __init__(self, rule: Rule, rearm: float, clear_after: float) -> None:
         super().__init__(rule, rearm, clear_after)
@@ -141,6 +141,8 @@ class _RateState(_State):
         self.delta = rule.delta
         self.exit_delta = rule.exit_delta
         self.window = rule.window_seconds
+        self.duration = rule.duration_seconds
+        self.pending_since: float | None = None
         # Monotonic deque of (t, x) with increasing x: its head is the window minimum (amortised O(1)).
         self.window_min: deque[tuple[float, float]] = deque()
 
@@ -156,8 +158,18 @@ class _RateState(_State):
         moved = x - dq[0][1]
         if self.active:
             return self._active_step(t, moved <= self.exit_delta)
-        if moved >= self.delta and t >= self.rearm_at:
+        since = self.pending_since
+        if since is not None and moved <= self.exit_delta:
+            since = None
+        if since is None:
+            if moved < self.delta:
+                self.pending_since = None
+                return _NONE
+            since = t
+        self.pending_since = since
+        if t - since >= self.duration and t >= self.rearm_at:
             self.active = True
+            self.pending_since = None
             return _FIRED
         return _NONE
 

@@ -35,8 +35,9 @@ class Rule:
     normal side of enter (the hysteresis band). A sustained rule also needs the value to stay beyond
     `exit` (after first passing `enter`) for `duration_seconds` before it fires.
     rate_of_change: `direction` is "rise" or "fall"; it fires when the value has moved by at least `delta`
-    from the lowest (rise) or highest (fall) value of the last `window_seconds`, and clears when that
-    movement is back to `exit_delta` or less.
+    from the lowest (rise) or highest (fall) value of the last `window_seconds` (and, when
+    `duration_seconds` > 0, has stayed moved by more than `exit_delta` for that long), and clears when
+    that movement is back to `exit_delta` or less.
     """
 
     id: str
@@ -160,11 +161,14 @@ def _parse_rule(raw: Any, where: str, catalog: MetricCatalog) -> Rule:
         if not 0 <= exit_delta < delta:
             raise DataFileError(f"{where}.exit_delta: must be >= 0 and below delta (hysteresis)")
         window = _num(raw.get("window_seconds"), f"{where}.window_seconds", positive=True)
+        persist = _num(raw.get("duration_seconds", 0), f"{where}.duration_seconds")
+        if not 0 <= persist < window:
+            raise DataFileError(f"{where}.duration_seconds: must be >= 0 and below window_seconds")
         if pt is not None:
             raise DataFileError(f"{where}.protocol_threshold: only threshold and sustained rules take one")
         return Rule(
             id=rid, type=rtype, metric=metric, direction=direction, severity=severity, source=source,
-            delta=delta, exit_delta=exit_delta, window_seconds=window,
+            delta=delta, exit_delta=exit_delta, window_seconds=window, duration_seconds=persist,
         )  # fmt: skip
     if direction not in ("above", "below"):
         raise DataFileError(f"{where}.direction: a {rtype.value} rule needs above or below")
