@@ -711,9 +711,31 @@ def approvals() -> dict[str, Any]:
         .read_text(encoding="utf-8")
     )
     data = yaml.safe_load(text)
+    validate_approvals(data)
+    return data
+
+
+def validate_approvals(data: Any) -> None:
+    """Fail loudly on a malformed approvals file: every approval lists known indications and has a source."""
     if not isinstance(data, dict) or not isinstance(data.get("products"), dict) or not data.get("version"):
         raise ValueError("approvals.yaml: version and products required")
-    return data
+    known = data.get("indications")
+    if not isinstance(known, dict) or not known:
+        raise ValueError("approvals.yaml: indications required")
+    for pid, prod in data["products"].items():
+        if not isinstance(prod, dict) or not prod.get("label") or not isinstance(prod.get("approvals"), dict):
+            raise ValueError(f"approvals.yaml: products.{pid}: label and approvals required")
+        for country, ap in prod["approvals"].items():
+            where = f"approvals.yaml: products.{pid}.approvals.{country}"
+            if country not in ("US", "UK", "AU"):
+                raise ValueError(f"{where}: country must be US, UK or AU")
+            if not isinstance(ap, dict) or not isinstance(ap.get("indications"), list):
+                raise ValueError(f"{where}: indications list required")
+            unknown = [i for i in ap["indications"] if i not in known]
+            if unknown:
+                raise ValueError(f"{where}: unknown indications {unknown}")
+            if not str(ap.get("source") or "").strip():
+                raise ValueError(f"{where}: source required")
 
 
 def off_label_notice(*, indication: str, product: str, country: str) -> tuple[bool, str]:
