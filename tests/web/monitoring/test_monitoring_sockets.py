@@ -19,6 +19,12 @@ from ketaclinic.web.treatment.models import DosingSession
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def keep_test_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels closes "old" connections around each DB call; in a test that is the test's own connection."""
+    monkeypatch.setattr("channels.db.close_old_connections", lambda: None)
+
+
 def test_device_stream_acknowledges_each_batch(attached: Device, session: DosingSession, token: str) -> None:
     async def run() -> list[dict[str, Any]]:
         comm = WebsocketCommunicator(DeviceStreamConsumer.as_asgi(), "/ws/monitoring/ingest/",
