@@ -128,6 +128,11 @@ async def _drive(
             )
             for i in range(len(tokens))
         ]
+        # Sequence numbers must keep increasing across runs (the server is idempotent on them): start each
+        # run above any earlier one (10 per millisecond of wall time; a run uses far fewer).
+        seq_base = int(time.time() * 1000) * 10
+        for sim in sims:
+            sim.seq = seq_base
         t0 = time.perf_counter()
         period = 1.0 / rate
 
