@@ -203,3 +203,20 @@ def test_device_me(attached: Device, session: DosingSession, token: str) -> None
         "session": session.pk,
     }
     assert json.loads(r.content)["session"] == session.pk
+
+
+def test_large_batch_takes_the_copy_path_and_stays_idempotent(
+    attached: Device, session: DosingSession, token: str
+) -> None:
+    start = timezone.now() - dt.timedelta(minutes=20)
+    batch = [
+        reading(attached, session, metric="8867-4", unit="/min", value=60 + i % 30, seq=i,
+                at=start + dt.timedelta(seconds=i))
+        for i in range(400)
+    ]  # fmt: skip
+    assert (post(token, batch).json()["stored"], SensorReading.objects.count()) == (400, 400)
+    again = post(
+        token, [*batch, reading(attached, session, metric="8867-4", unit="/min", value=70, seq=400, ago_s=1)]
+    ).json()
+    assert (again["stored"], again["duplicates"], SensorReading.objects.count()) == (1, 400, 401)
+    assert sorted(SensorReading.objects.values_list("seq", flat=True))[-3:] == [398, 399, 400]

@@ -82,8 +82,11 @@ _PG_TYPES = ["int8", "int8", "text", "text", "float8", "text", "timestamptz", "i
 
 def _copy_insert_pg(cursor: Any, table: str, rows: Sequence[Row], received_at: datetime) -> None:
     cols = ", ".join(READING_COLUMNS)
+    # Explicit columns (not LIKE): the real table's identity id must not be copied into the scratch table.
     cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS kc_ingest_tmp (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        "CREATE TEMP TABLE IF NOT EXISTS kc_ingest_tmp (device_id bigint, session_id bigint, metric text, "
+        "code text, value float8, unit text, measured_at timestamptz, seq bigint, received_at timestamptz) "
+        "ON COMMIT DELETE ROWS"
     )
     with cursor.copy(f"COPY kc_ingest_tmp ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types(_PG_TYPES)
