@@ -22,7 +22,7 @@ def test_session_bundle_after_a_dose_with_a_side_effect(
     to_pre_dose(nurse, s)
     t0 = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=30)
     a = A.do_record_administration(
-        actor=nurse, session_id=s.pk, dose_mg="35", lot_number="KET-1", administered_at=t0, duration_min=40
+        actor=nurse, session_id=s.pk, dose_mg="35", lot_number="KET-L1", administered_at=t0, duration_min=40
     )
     A.do_record_vitals(
         actor=nurse, session_id=s.pk, values={"systolic": 150, "diastolic": 90, "spo2": 96}, taken_at=t0
@@ -57,7 +57,7 @@ def test_session_bundle_after_a_dose_with_a_side_effect(
         35.0,
     )
     ma = res[f"administration-{a.pk}"]
-    assert ma["contained"][0]["batch"] == {"lotNumber": "KET-1"}
+    assert ma["contained"][0]["batch"] == {"lotNumber": "KET-L1"}
     assert ma["performer"] == [{"actor": {"display": str(nurse)}}]
     bp = res[f"vitals-{v_dose.pk}-bp"]
     assert [c["valueQuantity"]["value"] for c in bp["component"]] == [150, 90]

@@ -18,7 +18,7 @@ from ketaclinic.web.screening.selectors import consent_on_file, screening_is_cle
 from ketaclinic.web.treatment import actions as A
 from ketaclinic.web.treatment.models import Administration, DosingSession, TreatmentCourse
 
-from .treatment_helpers import PRE_OK, counts
+from .treatment_helpers import PRE_OK, counts, stock_at
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +139,10 @@ def _ready_session(prescriber: Any, nurse: Any, patient: Any) -> DosingSession:
         values={"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98, "respiratory_rate": 14},
         taken_at=timezone.now() - dt.timedelta(minutes=1),
     )
-    return A.do_pass_pre_dose_checks(actor=nurse, session_id=s.pk, data=PRE_OK)
+    s = A.do_pass_pre_dose_checks(actor=nurse, session_id=s.pk, data=PRE_OK)
+    lot, location = stock_at(s.site, "ketamine")
+    A.do_withdraw_stock(actor=nurse, session_id=s.pk, lot_id=lot.pk, location_id=location.pk)
+    return s
 
 
 def _post_dose_schedule(patient: Any, prescriber: Any) -> RemoteSchedule:
@@ -160,7 +163,7 @@ def test_dose_and_post_dose_links_are_stored_together(prescriber: Any, nurse: An
     _post_dose_schedule(patient, prescriber)
     when = timezone.now().replace(microsecond=0)
     admin = A.do_record_administration(
-        actor=nurse, session_id=s.pk, dose_mg=s.order.dose_mg, lot_number="L1", administered_at=when
+        actor=nurse, session_id=s.pk, dose_mg=s.order.dose_mg, lot_number="KET-L1", administered_at=when
     )
     links = list(RemoteLink.objects.filter(patient=patient))
     assert len(links) == 1
@@ -182,7 +185,7 @@ def test_failed_link_scheduling_rolls_back_the_dose(
     before = counts()
     links_before = RemoteLink.objects.count()
     with pytest.raises(RuntimeError):
-        A.do_record_administration(actor=nurse, session_id=s.pk, dose_mg=s.order.dose_mg, lot_number="L1")
+        A.do_record_administration(actor=nurse, session_id=s.pk, dose_mg=s.order.dose_mg, lot_number="KET-L1")
     assert counts() == before
     assert RemoteLink.objects.count() == links_before
     s.refresh_from_db()

@@ -101,7 +101,7 @@ def _dose_at(course: Any, patient: Any, nurse: Any, when: dt.datetime, mg: str) 
         route="iv",
         dose_mg=Decimal(mg),
         duration_min=40,
-        lot_number="L",
+        lot_number="KET-L1",
         administered_at=when,
         administered_by=nurse,
         guard_decision="allow",

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from tests.web.treatment.treatment_helpers import session_for, to_pre_dose
+from tests.web.conftest import PASSWORD
+from tests.web.treatment.treatment_helpers import session_for, stock_at, to_pre_dose
 
 from ketaclinic.web.treatment import actions as A
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm
@@ -41,11 +42,13 @@ def test_iv_session_over_http(
         escort_name="Sam",
         pregnancy_test="negative",
     )
+    lot, location = stock_at(s.site, "ketamine")
+    post("withdraw", stock=f"{lot.pk}:{location.pk}")  # blank quantity: one 10 mL vial for the 35 mg order
     t0 = timezone.localtime() - dt.timedelta(minutes=80)
     post(
         "dose",
         dose_mg="35",
-        lot_number="K1",
+        lot=str(lot.pk),
         duration_min="40",
         administered_at=t0.strftime("%Y-%m-%dT%H:%M"),
     )
@@ -54,6 +57,7 @@ def test_iv_session_over_http(
     assert s.status == DosingSession.Status.MONITORING
     post("vitals", systolic=122, diastolic=80, heart_rate=72, spo2=98)
     post("scale", kind="moaas", score="5")
+    post("waste", witness=str(prescriber.pk), witness_password=PASSWORD, reason="unused remainder")
     post("ready", escort_present="on")
     r = post("discharge")
     s.refresh_from_db()
@@ -70,14 +74,14 @@ def test_early_esketamine_discharge_refused_on_screen(
         actor=nurse,
         session_id=s.pk,
         dose_mg=28,
-        lot_number="E",
+        lot_number="ESK1",
         administered_at=now - dt.timedelta(minutes=50),
     )
     A.do_record_administration(
         actor=nurse,
         session_id=s.pk,
         dose_mg=28,
-        lot_number="E",
+        lot_number="ESK1",
         administered_at=now - dt.timedelta(minutes=45),
     )
     A.do_end_dosing(actor=nurse, session_id=s.pk)

@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from tests.web.treatment.treatment_helpers import PRE_OK, counts, session_for, snapshot, start, to_pre_dose
+from tests.web.treatment.treatment_helpers import (
+    PRE_OK,
+    counts,
+    session_for,
+    snapshot,
+    start,
+    stock_at,
+    to_pre_dose,
+    waste_remainder,
+)
 
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.treatment import actions as A
@@ -116,7 +125,7 @@ ACTIONS = {
     "check_in": lambda u, s: A.do_check_in(actor=u, session_id=s.pk),
     "pre_dose": lambda u, s: A.do_pass_pre_dose_checks(actor=u, session_id=s.pk, data=PRE_OK),
     "dose": lambda u, s: A.do_record_administration(
-        actor=u, session_id=s.pk, dose_mg=35, lot_number="L1", duration_min=40
+        actor=u, session_id=s.pk, dose_mg=35, lot_number="KET-L1", duration_min=40
     ),
     "end_dosing": lambda u, s: A.do_end_dosing(actor=u, session_id=s.pk),
     "ready": lambda u, s: A.do_mark_discharge_ready(actor=u, session_id=s.pk, escort_present=True),
@@ -147,13 +156,14 @@ def _advance_to(status: str, prescriber: Any, nurse: Any, patient: Any) -> Dosin
         return s
     t0 = NOW() - dt.timedelta(minutes=80)
     A.do_record_administration(
-        actor=nurse, session_id=s.pk, dose_mg=35, lot_number="L1", duration_min=40, administered_at=t0
+        actor=nurse, session_id=s.pk, dose_mg=35, lot_number="KET-L1", duration_min=40, administered_at=t0
     )
     if status == S.DOSING:
         return s
     A.do_end_dosing(actor=nurse, session_id=s.pk, ended_at=t0 + dt.timedelta(minutes=40))
     if status == S.MONITORING:
         return s
+    waste_remainder(nurse, s, prescriber)
     A.do_record_vitals(
         actor=nurse,
         session_id=s.pk,
@@ -177,7 +187,10 @@ def test_transition_matrix(
     s = _advance_to(status, prescriber, nurse, patient)
     assert snapshot(s)["status"] == status
     if status in ALLOWED_FROM[action]:
-        if action == "ready":  # discharge criteria: recent vitals near baseline and MOAA/S 5
+        if (
+            action == "ready"
+        ):  # discharge criteria: recent vitals near baseline and MOAA/S 5; ledger reconciled
+            waste_remainder(nurse, s, prescriber)
             A.do_record_vitals(actor=nurse, session_id=s.pk, values={"systolic": 120, "diastolic": 80})
             A.do_record_scale(actor=nurse, session_id=s.pk, kind="moaas", score=5)
         ACTIONS[action](nurse, s)
@@ -365,31 +378,40 @@ def test_esketamine_devices_rest_and_multiples(
     t0 = NOW() - dt.timedelta(minutes=30)
     with pytest.raises(ValidationFailed) as exc:
         A.do_record_administration(
-            actor=nurse, session_id=s.pk, dose_mg=56, lot_number="E", administered_at=t0
+            actor=nurse, session_id=s.pk, dose_mg=56, lot_number="ESK1", administered_at=t0
         )
     assert exc.value.fields == {"dose_mg": ["record one 28 mg device at a time"]}
-    A.do_record_administration(actor=nurse, session_id=s.pk, dose_mg=28, lot_number="E", administered_at=t0)
+    A.do_record_administration(
+        actor=nurse, session_id=s.pk, dose_mg=28, lot_number="ESK1", administered_at=t0
+    )
     before = counts()
     with pytest.raises(ValidationFailed) as exc:
         A.do_record_administration(
             actor=nurse,
             session_id=s.pk,
             dose_mg=28,
-            lot_number="E",
+            lot_number="ESK1",
             administered_at=t0 + dt.timedelta(minutes=4),
         )
     assert list(exc.value.fields) == ["administered_at"]
     assert counts() == before
     A.do_record_administration(
-        actor=nurse, session_id=s.pk, dose_mg=28, lot_number="E", administered_at=t0 + dt.timedelta(minutes=5)
+        actor=nurse,
+        session_id=s.pk,
+        dose_mg=28,
+        lot_number="ESK1",
+        administered_at=t0 + dt.timedelta(minutes=5),
     )
+    # The session held exactly the two ordered devices; a third device needs stock first, then the guard decides.
+    lot, location = stock_at(s.site, "esketamine")
+    A.do_withdraw_stock(actor=nurse, session_id=s.pk, lot_id=lot.pk, location_id=location.pk, quantity="1")
     before = counts()
     with pytest.raises(ValidationFailed) as exc:  # a third device exceeds the 56 mg order: blocked
         A.do_record_administration(
             actor=nurse,
             session_id=s.pk,
             dose_mg=28,
-            lot_number="E",
+            lot_number="ESK1",
             administered_at=t0 + dt.timedelta(minutes=10),
         )
     assert "deviates_from_order" in exc.value.fields["dose_mg"][0]

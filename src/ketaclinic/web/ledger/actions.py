@@ -23,7 +23,7 @@ from ketaclinic.core.ledger import (
     reconcile_count,
     report_deadlines,
 )
-from ketaclinic.web.accounts.roles import Perm, Role, require_perm, roles_in_clinic
+from ketaclinic.web.accounts.roles import Perm, Role, has_perm_in_clinic, require_perm, roles_in_clinic
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger.models import (
     Case,
@@ -86,6 +86,15 @@ def _when(value: dt.datetime | None, field: str = "occurred_at") -> dt.datetime:
 def _require_mover(actor: Any, clinic: Clinic) -> None:
     """Only custodians and prescribers move stock."""
     require_perm(actor, clinic, Perm.STOCK_MOVE)
+
+
+def _require_session_mover(actor: Any, clinic: Clinic) -> None:
+    """Movements in and out of a dosing session's custody (withdrawal, administration, waste of the remainder,
+    return to stock): custodians and prescribers, and the staff who run dosing sessions (nurses) — the person
+    at the bedside draws up and gives the dose. Storage movements stay with custodians and prescribers."""
+    if has_perm_in_clinic(actor, clinic, Perm.STOCK_MOVE):
+        return
+    require_perm(actor, clinic, Perm.SESSION_RUN)
 
 
 def _authenticate_witness(actor: Any, clinic: Clinic, witness: Any, password: str | None, field: str) -> None:
@@ -528,7 +537,7 @@ def do_withdraw_for_session(
 ) -> LedgerEntry:
     """Take stock out of `location` into the dosing session's custody. Refused if the balance would go negative."""
     session_ref, patient, clinic = _session_parts(session)
-    _require_mover(actor, clinic)
+    _require_session_mover(actor, clinic)
     _check_location(location, clinic)
     _check_lot(lot, clinic)
     q = _quantity(quantity)
@@ -574,7 +583,7 @@ def do_record_administration(
     (register "authority") defaults to the signer of the session's order.
     """
     session_ref, patient, clinic = _session_parts(session)
-    _require_mover(actor, clinic)
+    _require_session_mover(actor, clinic)
     _check_lot(lot, clinic)
     q = _units_from(lot.product, quantity=quantity, dose_mg=dose_mg)
     when = _when(occurred_at)
@@ -637,7 +646,10 @@ def do_record_waste(
         assert location is not None
         session_ref, patient, clinic = "", None, location.site.clinic
         _check_location(location, clinic)
-    _require_mover(actor, clinic)
+    if session is not None:
+        _require_session_mover(actor, clinic)
+    else:
+        _require_mover(actor, clinic)
     _check_lot(lot, clinic)
     q = _quantity(quantity)
     when = _when(occurred_at)
@@ -689,7 +701,7 @@ def do_return_to_stock(
 ) -> LedgerEntry:
     """Put unopened withdrawn stock back where it came from."""
     session_ref, patient, clinic = _session_parts(session)
-    _require_mover(actor, clinic)
+    _require_session_mover(actor, clinic)
     _check_lot(lot, clinic)
     q = _quantity(quantity)
     when = _when(occurred_at)

@@ -444,3 +444,42 @@ def inventory_for(
         )
         for r in rows
     ]
+
+
+# --- for the treatment app's dosing sessions ---------------------------------------------------------
+
+
+def products_for_drug(clinic: Clinic, drug: str) -> QuerySet[Product]:
+    """The clinic's active ledger products of `drug` (ketamine or esketamine)."""
+    return Product.objects.filter(clinic=clinic, drug=drug, is_active=True)
+
+
+def withdrawable_stock(site: Site, drug: str, *, on: dt.date | None = None) -> list[BalanceRow]:
+    """What a dosing session at `site` may withdraw: in-date lots of the clinic's `drug` products with stock
+    (balance > 0) in the site's active storage locations, soonest expiry first."""
+    on = on or timezone.localdate()
+    rows = [
+        r
+        for r in balances_for_clinic(site.clinic, site=site)
+        if r.product.drug == drug
+        and r.product.is_active
+        and r.location.is_active
+        and r.quantity > 0
+        and r.lot.expires_on >= on
+    ]
+    rows.sort(key=lambda r: (r.lot.expires_on, r.product.name, r.lot.lot_number, r.location.name))
+    return rows
+
+
+def session_holdings(session_ref: str) -> list[tuple[Lot, Decimal]]:
+    """(lot, quantity the session still holds) for every lot the session withdrew, in withdrawal order."""
+    lot_ids: list[int] = []
+    for lot_id in (
+        LedgerEntry.objects.filter(session_ref=session_ref, entry_type=int(EntryType.WITHDRAWAL))
+        .order_by("seq")
+        .values_list("lot_id", flat=True)
+    ):
+        if lot_id not in lot_ids:
+            lot_ids.append(lot_id)
+    lots = Lot.objects.select_related("product").in_bulk(lot_ids)
+    return [(lots[i], session_balance(session_ref=session_ref, lot=lots[i])) for i in lot_ids]

@@ -561,19 +561,247 @@ def do_pass_pre_dose_checks(
     return session
 
 
+# ---------------------------------------------------------------------------------------------- ledger custody
+
+
+def _ledger_errors(exc: ValidationFailed, rename: dict[str, str]) -> ValidationFailed:
+    """The ledger's error with its fields renamed to this form's fields (nothing was stored)."""
+    fields: dict[str, list[str]] = {}
+    for k, reasons in exc.fields.items():
+        fields.setdefault(rename.get(k, k), []).extend(reasons)
+    return ValidationFailed(fields)
+
+
+def _held_lot(session: DosingSession, *, lot_id: Any, lot_number: str, errors: dict[str, list[str]]) -> Any:
+    """The ledger lot this dose comes from: one the session holds stock of (withdrawn and not yet used)."""
+    from ketaclinic.web.treatment.stock import holdings, stock_setup_problem
+
+    held = [(lot, q) for lot, q in holdings(session) if q > 0]
+    if not held:
+        problem = stock_setup_problem(session)
+        errors.setdefault("lot", []).append(
+            problem
+            if problem is not None
+            else "withdraw stock for this session from the controlled-substance ledger before recording a dose"
+        )
+        return None
+    chosen = held
+    if lot_id not in (None, ""):
+        chosen = [(lot, q) for lot, q in held if str(lot.pk) == str(lot_id)]
+    elif (lot_number or "").strip():
+        chosen = [(lot, q) for lot, q in held if lot.lot_number == lot_number.strip()]
+    labels = ", ".join(lot.lot_number for lot, _ in held)
+    if not chosen:
+        errors.setdefault("lot", []).append(f"the session holds stock of lot {labels} only")
+        return None
+    if len(chosen) > 1:
+        errors.setdefault("lot", []).append(f"the session holds several lots ({labels}): choose one")
+        return None
+    return chosen[0][0]
+
+
+def _ledger_administration(
+    actor: Any, session: DosingSession, order: Order, lot: Any, dose: Decimal, when: dt.datetime, request: Any
+) -> Any:
+    from ketaclinic.web.ledger import actions as ledger
+    from ketaclinic.web.treatment.stock import units_for_dose
+
+    quantity = units_for_dose(lot.product, dose)
+    try:
+        return ledger.do_record_administration(
+            actor=actor,
+            session=session,
+            lot=lot,
+            quantity=quantity,
+            prescriber=order.signed_by,
+            occurred_at=when,
+            request=request,
+        )
+    except ValidationFailed as exc:
+        raise _ledger_errors(exc, {"quantity": "dose_mg", "occurred_at": "administered_at"}) from None
+
+
+def do_withdraw_stock(
+    *,
+    actor: Any,
+    session_id: int,
+    lot_id: Any,
+    location_id: Any,
+    quantity: Any = None,
+    occurred_at: Any = None,
+    request: Any = None,
+) -> Any:
+    """Withdraw stock for this session from a storage location at its site (ledger withdrawal entry).
+
+    The lot must be an in-date lot of the protocol's drug with stock at that location; `quantity` (in the
+    product's unit) defaults to the ordered dose in whole containers (solutions) or whole devices/tablets.
+    """
+    from ketaclinic.web.ledger import actions as ledger
+    from ketaclinic.web.ledger.models import Lot, StorageLocation
+    from ketaclinic.web.treatment.stock import default_withdraw_quantity, stock_setup_problem
+
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.PRE_DOSE_CHECKS, S.DOSING, doing="withdraw stock")
+        errors: dict[str, list[str]] = {}
+        problem = stock_setup_problem(session)
+        if problem is not None:
+            raise ValidationFailed({"lot": [problem]})
+        protocol = course_protocol(session.course)
+        lot = (
+            Lot.objects.select_related("product").filter(pk=_int_or_none(lot_id)).first()
+            if str(lot_id or "").strip()
+            else None
+        )
+        location = (
+            StorageLocation.objects.select_related("site").filter(pk=_int_or_none(location_id)).first()
+            if str(location_id or "").strip()
+            else None
+        )
+        if lot is None or lot.product.clinic_id != session.clinic_id:
+            errors["lot"] = ["choose a lot of this clinic's stock"]
+        elif lot.product.drug != protocol.drug:
+            errors["lot"] = [
+                f"lot {lot.lot_number} is {lot.product.drug}; this session's protocol gives {protocol.drug}"
+            ]
+        if location is None or location.site.clinic_id != session.clinic_id:
+            errors["location"] = ["choose a storage location of this clinic"]
+        elif session.site_id is not None and location.site_id != session.site_id:
+            errors["location"] = [f"{location.name} is at {location.site.name}, not at this session's site"]
+        when = _aware(occurred_at, "occurred_at", errors)
+        if errors:
+            raise ValidationFailed(errors)
+        assert lot is not None and location is not None
+        if quantity in (None, ""):
+            quantity = default_withdraw_quantity(session, lot.product)
+        try:
+            entry = ledger.do_withdraw_for_session(
+                actor=actor,
+                session=session,
+                lot=lot,
+                location=location,
+                quantity=quantity,
+                occurred_at=when,
+                request=request,
+            )
+        except ValidationFailed as exc:
+            raise _ledger_errors(exc, {}) from None
+    return entry
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def do_waste_remainder(
+    *,
+    actor: Any,
+    session_id: int,
+    witness_id: Any,
+    witness_password: str,
+    reason: str = "",
+    occurred_at: Any = None,
+    request: Any = None,
+) -> list[Any]:
+    """Waste everything the session still holds (per lot) in front of a witness who re-enters their password.
+
+    One ledger waste entry per lot, all in one transaction. Refused when nothing is left to waste.
+    """
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.ledger import actions as ledger
+    from ketaclinic.web.treatment.stock import holdings
+
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.DOSING, S.MONITORING, S.DISCHARGE_READY, doing="waste the remainder")
+        errors: dict[str, list[str]] = {}
+        held = [(lot, q) for lot, q in holdings(session) if q > 0]
+        if not held:
+            errors["waste"] = ["the session holds no stock: nothing to waste"]
+        wid = _int_or_none(witness_id)
+        witness = User.objects.filter(pk=wid).first() if wid is not None else None
+        if witness is None:
+            errors["witness"] = ["choose the witness"]
+        when = _aware(occurred_at, "occurred_at", errors)
+        if errors:
+            raise ValidationFailed(errors)
+        entries = []
+        try:
+            for lot, q in held:
+                entries.append(
+                    ledger.do_record_waste(
+                        actor=actor,
+                        lot=lot,
+                        quantity=q,
+                        witness=witness,
+                        witness_password=witness_password,
+                        session=session,
+                        reason=(reason or "").strip() or "unused remainder of the session's withdrawal",
+                        occurred_at=when,
+                        request=request,
+                    )
+                )
+        except ValidationFailed as exc:
+            raise _ledger_errors(exc, {}) from None
+    return entries
+
+
+def do_return_unused_stock(*, actor: Any, session_id: int, request: Any = None) -> list[Any]:
+    """Put unopened stock the session still holds back where it came from (e.g. before cancelling)."""
+    from ketaclinic.web.ledger import actions as ledger
+    from ketaclinic.web.treatment.stock import holdings
+
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(
+            session, S.PRE_DOSE_CHECKS, S.DOSING, S.MONITORING, S.DISCHARGE_READY, doing="return stock"
+        )
+        held = [(lot, q) for lot, q in holdings(session) if q > 0]
+        if not held:
+            raise ValidationFailed({"return": ["the session holds no stock: nothing to return"]})
+        try:
+            return [
+                ledger.do_return_to_stock(actor=actor, session=session, lot=lot, quantity=q, request=request)
+                for lot, q in held
+            ]
+        except ValidationFailed as exc:
+            raise _ledger_errors(exc, {}) from None
+
+
+def _refuse_unreconciled(session: DosingSession, doing: str) -> None:
+    from ketaclinic.web.treatment.stock import reconciliation_problems
+
+    problems = reconciliation_problems(session)
+    if problems:
+        raise ConflictError(
+            f"cannot {doing}: the session does not reconcile with the controlled-substance ledger: "
+            + "; ".join(problems),
+            fields={"ledger": problems},
+        )
+
+
 def do_record_administration(
     *,
     actor: Any,
     session_id: int,
     dose_mg: Any,
-    lot_number: str,
+    lot_number: str = "",
+    lot_id: Any = None,
     administered_at: Any = None,
     route: str | None = None,
     duration_min: Any = None,
     override_reason: str = "",
     request: Any = None,
 ) -> Administration:
-    """Record an administered dose (esketamine: one device at a time), guarded by the dose guard."""
+    """Record an administered dose (esketamine: one device at a time), guarded by the dose guard.
+
+    The dose comes out of what the session withdrew from the controlled-substance ledger: the lot is the one
+    the session holds (or `lot_id` / `lot_number` when it holds several), and the ledger's administration entry
+    is written in this same transaction, so the dose and its ledger entry are stored together or not at all.
+    """
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
         _require_status(session, S.PRE_DOSE_CHECKS, S.DOSING, doing="record a dose")
@@ -586,8 +814,7 @@ def do_record_administration(
         when = _aware(administered_at, "administered_at", errors) or (
             None if "administered_at" in errors else timezone.now()
         )
-        if not (lot_number or "").strip():
-            errors["lot_number"] = ["is required"]
+        lot = _held_lot(session, lot_id=lot_id, lot_number=lot_number, errors=errors)
         rt = route or order.route
         if rt not in protocol.routes:
             errors["route"] = [f"must be one of {', '.join(protocol.routes)}"]
@@ -649,7 +876,7 @@ def do_record_administration(
             dose_mg=dose,
             duration_min=dur,
             device_number=device_number,
-            lot_number=lot_number.strip(),
+            lot_number=lot.lot_number if lot is not None else "",
             administered_at=when,
             administered_by=actor,
             guard_decision=result.decision,
@@ -657,6 +884,9 @@ def do_record_administration(
             override_reason=override_reason.strip(),
             override_by=actor if override_reason.strip() else None,
         )
+        assert lot is not None
+        admin.ledger_entry = _ledger_administration(actor, session, order, lot, dose, when, request)
+        admin.save(update_fields=["ledger_entry"])
         first = not previous
         if first:
             session.first_dose_at = when
@@ -677,6 +907,7 @@ def do_record_administration(
             detail={
                 "dose_mg": str(dose),
                 "lot": admin.lot_number,
+                "ledger_seq": admin.ledger_entry.seq,
                 "device": device_number,
                 "guard": result.to_dict(),
                 "override_reason": override_reason.strip(),
@@ -1099,6 +1330,7 @@ def do_mark_discharge_ready(
         decision = discharge_decision(session, escort_present=bool(escort_present))
         if not decision.ready:
             _refuse_discharge(decision)
+        _refuse_unreconciled(session, "mark ready for discharge")
         session.escort_present = bool(escort_present)
         session.rems_ready_minutes = minutes
         session.discharge_ready_at = timezone.now()
@@ -1115,6 +1347,7 @@ def do_discharge(*, actor: Any, session_id: int, request: Any = None) -> DosingS
         decision = discharge_decision(session)
         if not decision.ready:
             _refuse_discharge(decision)
+        _refuse_unreconciled(session, "discharge")
         now = timezone.now()
         session.discharged_at = now
         session.discharged_by = actor
@@ -1136,6 +1369,13 @@ def do_cancel_session(*, actor: Any, session_id: int, reason: str, request: Any 
         session = _session_for_update(actor, session_id)
         if not (reason or "").strip():
             raise ValidationFailed({"reason": ["is required"]})
+        from ketaclinic.web.treatment.stock import holdings
+
+        if any(q > 0 for _, q in holdings(session)):
+            raise ConflictError(
+                "cannot cancel: the session holds controlled-substance stock — return it to storage first",
+                fields={"ledger": ["return the unopened stock to storage before cancelling"]},
+            )
         _transition(session, S.CANCELLED, actor=actor, detail={"reason": reason.strip()})
         session.save(update_fields=["status"])
     return session

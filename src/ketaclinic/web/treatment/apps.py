@@ -9,7 +9,10 @@ class TreatmentConfig(AppConfig):
     verbose_name = "Treatment"
 
     def ready(self) -> None:
+        from ketaclinic.web.assessments.providers import register_dose_times_provider
         from ketaclinic.web.patients.tabs import register_banner_provider
-        from ketaclinic.web.treatment.selectors import escalation_banners
+        from ketaclinic.web.treatment.selectors import dose_times_for_patient, escalation_banners
 
         register_banner_provider(escalation_banners)
+        # Response/remission baselines and the dose days on trend charts come from the doses given here.
+        register_dose_times_provider(dose_times_for_patient)

@@ -182,6 +182,14 @@ class Administration(models.Model):
     duration_min = models.PositiveIntegerField(null=True, blank=True)
     device_number = models.PositiveSmallIntegerField(null=True, blank=True)
     lot_number = models.CharField(max_length=64)
+    ledger_entry = models.OneToOneField(
+        "ledger.LedgerEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="treatment_administration",
+        help_text="The controlled-substance ledger's administration entry, stored in the same transaction.",
+    )
     administered_at = models.DateTimeField()
     administered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     guard_decision = models.CharField(max_length=8)

@@ -31,6 +31,17 @@ def sessions_for_patient(patient: Any) -> QuerySet[DosingSession]:
     return DosingSession.objects.filter(patient=patient).select_related("order", "course")
 
 
+def dose_times_for_patient(patient: Any) -> list[dt.datetime]:
+    """The patient's administered dose times, one per dosing session (the first administration; esketamine
+    devices of one session are one dose), oldest first. Registered with the assessments app as its
+    dose-times provider: the baseline for response/remission is the last score at or before the first of these."""
+    return list(
+        DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
+        .order_by("first_dose_at")
+        .values_list("first_dose_at", flat=True)
+    )
+
+
 def escalation_signals(patient: Any) -> list[str]:
     """Dose-creep / shortening-interval findings on the patient's most recent guarded doses (for the chart)."""
     from ketaclinic.core.protocols import DoseRequest, PatientFacts, check_dose

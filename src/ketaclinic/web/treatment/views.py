@@ -161,7 +161,56 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "severities": SideEffect.Severity.choices,
         "rems_form": getattr(s, "rems_form", None),
     }
+    ctx.update(_ledger_context(request, s))
     return render(request, "treatment/session.html", ctx)
+
+
+def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
+    """The run sheet's controlled-substance panel: what can be withdrawn, what the session holds, whether it
+    reconciles, and who may witness the waste."""
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.treatment import stock
+
+    active = s.status in ("pre_dose_checks", "dosing", "monitoring", "discharge_ready")
+    held = [(lot, q) for lot, q in stock.holdings(s) if q > 0]
+    options = []
+    problem = None
+    if s.status in ("pre_dose_checks", "dosing"):
+        problem = stock.stock_setup_problem(s)
+        options = [
+            {
+                "lot": r.lot,
+                "location": r.location,
+                "balance": stock.fmt(r.quantity),
+                "unit": r.product.unit,
+                "product": r.product,
+                "default": stock.fmt(stock.default_withdraw_quantity(s, r.product)),
+            }
+            for r in stock.withdraw_options(s)
+        ]
+    witnesses = []
+    if held and s.status in ("dosing", "monitoring", "discharge_ready"):
+        witnesses = list(
+            User.objects.filter(
+                is_active=True,
+                memberships__clinic_id=s.clinic_id,
+                memberships__is_active=True,
+                memberships__role__in=["prescriber", "nurse", "custodian"],
+            )
+            .exclude(pk=request.user.pk)
+            .distinct()
+            .order_by("display_name", "username")
+        )
+    rec = stock.reconciliation(s)
+    return {
+        "ledger_active": active or bool(rec),
+        "stock_problem": problem,
+        "withdraw_options": options,
+        "held": [(lot, stock.fmt(q)) for lot, q in held],
+        "reconciliation": rec,
+        "ledger_problems": stock.reconciliation_problems(s) if rec or s.first_dose_at else [],
+        "witnesses": witnesses,
+    }
 
 
 _STEP = {
@@ -179,11 +228,28 @@ _STEP = {
             "bp_attestation_reason": p.get("bp_attestation_reason", ""),
         },
     ),
+    "withdraw": lambda r, sid, p: actions.do_withdraw_stock(
+        actor=r.user,
+        session_id=sid,
+        lot_id=(p.get("stock", "") + ":").split(":")[0],
+        location_id=(p.get("stock", "") + "::").split(":")[1],
+        quantity=p.get("quantity") or None,
+        request=r,
+    ),
+    "waste": lambda r, sid, p: actions.do_waste_remainder(
+        actor=r.user,
+        session_id=sid,
+        witness_id=p.get("witness"),
+        witness_password=p.get("witness_password", ""),
+        reason=p.get("reason", ""),
+        request=r,
+    ),
+    "return_stock": lambda r, sid, p: actions.do_return_unused_stock(actor=r.user, session_id=sid, request=r),
     "dose": lambda r, sid, p: actions.do_record_administration(
         actor=r.user,
         session_id=sid,
         dose_mg=p.get("dose_mg"),
-        lot_number=p.get("lot_number", ""),
+        lot_id=p.get("lot") or None,
         administered_at=p.get("administered_at") or None,
         duration_min=p.get("duration_min") or None,
         override_reason=p.get("override_reason", ""),
