@@ -5,6 +5,8 @@ into item answers that add up to the drawn totals. Some PHQ-9s arrive through re
 weekly PHQ-9 schedule (so `ketaclinic run-schedules` has work). One earlier suicide-risk alert was acknowledged
 with a documented action; one, from yesterday, is still open (chart banner; dosing blocked).
 Patients MRN-000022..036 are used: MRN-000011 (assessments browser test) is never touched.
+What was made is left in `ctx.extra["assessment_history"]` (patient, baseline time, trajectory, PHQ-9 days) so the
+treatment demo can give doses between the baseline and the later scores (response and remission then show).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def seed(ctx: Any) -> None:
     nurses = [ctx.staff["nurse.kim"], ctx.staff["nurse.silva"]]
     now = ctx.now
     start = now - dt.timedelta(weeks=WEEKS)
+    history: list[dict[str, Any]] = []
+    ctx.extra["assessment_history"] = history
     for k, idx in enumerate(PATIENT_INDEXES):
         p = ctx.patients[idx]
         nurse = nurses[k % 2]
@@ -73,6 +77,15 @@ def seed(ctx: Any) -> None:
         open_alert = k == 7  # a non-responder whose PHQ-9 item 9 turned positive yesterday
         # PHQ-9: baseline, then weekly (twice in the first two weeks).
         days = [0, 3, 7, 10, 14, 21, 28, 35, 42, 49, 56]
+        history.append(
+            {
+                "patient": p,
+                "baseline_at": start + offset,
+                "trajectory": kind,
+                "phq9_days": days,
+                "open_alert": open_alert,
+            }
+        )
         for n, d in enumerate(days):
             at = start + offset + dt.timedelta(days=d)
             if at > now - dt.timedelta(hours=4):
