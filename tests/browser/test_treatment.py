@@ -1,5 +1,7 @@
 """A nurse runs a whole IV ketamine session and an esketamine session from check-in to discharge in the browser,
-and an early esketamine discharge (under 2 h after the first device) is refused on screen.
+drawing each dose from the controlled-substance ledger (withdrawal, administration, the IV remainder wasted with a
+witness who re-enters their password; discharge refused on screen until the session reconciles), and an early
+esketamine discharge (under 2 h after the first device) is refused on screen.
 
 The data (screening cleared, consent, course, signed order, scheduled session) is prepared through the real
 actions in the server's database; the nurse's work is done through the pages only."""
@@ -7,11 +9,12 @@ actions in the server's database; the nurse's work is done through the pages onl
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login, run_in_server_env
+from tests.browser.conftest import DEMO_PASSWORD, login, run_in_server_env
 
 SETUP = """
 import datetime as dt, json
@@ -45,6 +48,22 @@ for key, patient, protocol, product, route in (
 fmt = lambda minutes: timezone.localtime(now - dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
 out["t"] = {str(m): fmt(m) for m in (10, 5, 40, 80, 90, 125, 130)}
 print(json.dumps(out))
+"""
+
+LEDGER = """
+import json
+from ketaclinic.web.ledger.models import LedgerEntry
+from ketaclinic.web.ledger.selectors import location_balance
+from ketaclinic.web.treatment.models import DosingSession
+from ketaclinic.web.treatment.stock import reconciliation_problems
+s = DosingSession.objects.get(pk=%d)
+rows = list(LedgerEntry.objects.filter(session=s).order_by("seq").select_related("lot", "location"))
+w = rows[0]
+print(json.dumps({
+    "entries": [[r.entry_type, format(r.quantity.normalize(), "f")] for r in rows],
+    "balance": format(location_balance(lot=w.lot, location=w.location).normalize(), "f"),
+    "problems": reconciliation_problems(s),
+}))
 """
 
 
@@ -82,10 +101,18 @@ def _check_in_and_pre_dose(page: Any, rems: bool) -> None:
     expect(status).to_have_attribute("data-status", "pre_dose_checks")
 
 
+def _withdraw(page: Any, lot: str, expect_text: str) -> None:
+    f = page.locator("#form-withdraw")
+    option = f.locator("option", has_text=lot).first
+    f.get_by_label("Lot and storage location").select_option(option.get_attribute("value"))
+    f.get_by_role("button", name="Withdraw for this session").click()
+    expect(page.locator("#session-stock")).to_contain_text(expect_text)
+
+
 def _device(page: Any, at: str) -> None:
     f = page.locator("#form-dose")
     expect(f.get_by_label("Dose (mg)")).to_have_value("28")
-    f.get_by_label("Lot number").fill("SPR-7731")
+    expect(f.get_by_label("Lot (from this session's withdrawal)")).to_contain_text("SPR-DEMO-7731")
     f.get_by_label("Time (blank = now)").fill(at)
     f.get_by_role("button", name="Record dose").click()
 
@@ -111,13 +138,19 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     page.get_by_role("link", name=f"Open run sheet #{info['iv']}").click()
     status = page.locator("#session-status")
     _check_in_and_pre_dose(page, rems=False)
+    # Before any withdrawal a dose is refused with the reason.
+    page.locator("#form-dose").get_by_role("button", name="Record dose").click()
+    expect(page.locator("#messages")).to_contain_text("withdraw stock for this session")
+    expect(status).to_have_attribute("data-status", "pre_dose_checks")
+    _withdraw(page, "KET-DEMO-24A", "lot KET-DEMO-24A")
+    expect(page.locator("#session-stock")).to_contain_text("10 mL")  # one 10 mL vial for the order
     f = page.locator("#form-dose")
-    f.get_by_label("Lot number").fill("KET-24A")
+    expect(f.get_by_label("Lot (from this session's withdrawal)")).to_contain_text("KET-DEMO-24A")
     f.get_by_label("Time (blank = now)").fill(t["80"])
     expect(f.get_by_label("Duration (min)")).to_have_value("40")
     f.get_by_role("button", name="Record dose").click()
     expect(status).to_have_attribute("data-status", "dosing")
-    expect(page.get_by_text("lot KET-24A — guard allow")).to_be_visible()
+    expect(page.get_by_text("lot KET-DEMO-24A — guard allow")).to_be_visible()
     page.locator("#form-end-dosing").get_by_label("Infusion ended at (blank = now)").fill(t["40"])
     _step(page, "#form-end-dosing", "Dosing complete — start monitoring")
     expect(status).to_have_attribute("data-status", "monitoring")
@@ -126,6 +159,26 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     # Everything is met except the escort, which the nurse confirms when marking the patient ready.
     expect(page.locator("#discharge-unmet li")).to_have_count(1)
     expect(page.locator("#discharge-unmet")).to_contain_text("No escort is recorded")
+    # The vial's remainder is not yet accounted for: marking ready is refused on screen with the reason.
+    expect(page.locator("#ledger-unmet")).to_contain_text("is unaccounted for")
+    ready = page.locator("#form-ready")
+    ready.get_by_label("Escort present").check()
+    ready.get_by_role("button", name="Ready for discharge").click()
+    expect(page.locator("#messages")).to_contain_text(
+        "does not reconcile with the controlled-substance ledger"
+    )
+    expect(status).to_have_attribute("data-status", "monitoring")
+    # A wrong witness password stores nothing; then nurse.silva witnesses the waste.
+    waste = page.locator("#form-waste")
+    waste.get_by_label("Witness", exact=True).select_option(label="Nurse Marta Silva")
+    waste.get_by_label("Witness password").fill("wrong-password")
+    waste.get_by_role("button", name="Waste remainder with witness").click()
+    expect(page.locator("#messages")).to_contain_text("the witness's password is not correct")
+    waste = page.locator("#form-waste")
+    waste.get_by_label("Witness", exact=True).select_option(label="Nurse Marta Silva")
+    waste.get_by_label("Witness password").fill(DEMO_PASSWORD)
+    waste.get_by_role("button", name="Waste remainder with witness").click()
+    expect(page.locator("#ledger-reconciled")).to_be_visible()
     ready = page.locator("#form-ready")
     ready.get_by_label("Escort present").check()
     ready.get_by_role("button", name="Ready for discharge").click()
@@ -133,14 +186,20 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     _step(page, "#form-discharge", "Discharge")
     expect(status).to_have_attribute("data-status", "discharged")
     expect(page.locator("#rems-form")).to_have_count(0)  # no REMS form for racemic ketamine
+    led = json.loads(run_in_server_env(live_home, LEDGER % info["iv"]).strip().splitlines()[-1])
+    order_ml = led["entries"][1][1]
+    assert [e[0] for e in led["entries"]] == [3, 4, 5]  # withdrawal, administration, waste
+    assert led["entries"][0][1] == "10" and Decimal(order_ml) + Decimal(led["entries"][2][1]) == 10
+    assert led["problems"] == []
 
     # ---- Esketamine: two devices 5 min apart, BP at 40 min, discharge after 2 h, REMS form generated.
     page.goto(f"{live_url}/treatment/sessions/{info['esk']}/")
     _check_in_and_pre_dose(page, rems=True)
+    _withdraw(page, "SPR-DEMO-7731", "2 device")
     _device(page, t["130"])
     expect(status).to_have_attribute("data-status", "dosing")
     _device(page, t["125"])
-    expect(page.get_by_text("device 2 lot SPR-7731")).to_be_visible()
+    expect(page.get_by_text("device 2 lot SPR-DEMO-7731")).to_be_visible()
     _step(page, "#form-end-dosing", "Dosing complete — start monitoring")
     expect(status).to_have_attribute("data-status", "monitoring")
     _vitals(page, "134", "84", "78", "97", "14", at=t["90"])  # 40 min after the first device
@@ -157,6 +216,7 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     # ---- Esketamine, 10 minutes after the first device: discharge is refused on screen, nothing changes.
     page.goto(f"{live_url}/treatment/sessions/{info['esk_early']}/")
     _check_in_and_pre_dose(page, rems=True)
+    _withdraw(page, "SPR-DEMO-7731", "2 device")
     _device(page, t["10"])
     _device(page, t["5"])
     _step(page, "#form-end-dosing", "Dosing complete — start monitoring")

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from tests.web.conftest import PASSWORD
+from tests.web.treatment.treatment_helpers import counts, session_for, stock_at, to_pre_dose
 from typer.testing import CliRunner
 
 from ketaclinic.cli import app
@@ -23,8 +25,6 @@ from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, Vali
 from ketaclinic.web.treatment import actions as A
 from ketaclinic.web.treatment.models import Administration, DosingSession
 from ketaclinic.web.treatment.stock import reconciliation, reconciliation_problems
-from tests.web.conftest import PASSWORD
-from tests.web.treatment.treatment_helpers import counts, session_for, stock_at, to_pre_dose
 
 pytestmark = pytest.mark.django_db
 D = Decimal
