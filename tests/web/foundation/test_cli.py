@@ -128,60 +128,21 @@ def test_createuser_rejects_unknown_role_and_weak_password(tmp_path: Path) -> No
         ).returncode
         == 0
     )
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ketaclinic.cli.__main__",
-            "createuser",
-            "bob",
-            "--clinic",
-            "acme",
-            "--role",
-            "wizard",
-            "--password-stdin",
-        ],
-        input="a-very-long-password-1\n",
-        env=base_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+
+    def createuser(role: str, password: str) -> subprocess.CompletedProcess[str]:
+        args = ["createuser", "bob", "--clinic", "acme", "--role", role, "--password-stdin"]
+        return subprocess.run(
+            [sys.executable, "-m", "ketaclinic.cli.__main__", *args],
+            input=password + "\n",
+            env=base_env(tmp_path),
+            capture_output=True,
+            text=True,
+        )
+
+    bad = createuser("wizard", "a-very-long-password-1")
     assert bad.returncode == 2 and "roles: unknown role 'wizard'" in bad.stderr
-    weak = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ketaclinic.cli.__main__",
-            "createuser",
-            "bob",
-            "--clinic",
-            "acme",
-            "--role",
-            "nurse",
-            "--password-stdin",
-        ],
-        input="123\n",
-        env=base_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    weak = createuser("nurse", "123")
     assert weak.returncode == 2 and "password:" in weak.stderr
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ketaclinic.cli.__main__",
-            "createuser",
-            "bob",
-            "--clinic",
-            "acme",
-            "--role",
-            "nurse",
-            "--password-stdin",
-        ],
-        input="a-very-long-password-1\n",
-        env=base_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    ok = createuser("nurse", "a-very-long-password-1")
     assert ok.returncode == 0, ok.stderr
+    assert "Created user bob with roles nurse in acme." in ok.stdout
