@@ -24,8 +24,9 @@ custodian = User.objects.get(username="custodian.garcia")
 prescriber = User.objects.get(username="dr.patel")
 site = Site.objects.filter(jurisdiction="US-CA").select_related("clinic").first()
 clinic = site.clinic
-product = Product.objects.filter(clinic=clinic, code="0409-2051-05").first() or actions.do_create_product(
-    actor=custodian, clinic=clinic, code_system="ndc", code="0409-2051-05", drug="ketamine",
+# A product of its own, so the demo's stock of the same drug does not change the balances this test checks.
+product = Product.objects.filter(clinic=clinic, code="BROWSER-KET-50").first() or actions.do_create_product(
+    actor=custodian, clinic=clinic, code_system="local", code="BROWSER-KET-50", drug="ketamine",
     name="Ketamine hydrochloride injection", form="injection solution", strength_mg_per_unit="50", unit="mL",
     container_size="10")
 supplier = actions.do_create_supplier(
