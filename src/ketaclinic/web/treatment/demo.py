@@ -35,7 +35,7 @@ STOCK_DAYS_AGO = 70  # before the assessments demo's 8-week histories (and every
 # Demo products (NDC-format codes of real presentations; the demo clinic is synthetic) and what each site receives.
 DEMO_PRODUCTS = {
     "ketamine": {
-        "code": "0409-2051-05",
+        "code": "42023-115-10",
         "name": "Ketamine hydrochloride injection",
         "form": "injection solution",
         "strength_mg_per_unit": "50",
