@@ -56,7 +56,13 @@ def serve(*, interval: int, wait: Callable[[float], bool] | None = None) -> int:
 
     A failed pass (e.g. the database is briefly unavailable) is reported on stderr and retried at the next
     interval; each pass is one transaction, so an interrupted pass leaves nothing half-written."""
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connection
+
+    def refresh_connection() -> None:
+        # Drop a connection the database closed (e.g. after a restart) between passes. Never inside an
+        # enclosing transaction (an embedding caller, or a test), which would lose that transaction.
+        if not connection.in_atomic_block:
+            close_old_connections()
 
     stop = threading.Event()
     waiter = wait or stop.wait
@@ -69,7 +75,7 @@ def serve(*, interval: int, wait: Callable[[float], bool] | None = None) -> int:
     passes = 0
     try:
         while not stop.is_set():
-            close_old_connections()
+            refresh_connection()
             try:
                 run_once()
             except Exception as exc:  # a service must survive a failed pass and retry
@@ -80,7 +86,7 @@ def serve(*, interval: int, wait: Callable[[float], bool] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        close_old_connections()
+        refresh_connection()
     typer.echo(f"run-schedules: stopped after {passes} pass{'es' if passes != 1 else ''}")
     return passes
 
