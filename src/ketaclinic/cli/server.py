@@ -101,16 +101,16 @@ def register(app: typer.Typer) -> None:
             fail("DATABASE_URL: the demo uses its own embedded SQLite database; unset DATABASE_URL to run it")
         _setup("development")
         from ketaclinic.web.config.bootstrap import data_home
-        from ketaclinic.web.demo import DEMO_PASSWORD, DEMO_STAFF, demo_exists, seed_demo
+        from ketaclinic.web.demo import DEMO_PASSWORD, DEMO_STAFF, DOMAIN_APPS, demo_exists, seed_demo
 
         home = data_home()
         _migrate()
         if demo_exists():
             typer.echo(f"Using the existing demo data in {home}")
         else:
-            with typer.progressbar(length=1, label="Seeding synthetic demo clinic") as bar:
-                seed_demo(progress=lambda _app: None)
-                bar.update(1)
+            steps = 1 + len(DOMAIN_APPS)  # clinic, staff and patients; then each domain app's data
+            with typer.progressbar(length=steps, label="Seeding synthetic demo clinic") as bar:
+                seed_demo(progress=lambda _step: bar.update(1))
         typer.echo("")
         typer.echo("ketaclinic demo — synthetic data only, never real patients.")
         typer.echo(f"Data directory: {home}")

@@ -258,12 +258,16 @@ def seed_demo(*, patients: int = 50, progress: Any = None) -> DemoContext | None
             detail={"patients": len(made), "seed": DEMO_SEED},
         )
     ctx = DemoContext(clinic=clinic, sites=[main, lake], staff=staff, patients=made, rng=rng, now=now)
+    if progress is not None:
+        progress("patients")
     for app in DOMAIN_APPS:
         try:
             module = importlib.import_module(f"ketaclinic.web.{app}.demo")
         except ModuleNotFoundError as exc:
             if exc.name != f"ketaclinic.web.{app}.demo":
                 raise
+            if progress is not None:
+                progress(app)
             continue
         with transaction.atomic():
             module.seed(ctx)
