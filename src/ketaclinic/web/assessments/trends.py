@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from ketaclinic.core.instruments import Instrument
 
 W, H = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 110, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 44, 150, 12, 28  # RIGHT fits the longest band label ("Moderately severe 15-19")
 BAND_FILLS = ("#e8f5e9", "#fffde7", "#fff3e0", "#ffe0b2", "#ffcdd2")
 
 
