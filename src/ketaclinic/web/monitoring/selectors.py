@@ -166,23 +166,26 @@ class SensorVitalRow:
 _FIELD = {"sbp": "systolic", "dbp": "diastolic", "hr": "heart_rate", "spo2": "spo2", "rr": "respiratory_rate"}
 
 
-def sensor_vitals_for_flowsheet(session_id: int, *, interval_seconds: int = 300) -> list[SensorVitalRow]:
+def sensor_vitals_for_flowsheet(
+    session_id: int, *, interval_seconds: int = 300, device_id: int | None = None
+) -> list[SensorVitalRow]:
     """Sensor readings of a session as flowsheet rows: one per `interval_seconds`, medians, source=sensor.
 
     The treatment flowsheet merges these with its manual VitalSign rows (same attribute names), ordered by
-    taken_at. Each row is stamped at the end of its interval (the latest reading in it).
+    taken_at. Each row is stamped at the end of its interval (the latest reading in it). With `device_id`,
+    only that device's readings (the FHIR export gives each Observation one device).
     """
     if interval_seconds <= 0:
         raise ValueError("interval_seconds must be positive")
     buckets: dict[int, dict[str, list[float]]] = {}
     last: dict[int, datetime] = {}
     devices: dict[int, set[int]] = defaultdict(set)
-    qs = (
-        SensorReading.objects.filter(session_id=session_id, metric__in=list(_FIELD))
-        .order_by("measured_at", "pk")
-        .values_list("metric", "value", "measured_at", "device_id")
-    )
-    for metric, value, at, dev in qs:
+    readings = SensorReading.objects.filter(session_id=session_id, metric__in=list(_FIELD))
+    if device_id is not None:
+        readings = readings.filter(device_id=device_id)
+    for metric, value, at, dev in readings.order_by("measured_at", "pk").values_list(
+        "metric", "value", "measured_at", "device_id"
+    ):
         b = int(at.timestamp()) // interval_seconds
         buckets.setdefault(b, defaultdict(list))[metric].append(value)
         last[b] = at
@@ -203,3 +206,26 @@ def sensor_vitals_for_flowsheet(session_id: int, *, interval_seconds: int = 300)
             )
         )
     return out
+
+
+def session_devices(session: DosingSession) -> list[DeviceAttachment]:
+    """The devices attached to a session now (open attachments), oldest attachment first."""
+    return list(
+        DeviceAttachment.objects.filter(session=session, detached_at__isnull=True)
+        .select_related("device", "attached_by")
+        .order_by("attached_at", "pk")
+    )
+
+
+def attachable_devices(session: DosingSession) -> list[Device]:
+    """Devices a nurse can attach to `session`: registered at the session's site (any site of its clinic
+    when the session has none), not revoked and not attached to any session."""
+    qs = Device.objects.filter(clinic_id=session.clinic_id, revoked_at__isnull=True)
+    if session.site_id is not None:
+        qs = qs.filter(site_id=session.site_id)
+    busy = DeviceAttachment.objects.filter(detached_at__isnull=True).values("device_id")
+    return list(qs.exclude(pk__in=busy).order_by("label", "pk"))
+
+
+def devices_by_id(ids: set[int]) -> dict[int, Device]:
+    return {d.pk: d for d in Device.objects.filter(pk__in=ids)}

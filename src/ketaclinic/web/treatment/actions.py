@@ -1339,6 +1339,14 @@ def do_mark_discharge_ready(
     return session
 
 
+def _detach_sensors(actor: Any, session: DosingSession, reason: str) -> int:
+    """Detach the session's monitoring devices inside the caller's transaction (discharge, cancellation):
+    readings a device sends for this session afterwards are refused per reading by ingestion."""
+    from ketaclinic.web.monitoring.actions import do_detach_session_devices
+
+    return do_detach_session_devices(actor=actor, session=session, reason=reason)
+
+
 def do_discharge(*, actor: Any, session_id: int, request: Any = None) -> DosingSession:
     """Discharge: re-checks every criterion (esketamine ≥120 min after the first device); makes the REMS form."""
     with transaction.atomic():
@@ -1348,6 +1356,8 @@ def do_discharge(*, actor: Any, session_id: int, request: Any = None) -> DosingS
         if not decision.ready:
             _refuse_discharge(decision)
         _refuse_unreconciled(session, "discharge")
+        # The patient leaves: their sensors stop belonging to this session (same transaction: both or neither).
+        _detach_sensors(actor, session, "discharged")
         now = timezone.now()
         session.discharged_at = now
         session.discharged_by = actor
@@ -1376,6 +1386,7 @@ def do_cancel_session(*, actor: Any, session_id: int, reason: str, request: Any 
                 "cannot cancel: the session holds controlled-substance stock — return it to storage first",
                 fields={"ledger": ["return the unopened stock to storage before cancelling"]},
             )
+        _detach_sensors(actor, session, "session cancelled")
         _transition(session, S.CANCELLED, actor=actor, detail={"reason": reason.strip()})
         session.save(update_fields=["status"])
     return session

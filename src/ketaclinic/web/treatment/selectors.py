@@ -69,16 +69,49 @@ def escalation_signals(patient: Any) -> list[str]:
     ]
 
 
+#: Sensor readings appear on the flowsheet as one row per this many seconds (median of each vital sign).
+SENSOR_INTERVAL_SECONDS = 300
+
+
 def flowsheet_rows(session: DosingSession) -> list[dict[str, Any]]:
+    """Manual vitals, sensor vitals (medians per 5-minute interval, from the monitoring app) and sedation /
+    dissociation scores in time order. Every vitals row says its `source` ("manual" or "sensor"); sensor rows
+    also name their device(s) and how many readings the interval summarises. At equal times a manual row
+    comes before a sensor row (stable sort)."""
+    from ketaclinic.web.monitoring.selectors import devices_by_id, sensor_vitals_for_flowsheet
+
     rows: list[dict[str, Any]] = []
     t0 = session.first_dose_at
+
+    def minute(at: dt.datetime) -> int | None:
+        return int((at - t0).total_seconds() // 60) if t0 else None
+
     for v in session.vitals.all():
         rows.append(
             {
                 "at": v.taken_at,
                 "kind": "vitals",
+                "source": v.source,
                 "v": v,
-                "min": int((v.taken_at - t0).total_seconds() // 60) if t0 else None,
+                "min": minute(v.taken_at),
+                "devices": "",
+                "readings": None,
+            }
+        )
+    sensor = sensor_vitals_for_flowsheet(session.pk, interval_seconds=SENSOR_INTERVAL_SECONDS)
+    ids = {int(x) for r in sensor for x in (r.device_id or "").split(",") if x}
+    names = {pk: d.label for pk, d in devices_by_id(ids).items()}
+    for r in sensor:
+        labels = [names.get(int(x), f"device {x}") for x in (r.device_id or "").split(",") if x]
+        rows.append(
+            {
+                "at": r.taken_at,
+                "kind": "vitals",
+                "source": r.source,
+                "v": r,
+                "min": minute(r.taken_at),
+                "devices": ", ".join(labels),
+                "readings": r.readings,
             }
         )
     for s in session.scale_readings.all():
@@ -86,8 +119,11 @@ def flowsheet_rows(session: DosingSession) -> list[dict[str, Any]]:
             {
                 "at": s.taken_at,
                 "kind": s.kind,
+                "source": "manual",
                 "v": s,
-                "min": int((s.taken_at - t0).total_seconds() // 60) if t0 else None,
+                "min": minute(s.taken_at),
+                "devices": "",
+                "readings": None,
             }
         )
     return sorted(rows, key=lambda r: r["at"])

@@ -162,7 +162,67 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "rems_form": getattr(s, "rems_form", None),
     }
     ctx.update(_ledger_context(request, s))
+    ctx.update(_sensor_context(request, s))
     return render(request, "treatment/session.html", ctx)
+
+
+def _sensor_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
+    """The run sheet's sensor panel: the devices attached now and the site's free devices to attach."""
+    from django.urls import reverse
+
+    from ketaclinic.web.monitoring import selectors as monitoring
+
+    active = s.status in selectors.ACTIVE_STATUSES
+    can_run = has_perm_in_clinic(request.user, s.clinic_id, Perm.SESSION_RUN)
+    url = None
+    if s.site_id is not None and has_perm_in_clinic(request.user, s.clinic_id, Perm.DEVICE_MANAGE):
+        url = reverse("monitoring:devices", kwargs={"site_id": s.site_id})
+    return {
+        "sensors_active": active and can_run,
+        "attached_devices": monitoring.session_devices(s),
+        "attachable_devices": monitoring.attachable_devices(s) if active and can_run else [],
+        "monitoring_devices_url": url,
+    }
+
+
+def _session_device(
+    r: HttpRequest, session_id: int, device_id: Any, *, attached: bool
+) -> tuple[DosingSession, Any]:
+    """The session (the user runs sessions for its patient) and a device of its clinic (attached to this
+    session when `attached`), else a field error."""
+    from ketaclinic.web.monitoring.models import Device, DeviceAttachment
+
+    s = DosingSession.objects.select_related("clinic", "patient").filter(pk=session_id).first()
+    if s is None:
+        raise NotFoundError("no such session")
+    access_patient_by_id(r.user, s.patient_id, perm=Perm.SESSION_RUN, audit_action=None)
+    try:
+        pk = int(device_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed({"device": ["choose a device"]}) from None
+    device = Device.objects.filter(pk=pk, clinic_id=s.clinic_id).first()
+    if device is None:
+        raise ValidationFailed({"device": ["choose a device registered in this clinic"]})
+    if (
+        attached
+        and not DeviceAttachment.objects.filter(device=device, session=s, detached_at__isnull=True).exists()
+    ):
+        raise ValidationFailed({"device": [f"{device.label} is not attached to this session"]})
+    return s, device
+
+
+def _attach_device(r: HttpRequest, sid: int, p: Any) -> None:
+    from ketaclinic.web.monitoring.actions import do_attach_device
+
+    s, device = _session_device(r, sid, p.get("device"), attached=False)
+    do_attach_device(actor=r.user, device=device, session=s)
+
+
+def _detach_device(r: HttpRequest, sid: int, p: Any) -> None:
+    from ketaclinic.web.monitoring.actions import do_detach_device
+
+    _s, device = _session_device(r, sid, p.get("device"), attached=True)
+    do_detach_device(actor=r.user, device=device, reason="detached from the run sheet")
 
 
 def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
@@ -298,6 +358,8 @@ _STEP = {
         request=r,
     ),
     "discharge": lambda r, sid, p: actions.do_discharge(actor=r.user, session_id=sid, request=r),
+    "attach_device": _attach_device,
+    "detach_device": _detach_device,
     "cancel": lambda r, sid, p: actions.do_cancel_session(
         actor=r.user, session_id=sid, reason=p.get("reason", ""), request=r
     ),
