@@ -25,8 +25,11 @@ from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
 kim, patel = User.objects.get(username="nurse.kim"), User.objects.get(username="dr.patel")
 now = timezone.now()
 p = Patient.objects.filter(clinic__slug="riverside-demo", home_site__isnull=False).order_by("-pk").first()
-course = TreatmentCourse.objects.create(clinic=p.clinic, patient=p, protocol_id="iv-racemic-depression",
-    protocol_version=1, protocol_snapshot={}, indication="TRD", started_by=patel, started_at=now - dt.timedelta(days=1))
+from ketaclinic.core.protocols import get_protocol
+protocol = get_protocol("iv-racemic-depression")  # the course's snapshot, as do_start_course stores it (run sheet)
+course = TreatmentCourse.objects.create(clinic=p.clinic, patient=p, protocol_id=protocol.id,
+    protocol_version=protocol.version, protocol_snapshot=dict(protocol.raw), indication="TRD", started_by=patel,
+    started_at=now - dt.timedelta(days=1))
 s = DosingSession.objects.create(clinic=p.clinic, site=p.home_site, patient=p, course=course,
     status=DosingSession.Status.MONITORING, scheduled_for=now - dt.timedelta(hours=1),
     checked_in_at=now - dt.timedelta(minutes=50), first_dose_at=now - dt.timedelta(minutes=38))
@@ -78,3 +81,21 @@ def test_alert_appears_on_the_board(page: Any, live_url: str, live_home: str) ->
     alert.get_by_role("button", name="Acknowledge").click()
     expect(page.locator('#alerts li[data-rule="sbp-high"]')).to_have_count(0)
     expect(page.locator("#no-alerts")).to_be_visible()
+
+    # The session's run sheet shows the attached sensor and its readings on the flowsheet, marked as sensor:
+    # one row per 5-minute interval (epoch // 300) with the median of each vital sign; no diastolic was sent.
+    page.goto(f"{live_url}/treatment/sessions/{info['session']}/")
+    expect(page.locator("#attached-devices")).to_contain_text("Wrist B7 (BROWSER-B7) attached")
+    rows = page.locator('#flowsheet tr[data-source="sensor"]')
+    bucket = lambda ago: int((now - dt.timedelta(seconds=ago)).timestamp()) // 300  # noqa: E731
+    if bucket(3) == bucket(1):
+        expected = [("176/–", "88", "median of 3")]  # SBP median of 160 and 192
+    else:  # the readings straddle an interval boundary
+        expected = [("160/–", "88", "median of 2"), ("192/–", "", "median of 1")]
+    expect(rows).to_have_count(len(expected))
+    for i, (bp, hr, count) in enumerate(expected):
+        row = rows.nth(i)
+        expect(row.locator(".badge.sensor")).to_have_text("sensor")
+        expect(row.locator("td").nth(2)).to_have_text(bp)
+        expect(row.locator("td").nth(3)).to_have_text(hr)
+        expect(row).to_contain_text(f"Wrist B7 · {count}")

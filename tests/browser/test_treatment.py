@@ -8,7 +8,9 @@ actions in the server's database; the nurse's work is done through the pages onl
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import urllib.request
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +47,11 @@ for key, patient, protocol, product, route in (
     order = A.do_sign_order(actor=patel, course_id=course.pk, planned_for=now)
     s = A.do_schedule_session(actor=kim, order_id=order.pk, scheduled_for=now)
     out[key] = s.pk
+# A wrist sensor registered at the IV patient's site (the nurse attaches it from the run sheet).
+from ketaclinic.web.monitoring.actions import do_register_device
+iv_session = A.DosingSession.objects.get(pk=out["iv"])
+device, token = do_register_device(actor=kim, site=iv_session.site, label="Wrist T1", serial="BROWSER-T1")
+out["device"], out["token"] = device.pk, token
 fmt = lambda minutes: timezone.localtime(now - dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
 out["t"] = {str(m): fmt(m) for m in (10, 5, 40, 80, 90, 125, 130)}
 print(json.dumps(out))
@@ -65,6 +72,24 @@ print(json.dumps({
     "problems": reconciliation_problems(s),
 }))
 """
+
+
+def _ingest(url: str, info: dict[str, Any], readings: list[tuple[int, str, float, str]]) -> dict[str, Any]:
+    """Post (seq, LOINC, value, unit) readings taken just now as the IV session's wrist sensor."""
+    now = dt.datetime.now(tz=dt.UTC)
+    body = {
+        "readings": [
+            {"device": str(info["device"]), "session": str(info["iv"]), "metric": code, "value": value,
+             "unit": unit, "time": (now - dt.timedelta(seconds=2)).isoformat(), "seq": seq}
+            for seq, code, value, unit in readings
+        ]
+    }  # fmt: skip
+    req = urllib.request.Request(
+        url + "/api/v1/monitoring/ingest", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {info['token']}"},
+    )  # fmt: skip
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
 
 
 def _step(page: Any, form: str, button: str) -> None:
@@ -138,6 +163,12 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     page.get_by_role("link", name=f"Open run sheet #{info['iv']}").click()
     status = page.locator("#session-status")
     _check_in_and_pre_dose(page, rems=False)
+    # The nurse puts the site's free wrist sensor on the patient from the run sheet.
+    expect(page.locator("#no-devices")).to_be_visible()
+    attach = page.locator("#form-attach-device")
+    attach.get_by_label("Attach a sensor").select_option(label="Wrist T1 (BROWSER-T1, Wearable sensor)")
+    attach.get_by_role("button", name="Attach").click()
+    expect(page.locator("#attached-devices")).to_contain_text("Wrist T1 (BROWSER-T1) attached")
     # Before any withdrawal a dose is refused with the reason.
     page.locator("#form-dose").get_by_role("button", name="Record dose").click()
     expect(page.locator("#messages")).to_contain_text("withdraw stock for this session")
@@ -156,6 +187,17 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     expect(status).to_have_attribute("data-status", "monitoring")
     _vitals(page, "124", "80", "72", "98", "14")
     _score(page, "moaas", "5")
+    # The sensor streams; its readings show on the flowsheet beside the manual ones, marked as sensor.
+    sbp, dbp, hr = ("8480-6", "mm[Hg]"), ("8462-4", "mm[Hg]"), ("8867-4", "/min")
+    body = _ingest(live_url, info, [(1, sbp[0], 128, sbp[1]), (2, dbp[0], 82, dbp[1]), (3, hr[0], 76, hr[1])])
+    assert (body["stored"], body["rejected"]) == (3, [])
+    page.reload()
+    sensor_rows = page.locator('#flowsheet tr[data-source="sensor"]')
+    expect(sensor_rows).to_have_count(1)
+    expect(sensor_rows.first).to_contain_text("128/82")
+    expect(sensor_rows.first.locator(".badge.sensor")).to_have_text("sensor")
+    expect(sensor_rows.first).to_contain_text("Wrist T1 · median of 3")
+    expect(page.locator('#flowsheet tr[data-source="manual"]')).to_have_count(3)  # 2 vitals sets, 1 MOAA/S
     # Everything is met except the escort, which the nurse confirms when marking the patient ready.
     expect(page.locator("#discharge-unmet li")).to_have_count(1)
     expect(page.locator("#discharge-unmet")).to_contain_text("No escort is recorded")
@@ -186,6 +228,15 @@ def test_nurse_runs_iv_and_esketamine_sessions_and_early_discharge_is_refused(
     _step(page, "#form-discharge", "Discharge")
     expect(status).to_have_attribute("data-status", "discharged")
     expect(page.locator("#rems-form")).to_have_count(0)  # no REMS form for racemic ketamine
+    # Discharge detached the sensor: the panel is gone and a later reading is refused per reading.
+    expect(page.locator("#sensors-panel")).to_have_count(0)
+    body = _ingest(live_url, info, [(4, hr[0], 74, hr[1])])
+    assert body == {
+        "stored": 0,
+        "duplicates": 0,
+        "rejected": [{"index": 0, "fields": {"session": ["the device is not attached to a session"]}}],
+        "alerts": [],
+    }
     led = json.loads(run_in_server_env(live_home, LEDGER % info["iv"]).strip().splitlines()[-1])
     order_ml = led["entries"][1][1]
     assert [e[0] for e in led["entries"]] == [3, 4, 5]  # withdrawal, administration, waste
