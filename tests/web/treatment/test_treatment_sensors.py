@@ -309,6 +309,7 @@ def test_run_sheet_offers_free_site_devices_and_attaches_one(
     cleared: None,
     prescriber: Any,
     nurse: Any,
+    auditor: Any,
     patient: Any,
     client_as: Any,
     make_user: Any,
@@ -357,6 +358,10 @@ def test_run_sheet_offers_free_site_devices_and_attaches_one(
     assert f'<li data-device="{free.pk}">Wrist A (W-A) attached' in page
     assert 'id="no-attachable-devices"' in page  # the only free device is now in use
     assert AuditEvent.objects.filter(action="device.attach", actor=nurse).count() == 2
+    # An auditor sees the attached sensor but no attach or detach controls.
+    seen = client_as(auditor).get(f"/treatment/sessions/{s.pk}/").content.decode()
+    assert f'<li data-device="{free.pk}">Wrist A (W-A) attached' in seen
+    assert "detach_device" not in seen and 'id="form-attach-device"' not in seen
 
     r = c.post(f"/treatment/sessions/{s.pk}/detach_device", {"device": free.pk}, follow=True)
     assert list(

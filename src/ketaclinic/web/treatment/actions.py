@@ -164,7 +164,7 @@ def _decimal(
 
 def _session_for_update(actor: Any, session_id: int, perm: Perm = Perm.SESSION_RUN) -> DosingSession:
     session = (
-        DosingSession.objects.select_for_update()
+        DosingSession.objects.select_for_update(of=("self",))
         .select_related("patient", "course", "order", "clinic")
         .filter(pk=session_id)
         .first()

@@ -179,6 +179,7 @@ def _sensor_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
         url = reverse("monitoring:devices", kwargs={"site_id": s.site_id})
     return {
         "sensors_active": active and can_run,
+        "can_detach_sensors": can_run,
         "attached_devices": monitoring.session_devices(s),
         "attachable_devices": monitoring.attachable_devices(s) if active and can_run else [],
         "monitoring_devices_url": url,
