@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,7 @@ class FormKind:
     slug: str
     title: str
     fields: tuple[str, ...]
+    action: Callable[..., Any]  # called with actor=, request= and the parsed fields as keywords
     help: str = ""
     optional: frozenset[str] = field(default_factory=frozenset)
 
@@ -119,17 +121,32 @@ FORM_KINDS: dict[str, FormKind] = {
             "receive",
             "Receive stock",
             ("location", "product", "supplier", "lot_number", "lot_expires_on", "quantity", "invoice"),
+            action=actions.do_receive_stock,
             optional=frozenset({"invoice"}),
         ),
         FormKind(
-            "transfer", "Transfer between locations", ("lot", "from_location", "to_location", "quantity")
+            "transfer",
+            "Transfer between locations",
+            ("lot", "from_location", "to_location", "quantity"),
+            action=actions.do_transfer_stock,
         ),
-        FormKind("withdraw", "Withdraw for a session", ("session", "lot", "location", "quantity")),
-        FormKind("administer", "Record administration", ("session", "lot", "quantity")),
+        FormKind(
+            "withdraw",
+            "Withdraw for a session",
+            ("session", "lot", "location", "quantity"),
+            action=actions.do_withdraw_for_session,
+        ),
+        FormKind(
+            "administer",
+            "Record administration",
+            ("session", "lot", "quantity"),
+            action=actions.do_record_administration,
+        ),
         FormKind(
             "waste",
             "Waste remainder (witnessed)",
             ("session", "lot", "quantity", "witness", "witness_password", "reason"),
+            action=actions.do_record_waste,
             optional=frozenset({"reason"}),
             help="The witness watches the waste and re-enters their own password.",
         ),
@@ -146,13 +163,20 @@ FORM_KINDS: dict[str, FormKind] = {
                 "second_witness",
                 "second_witness_password",
             ),
+            action=actions.do_record_waste,
             optional=frozenset({"second_witness", "second_witness_password"}),
         ),
-        FormKind("return", "Return unopened stock from a session", ("session", "lot", "quantity")),
+        FormKind(
+            "return",
+            "Return unopened stock from a session",
+            ("session", "lot", "quantity"),
+            action=actions.do_return_to_stock,
+        ),
         FormKind(
             "return-supplier",
             "Return to supplier",
             ("lot", "location", "supplier", "quantity", "reason"),
+            action=actions.do_return_to_supplier,
             optional=frozenset({"reason"}),
         ),
         FormKind(
@@ -168,21 +192,27 @@ FORM_KINDS: dict[str, FormKind] = {
                 "second_witness",
                 "second_witness_password",
             ),
+            action=actions.do_record_destruction,
         ),
         FormKind(
             "count",
             "Count / inventory",
             ("lot", "location", "counted", "kind", "timing"),
+            action=actions.do_record_count,
             optional=frozenset({"timing"}),
         ),
         FormKind(
             "adjust",
             "Adjust balance (with reason)",
             ("lot", "location", "quantity", "reason"),
+            action=actions.do_record_adjustment,
             help="A signed quantity: negative reduces the balance.",
         ),
         FormKind(
-            "loss", "Report theft or loss", ("lot", "location", "quantity", "description", "discovered_on")
+            "loss",
+            "Report theft or loss",
+            ("lot", "location", "quantity", "description", "discovered_on"),
+            action=actions.do_report_theft_loss,
         ),
     )
 }
@@ -335,128 +365,18 @@ def _parse(kind: FormKind, clinic: Clinic, data: Any) -> dict[str, Any]:
     return out
 
 
-def _run(kind: str, actor: Any, v: dict[str, Any], request: HttpRequest) -> str:
-    """Call the action for `kind`; returns a confirmation message."""
-    r = request
-    if kind == "receive":
-        e = actions.do_receive_stock(
-            actor=actor,
-            location=v["location"],
-            product=v["product"],
-            supplier=v["supplier"],
-            lot_number=v["lot_number"],
-            lot_expires_on=v["lot_expires_on"],
-            quantity=v["quantity"],
-            invoice=v["invoice"],
-            request=r,
-        )
-    elif kind == "transfer":
-        e = actions.do_transfer_stock(
-            actor=actor,
-            lot=v["lot"],
-            from_location=v["from_location"],
-            to_location=v["to_location"],
-            quantity=v["quantity"],
-            request=r,
-        )
-    elif kind == "withdraw":
-        e = actions.do_withdraw_for_session(
-            actor=actor,
-            session=v["session"],
-            lot=v["lot"],
-            location=v["location"],
-            quantity=v["quantity"],
-            request=r,
-        )
-    elif kind == "administer":
-        e = actions.do_record_administration(
-            actor=actor, session=v["session"], lot=v["lot"], quantity=v["quantity"], request=r
-        )
-    elif kind == "waste":
-        e = actions.do_record_waste(
-            actor=actor,
-            session=v["session"],
-            lot=v["lot"],
-            quantity=v["quantity"],
-            witness=v["witness"],
-            witness_password=v["witness_password"],
-            reason=v["reason"],
-            request=r,
-        )
-    elif kind == "breakage":
-        e = actions.do_record_waste(
-            actor=actor,
-            location=v["location"],
-            lot=v["lot"],
-            quantity=v["quantity"],
-            witness=v["witness"],
-            witness_password=v["witness_password"],
-            second_witness=v["second_witness"],
-            second_witness_password=v["second_witness_password"],
-            reason=v["reason"],
-            request=r,
-        )
-    elif kind == "return":
-        e = actions.do_return_to_stock(
-            actor=actor, session=v["session"], lot=v["lot"], quantity=v["quantity"], request=r
-        )
-    elif kind == "return-supplier":
-        e = actions.do_return_to_supplier(
-            actor=actor,
-            lot=v["lot"],
-            location=v["location"],
-            supplier=v["supplier"],
-            quantity=v["quantity"],
-            reason=v["reason"],
-            request=r,
-        )
-    elif kind == "destroy":
-        e = actions.do_record_destruction(
-            actor=actor,
-            lot=v["lot"],
-            location=v["location"],
-            quantity=v["quantity"],
-            method=v["method"],
-            witness=v["witness"],
-            witness_password=v["witness_password"],
-            second_witness=v["second_witness"],
-            second_witness_password=v["second_witness_password"],
-            request=r,
-        )
-    elif kind == "count":
-        e, case = actions.do_record_count(
-            actor=actor,
-            lot=v["lot"],
-            location=v["location"],
-            counted=v["counted"],
-            kind=v["kind"],
-            timing=v["timing"],
-            request=r,
-        )
+def _run(spec: FormKind, actor: Any, v: dict[str, Any], request: HttpRequest) -> str:
+    """Call the action of `spec` with the parsed form fields; returns a confirmation message."""
+    result = spec.action(actor=actor, **v, request=request)
+    if spec.slug == "count":
+        e, case = result
         if case is not None:
             return f"Count recorded (entry #{e.seq}). It does not match the book balance: case #{case.pk} opened."
-    elif kind == "adjust":
-        e = actions.do_record_adjustment(
-            actor=actor,
-            lot=v["lot"],
-            location=v["location"],
-            quantity=v["quantity"],
-            reason=v["reason"],
-            request=r,
-        )
-    elif kind == "loss":
-        e, case = actions.do_report_theft_loss(
-            actor=actor,
-            lot=v["lot"],
-            location=v["location"],
-            quantity=v["quantity"],
-            description=v["description"],
-            discovered_on=v["discovered_on"],
-            request=r,
-        )
+    elif spec.slug == "loss":
+        e, case = result
         return f"Theft/loss recorded (entry #{e.seq}); case #{case.pk} opened with its report deadlines."
-    else:  # pragma: no cover - kinds are validated by the URL
-        raise Http404
+    else:
+        e = result
     return f"{EntryType(e.entry_type).label} recorded as entry #{e.seq}."
 
 
@@ -477,7 +397,7 @@ def record(request: HttpRequest, kind: str) -> HttpResponse:
         values = {k: v for k, v in request.POST.items() if not k.endswith("password")}
         try:
             parsed = _parse(spec, clinic, request.POST)
-            message = _run(kind, request.user, parsed, request)
+            message = _run(spec, request.user, parsed, request)
         except ValidationFailed as exc:
             errors, status = exc.fields, 400
         except DomainError as exc:
