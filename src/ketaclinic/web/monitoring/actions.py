@@ -21,6 +21,7 @@ from ketaclinic.web.lib.live import clinic_group, send_now, site_group
 from ketaclinic.web.monitoring.fastpath import Row, insert_rows_pg
 from ketaclinic.web.monitoring.models import Device, DeviceAttachment, MonitoringAlert, SensorReading
 from ketaclinic.web.monitoring.pipeline import MAX_BATCH, BatchResult, DeviceContext, ingest_items
+from ketaclinic.web.monitoring.selectors import alert_dict
 from ketaclinic.web.treatment.models import DosingSession
 
 #: Sessions in these states may have a sensor attached and stream readings.
@@ -380,24 +381,11 @@ def _store_events(
 
 
 def alert_event(a: MonitoringAlert, *, kind: str = "alert") -> dict[str, Any]:
-    """The live payload of an alert (the board and live.js toasts read it)."""
+    """The live payload of an alert (the board and live.js toasts read it): the alert's fields plus routing."""
     return {
         "type": kind,
-        "id": a.pk,
-        "session": a.session_id,
+        **alert_dict(a),
         "site": a.site_id,
-        "rule_id": a.rule_id,
-        "severity": a.severity,
-        "metric": a.metric,
-        "value": a.value,
-        "unit": a.unit,
-        "message": a.message,
-        "source": a.source,
-        "fired_at": a.fired_at.isoformat(),
-        "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
-        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
-        "ack_action": a.ack_action,
-        "escalated_at": a.escalated_at.isoformat() if a.escalated_at else None,
         "url": f"/monitoring/sites/{a.site_id}/board/",
         "text": a.message,
         "level": "critical" if a.severity == Severity.CRITICAL else "warning",
