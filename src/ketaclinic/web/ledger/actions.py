@@ -111,6 +111,15 @@ def _authenticate_witness(actor: Any, clinic: Clinic, witness: Any, password: st
         raise ValidationFailed({f"{field}_password": ["the witness's password is not correct"]})
 
 
+def _authenticate_second_witness(
+    actor: Any, clinic: Clinic, witness: Any, second_witness: Any, password: str | None
+) -> None:
+    """The second witness authenticates like the first and must be a different person."""
+    _authenticate_witness(actor, clinic, second_witness, password, "second_witness")
+    if second_witness.pk == witness.pk:
+        raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
+
+
 def _issues_to_error(issues: list[Any]) -> ValidationFailed:
     fields: dict[str, list[str]] = {}
     for issue in issues:
@@ -256,6 +265,14 @@ def _need_custody(session_ref: str, lot: Lot, quantity: Decimal) -> Decimal:
             }
         )
     return held
+
+
+def _custody_origin(session_ref: str, lot: Lot, quantity: Decimal) -> StorageLocation:
+    """Check the session holds `quantity` of `lot`; returns the location the session withdrew it from."""
+    _need_custody(session_ref, lot, quantity)
+    origin = session_origin(session_ref=session_ref, lot=lot)
+    assert origin is not None  # custody > 0 implies a withdrawal
+    return origin
 
 
 def _units_from(product: Product, *, quantity: Any, dose_mg: Any) -> Decimal:
@@ -597,9 +614,7 @@ def do_record_administration(
         detail.update({"prescriber_id": str(prescriber.pk), "prescriber": str(prescriber)})
     with transaction.atomic():
         lock_chain()
-        _need_custody(session_ref, lot, q)
-        origin = session_origin(session_ref=session_ref, lot=lot)
-        assert origin is not None  # custody > 0 implies a withdrawal
+        origin = _custody_origin(session_ref, lot, q)
         return _append(
             actor,
             _Draft(
@@ -656,16 +671,12 @@ def do_record_waste(
     _authenticate_witness(actor, clinic, witness, witness_password, "witness")
     witnesses = [witness]
     if second_witness is not None:
-        _authenticate_witness(actor, clinic, second_witness, second_witness_password, "second_witness")
-        if second_witness.pk == witness.pk:
-            raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
+        _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password)
         witnesses.append(second_witness)
     with transaction.atomic():
         lock_chain()
         if session_ref:
-            _need_custody(session_ref, lot, q)
-            origin = session_origin(session_ref=session_ref, lot=lot)
-            assert origin is not None
+            origin = _custody_origin(session_ref, lot, q)
         else:
             assert location is not None
             _need_stock(lot, location, q)
@@ -707,9 +718,7 @@ def do_return_to_stock(
     when = _when(occurred_at)
     with transaction.atomic():
         lock_chain()
-        _need_custody(session_ref, lot, q)
-        origin = session_origin(session_ref=session_ref, lot=lot)
-        assert origin is not None
+        origin = _custody_origin(session_ref, lot, q)
         return _append(
             actor,
             _Draft(
@@ -794,9 +803,7 @@ def do_record_destruction(
     if not method.strip():
         raise ValidationFailed({"method": ["describe how the stock was made non-retrievable"]})
     _authenticate_witness(actor, clinic, witness, witness_password, "witness")
-    _authenticate_witness(actor, clinic, second_witness, second_witness_password, "second_witness")
-    if second_witness.pk == witness.pk:
-        raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
+    _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password)
     with transaction.atomic():
         lock_chain()
         _need_stock(lot, location, q)
