@@ -29,6 +29,7 @@ from ketaclinic.core.protocols import (
 from ketaclinic.core.protocols.monitoring import (
     DischargeDecision,
     DischargeInput,
+    VitalAlert,
     Vitals,
     evaluate_discharge,
     evaluate_sedation,
@@ -160,6 +161,21 @@ def _decimal(
         errors.setdefault(field, []).append("must be greater than 0")
         return None
     return d
+
+
+def _duration_min(value: Any, errors: dict[str, list[str]]) -> int | None:
+    """An optional infusion duration: None when left empty; a whole number of minutes above 0, or an error
+    on duration_min (and None)."""
+    if value in (None, ""):
+        return None
+    try:
+        dur = int(value)
+    except (TypeError, ValueError):
+        dur = 0
+    if dur <= 0:
+        errors["duration_min"] = ["must be a whole number of minutes greater than 0"]
+        return None
+    return dur
 
 
 def _session_for_update(actor: Any, session_id: int, perm: Perm = Perm.SESSION_RUN) -> DosingSession:
@@ -361,15 +377,8 @@ def do_sign_order(
         weight = latest_weight_for(patient)
         if weight is None:
             errors["weight"] = ["no weight on record: record a weight before ordering"]
-        dur: int | None = None
-        if duration_min not in (None, ""):
-            try:
-                dur = int(duration_min)
-                if dur <= 0:
-                    raise ValueError
-            except (TypeError, ValueError):
-                errors["duration_min"] = ["must be a whole number of minutes greater than 0"]
-        elif protocol.infusion is not None:
+        dur = _duration_min(duration_min, errors)
+        if duration_min in (None, "") and protocol.infusion is not None:
             dur = int(protocol.infusion.default_duration_min.value)
         dose = _decimal(dose_mg, "dose_mg", errors, required=False)
         if errors:
@@ -818,14 +827,7 @@ def do_record_administration(
         rt = route or order.route
         if rt not in protocol.routes:
             errors["route"] = [f"must be one of {', '.join(protocol.routes)}"]
-        dur = None
-        if duration_min not in (None, ""):
-            try:
-                dur = int(duration_min)
-                if dur <= 0:
-                    raise ValueError
-            except (TypeError, ValueError):
-                errors["duration_min"] = ["must be a whole number of minutes greater than 0"]
+        dur = _duration_min(duration_min, errors)
         previous = list(session.administrations.all())
         device_number = None
         if protocol.device_mg is not None and dose is not None:
@@ -974,23 +976,17 @@ def do_set_infusion_paused(
     return session
 
 
-def _raise_alert(
-    session: DosingSession,
-    *,
-    code: str,
-    level: str,
-    message: str,
-    source: str,
-    vital: VitalSign | None,
-    pause: bool,
-) -> SessionAlert:
-    paused = pause and session.status == S.DOSING and not session.infusion_paused
+def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | None) -> SessionAlert:
+    """Store an evaluated alert on the session (pausing a running infusion if the rule says so) and
+    announce it to the clinic once the transaction commits."""
+    code, level, message = a.code, a.level, a.message
+    paused = a.pause_infusion and session.status == S.DOSING and not session.infusion_paused
     alert = SessionAlert.objects.create(
         session=session,
         code=code,
         level=level,
         message=message[:400],
-        source=source,
+        source=a.source,
         vital_sign=vital,
         paused_infusion=paused,
         raised_at=timezone.now(),
@@ -1014,6 +1010,9 @@ def _raise_alert(
     )
     return alert
 
+
+# A session in which vitals and sedation/dissociation scores may be charted: from check-in until discharge.
+_CHARTING_STATUSES = (S.CHECKED_IN, S.PRE_DOSE_CHECKS, S.DOSING, S.MONITORING, S.DISCHARGE_READY)
 
 _VITAL_LIMITS = {
     "systolic": (40, 300),
@@ -1048,15 +1047,7 @@ def record_vitals_in(
     base = baseline_vitals(session)
     phase = "pre_dose" if session.status in (S.CHECKED_IN, S.SCHEDULED, S.PRE_DOSE_CHECKS) else "during"
     alerts = [
-        _raise_alert(
-            session,
-            code=a.code,
-            level=a.level,
-            message=a.message,
-            source=a.source,
-            vital=vs,
-            pause=a.pause_infusion,
-        )
+        _raise_alert(session, a, vital=vs)
         for a in evaluate_vitals(
             _vitals_of(vs),
             phase=phase,  # type: ignore[arg-type]
@@ -1071,15 +1062,7 @@ def do_record_vitals(
 ) -> tuple[VitalSign, list[SessionAlert]]:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
-        _require_status(
-            session,
-            S.CHECKED_IN,
-            S.PRE_DOSE_CHECKS,
-            S.DOSING,
-            S.MONITORING,
-            S.DISCHARGE_READY,
-            doing="record vitals",
-        )
+        _require_status(session, *_CHARTING_STATUSES, doing="record vitals")
         errors: dict[str, list[str]] = {}
         when = _aware(taken_at, "taken_at", errors) or timezone.now()
         clean: dict[str, int | None] = {}
@@ -1121,15 +1104,7 @@ def do_record_scale(
 ) -> ScaleReading:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
-        _require_status(
-            session,
-            S.CHECKED_IN,
-            S.PRE_DOSE_CHECKS,
-            S.DOSING,
-            S.MONITORING,
-            S.DISCHARGE_READY,
-            doing="record a score",
-        )
+        _require_status(session, *_CHARTING_STATUSES, doing="record a score")
         errors: dict[str, list[str]] = {}
         if kind not in ScaleReading.Kind.values:
             errors["kind"] = ["must be moaas or cadss"]
@@ -1150,15 +1125,7 @@ def do_record_scale(
         if kind == "moaas":
             a = evaluate_sedation(value)
             if a is not None:
-                _raise_alert(
-                    session,
-                    code=a.code,
-                    level=a.level,
-                    message=a.message,
-                    source=a.source,
-                    vital=None,
-                    pause=a.pause_infusion,
-                )
+                _raise_alert(session, a, vital=None)
         record_audit(
             actor=actor,
             action="scale.record",
