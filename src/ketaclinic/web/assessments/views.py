@@ -255,17 +255,22 @@ def acknowledge_alert(request: HttpRequest, patient_id: int, alert_id: int) -> H
     )
 
 
+def _link_closed(request: HttpRequest, exc: actions.LinkUnavailable) -> HttpResponse:
+    """The page a patient sees when the link can no longer be used (410 Gone), saying why."""
+    return render(
+        request,
+        "assessments/remote_closed.html",
+        {"message": exc.message, "reason": exc.reason},
+        status=410,
+    )
+
+
 def remote(request: HttpRequest, token: str) -> HttpResponse:
     """The patient's phone page: no login; the signed token is the only credential."""
     try:
         link = actions.resolve_link(token)
     except actions.LinkUnavailable as exc:
-        return render(
-            request,
-            "assessments/remote_closed.html",
-            {"message": exc.message, "reason": exc.reason},
-            status=410,
-        )
+        return _link_closed(request, exc)
     defn = load_instrument(link.instrument_id)
     errors: dict[str, list[str]] = {}
     values: list[Any] = []
@@ -278,12 +283,7 @@ def remote(request: HttpRequest, token: str) -> HttpResponse:
             errors = exc.fields
             status = 400
         except actions.LinkUnavailable as exc:
-            return render(
-                request,
-                "assessments/remote_closed.html",
-                {"message": exc.message, "reason": exc.reason},
-                status=410,
-            )
+            return _link_closed(request, exc)
         else:
             return render(request, "assessments/remote_done.html", {"defn": defn})
     return render(
