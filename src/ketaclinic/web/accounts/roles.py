@@ -105,11 +105,6 @@ def memberships_of(user: Any) -> dict[int, set[str]]:
     return cached
 
 
-def forget_memberships(user: Any) -> None:
-    """Drop the cached memberships (after changing them within the same request or test)."""
-    user.__dict__.pop("_kc_memberships", None)
-
-
 def roles_in_clinic(user: Any, clinic: Clinic | int) -> set[str]:
     clinic_id = clinic if isinstance(clinic, int) else clinic.pk
     return memberships_of(user).get(clinic_id, set())

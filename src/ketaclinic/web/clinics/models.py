@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db import models
 
 from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES, country_of
@@ -73,6 +71,3 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"
-
-    def is_valid_on(self, day: dt.date) -> bool:
-        return self.expires_on is None or self.expires_on >= day

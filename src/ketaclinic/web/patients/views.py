@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -242,7 +241,3 @@ def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
     response["Content-Type"] = "application/fhir+json"
     response["Content-Disposition"] = f'attachment; filename="patient-{patient.pk}.json"'
     return response
-
-
-def json_pretty(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)
