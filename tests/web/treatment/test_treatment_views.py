@@ -128,3 +128,48 @@ def test_api_session_and_vitals(
     r = c.get(f"/api/v1/treatment/sessions/{s.pk}")
     assert r.json()["status"] == "checked_in"
     assert len(c.get(f"/api/v1/treatment/sessions/{s.pk}/vitals").json()) == 1
+
+
+def test_infusion_pause_and_resume_from_the_run_sheet(
+    cleared: None, prescriber: Any, nurse: Any, patient: Any, client_as: Any
+) -> None:
+    from ketaclinic.web.audit.models import AuditEvent
+
+    s = session_for(prescriber, nurse, patient)
+    c = client_as(nurse)
+    post = lambda step, **data: c.post(f"/treatment/sessions/{s.pk}/{step}", data)  # noqa: E731
+    post("check_in")
+    post("vitals", systolic=120, diastolic=80, heart_rate=70, spo2=98, respiratory_rate=14)
+    post(
+        "pre_dose",
+        fasting_confirmed="on",
+        transport_confirmed="on",
+        escort_name="Sam",
+        pregnancy_test="negative",
+    )
+    lot, location = stock_at(s.site, "ketamine")
+    post("withdraw", stock=f"{lot.pk}:{location.pk}")
+    post("dose", dose_mg="35", lot=str(lot.pk), duration_min="40")
+    s.refresh_from_db()
+    assert s.status == DosingSession.Status.DOSING
+    assert b"Pause infusion" in c.get(f"/treatment/sessions/{s.pk}/").content
+
+    before = AuditEvent.objects.filter(action__startswith="session.infusion").count()
+    post("pause", reason="")  # a reason is required: nothing changes
+    s.refresh_from_db()
+    assert s.infusion_paused is False
+    assert AuditEvent.objects.filter(action__startswith="session.infusion").count() == before
+
+    post("pause", reason="BP 182/104")
+    s.refresh_from_db()
+    assert s.infusion_paused is True
+    page = c.get(f"/treatment/sessions/{s.pk}/").content
+    assert b"INFUSION PAUSED" in page and b"Resume infusion" in page
+    post("resume", reason="BP back to 150/90 after 10 min")
+    s.refresh_from_db()
+    assert s.infusion_paused is False
+    events = AuditEvent.objects.filter(action__startswith="session.infusion").order_by("pk")
+    assert [(e.action, e.detail["reason"]) for e in events] == [
+        ("session.infusion_paused", "BP 182/104"),
+        ("session.infusion_resumed", "BP back to 150/90 after 10 min"),
+    ]

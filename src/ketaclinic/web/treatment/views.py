@@ -323,6 +323,12 @@ _STEP = {
         ended_at=p.get("ended_at") or None,
         request=r,
     ),
+    "pause": lambda r, sid, p: actions.do_set_infusion_paused(
+        actor=r.user, session_id=sid, paused=True, reason=p.get("reason", ""), request=r
+    ),
+    "resume": lambda r, sid, p: actions.do_set_infusion_paused(
+        actor=r.user, session_id=sid, paused=False, reason=p.get("reason", ""), request=r
+    ),
     "vitals": lambda r, sid, p: actions.do_record_vitals(
         actor=r.user,
         session_id=sid,
