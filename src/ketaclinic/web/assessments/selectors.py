@@ -25,12 +25,6 @@ def has_unacknowledged_suicide_alert(patient: Any) -> bool:
     return SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).exists()
 
 
-def open_alerts_for_patient(patient: Any) -> QuerySet[SuicideAlert]:
-    return SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).select_related(
-        "assessment"
-    )
-
-
 def alerts_for_patient(patient: Any) -> QuerySet[SuicideAlert]:
     return SuicideAlert.objects.filter(patient=patient).select_related("assessment", "acknowledged_by")
 

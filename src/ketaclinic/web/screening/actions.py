@@ -391,23 +391,6 @@ def do_record_blood_pressure(
     return _write_item(actor, patient_id, resource, summary, request)
 
 
-def do_record_pregnancy_status(
-    *,
-    actor: Any,
-    patient_id: int,
-    pregnant: bool,
-    measured_at: dt.datetime | None = None,
-    request: HttpRequest | None = None,
-) -> IntakeItem:
-    """Record pregnancy status (LOINC 82810-3; SNOMED CT 77386006 pregnant / 60001007 not pregnant), then re-screen."""
-    errors: dict[str, list[str]] = {}
-    _check_when(measured_at, errors)
-    if errors:
-        raise ValidationFailed(errors)
-    resource, summary = _pregnancy_resource(pregnant, measured_at)
-    return _write_item(actor, patient_id, resource, summary, request)
-
-
 PREGNANCY_CHOICES = {"": None, "pregnant": True, "not_pregnant": False}
 
 
