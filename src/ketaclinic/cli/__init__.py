@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ketaclinic.cli import devices, dosecheck, ledger, pk, schedules, score, screen, server
+from ketaclinic.cli import devices, dosecheck, ledger, pk, schedules, score, screen, server, telehealth
 
 app = typer.Typer(
     name="ketaclinic",
@@ -20,7 +20,7 @@ def _root() -> None:
     """ketaclinic: supervised ketamine therapy, safely and measurably."""
 
 
-for _module in (server, score, screen, dosecheck, pk, ledger, devices, schedules):
+for _module in (server, score, screen, dosecheck, pk, ledger, devices, schedules, telehealth):
     _module.register(app)
 
 
