@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from ketaclinic.cli import devices, dosecheck, ledger, pk, schedules, score, screen, server, telehealth
+from ketaclinic.cli import (
+    devices,
+    dosecheck,
+    ledger,
+    outcomes,
+    pk,
+    schedules,
+    score,
+    screen,
+    server,
+    telehealth,
+)
 
 app = typer.Typer(
     name="ketaclinic",
@@ -20,7 +31,7 @@ def _root() -> None:
     """ketaclinic: supervised ketamine therapy, safely and measurably."""
 
 
-for _module in (server, score, screen, dosecheck, pk, ledger, devices, schedules, telehealth):
+for _module in (server, score, screen, dosecheck, pk, ledger, devices, schedules, telehealth, outcomes):
     _module.register(app)
 
 
