@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-import ketaclinic
 from ketaclinic.cli._common import fail
 
 
@@ -78,11 +77,6 @@ def _has_module(name: str) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def version() -> None:
-        """Print the ketaclinic version."""
-        typer.echo(ketaclinic.__version__)
-
     @app.command()
     def migrate() -> None:
         """Create or update the database schema (the configured DATABASE_URL, else the embedded SQLite)."""

@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
+from ketaclinic.core.yamlfile import load_yaml
 
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
 _OPS: frozenset[str] = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
@@ -461,7 +461,7 @@ def load_instrument(instrument_id: str) -> Instrument:
     text = (
         resources.files("ketaclinic.core.instruments").joinpath("data", filename).read_text(encoding="utf-8")
     )
-    inst = parse_instrument(yaml.safe_load(text), filename)
+    inst = parse_instrument(load_yaml(text), filename)
     if inst.id != instrument_id:
         raise DefinitionError(f"{filename}.id: expected {instrument_id!r}, got {inst.id!r}")
     return inst

@@ -16,9 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
-
 from ketaclinic.core.instruments.definitions import INSTRUMENT_IDS, DefinitionError
+from ketaclinic.core.yamlfile import load_yaml
 
 RemissionOp = Literal["lt", "le"]
 
@@ -140,7 +139,7 @@ def parse_outcome_config(raw: Any, filename: str = "outcomes.yaml") -> OutcomeCo
 def default_outcome_config() -> OutcomeConfig:
     """The packaged defaults (data/outcomes.yaml), cached."""
     text = resources.files("ketaclinic.core.instruments").joinpath("data", "outcomes.yaml").read_text("utf-8")
-    return parse_outcome_config(yaml.safe_load(text))
+    return parse_outcome_config(load_yaml(text))
 
 
 def _pct(baseline: int, value: int) -> Decimal:

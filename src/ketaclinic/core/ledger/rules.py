@@ -9,9 +9,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from ketaclinic.core.ledger.entries import EntryType
+from ketaclinic.core.yamlfile import load_yaml
 
 _STATUSES = {"V", "S", "R"}
 REGISTER_COLUMN_CODES = frozenset(
@@ -208,7 +207,7 @@ def parse_rulebook(raw: Any) -> RuleBook:
 def load_rules() -> RuleBook:
     """The packaged rule book (cached)."""
     text = resources.files("ketaclinic.core.ledger").joinpath("data/jurisdictions.yaml").read_text("utf-8")
-    return parse_rulebook(yaml.safe_load(text))
+    return parse_rulebook(load_yaml(text))
 
 
 def jurisdiction(code: str) -> Jurisdiction:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
+from ketaclinic.core.yamlfile import load_yaml
 
 
 class DataFileError(ValueError):
@@ -139,4 +139,4 @@ def parse_catalog(doc: Any) -> MetricCatalog:
 def load_catalog() -> MetricCatalog:
     """The packaged metric catalogue (cached)."""
     text = resources.files("ketaclinic.core.monitoring").joinpath("data/metrics.yaml").read_text("utf-8")
-    return parse_catalog(yaml.safe_load(text))
+    return parse_catalog(load_yaml(text))

@@ -10,9 +10,8 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from ketaclinic.core.monitoring.catalog import DataFileError, MetricCatalog, load_catalog
+from ketaclinic.core.yamlfile import load_yaml
 
 
 class RuleType(StrEnum):
@@ -234,4 +233,4 @@ def parse_ruleset(doc: Any, *, catalog: MetricCatalog | None = None) -> RuleSet:
 def load_default_ruleset() -> RuleSet:
     """The packaged default rule set (cached)."""
     text = resources.files("ketaclinic.core.monitoring").joinpath("data/rules.yaml").read_text("utf-8")
-    return parse_ruleset(yaml.safe_load(text))
+    return parse_ruleset(load_yaml(text))

@@ -10,9 +10,8 @@ from functools import cache
 from html import escape
 from importlib import resources
 
-import yaml
-
 from ketaclinic.core.pk.engine import Simulation
+from ketaclinic.core.yamlfile import load_yaml
 
 __all__ = ["ChartSettings", "chart_settings", "concentration_svg", "simulation_svg"]
 
@@ -39,7 +38,7 @@ class ChartSettings:
 @cache
 def chart_settings() -> ChartSettings:
     """Load and validate data/display.yaml."""
-    raw = yaml.safe_load(
+    raw = load_yaml(
         (resources.files("ketaclinic.core.pk") / "data" / "display.yaml").read_text(encoding="utf-8")
     )
     try:

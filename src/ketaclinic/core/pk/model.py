@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import yaml
 
+from ketaclinic.core.yamlfile import load_yaml
+
 __all__ = [
     "Analyte",
     "Compartment",
@@ -532,7 +534,7 @@ def _all_models() -> dict[str, Model]:
     models: dict[str, Model] = {}
     for name, text in sorted(_model_files().items()):
         try:
-            raw = yaml.safe_load(text)
+            raw = load_yaml(text)
         except yaml.YAMLError as exc:
             raise ModelError(f"{name}: not valid YAML: {exc}") from exc
         model = parse_model(raw, origin=name)

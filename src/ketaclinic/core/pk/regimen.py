@@ -9,9 +9,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from ketaclinic.core.pk.model import ROUTES, Model
+from ketaclinic.core.yamlfile import load_yaml
 
 __all__ = [
     "Dose",
@@ -82,7 +81,7 @@ class Limits:
 def limits() -> Limits:
     """Load and validate data/limits.yaml."""
     text = (resources.files("ketaclinic.core.pk") / "data" / "limits.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text)
     try:
         out = Limits(
             weight_min=float(raw["weight_kg"]["min"]),

@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
+from ketaclinic.core.yamlfile import load_yaml
 
 Drug = Literal["ketamine", "esketamine"]
 Level = Literal["warn", "block"]
@@ -544,7 +544,7 @@ def parse_guard_settings(data: Any) -> GuardSettings:
 @cache
 def guard_settings() -> GuardSettings:
     """The packaged global guard settings (cached)."""
-    return parse_guard_settings(yaml.safe_load(_data_text("guard.yaml")))
+    return parse_guard_settings(load_yaml(_data_text("guard.yaml")))
 
 
 @cache
@@ -556,7 +556,7 @@ def load_protocols() -> tuple[Protocol, ...]:
         if not entry.name.endswith(".yaml"):
             continue
         try:
-            proto = parse_protocol(yaml.safe_load(entry.read_text(encoding="utf-8")))
+            proto = parse_protocol(load_yaml(entry.read_text(encoding="utf-8")))
         except ProtocolError as exc:
             raise ProtocolError(f"{entry.name}:{exc.path}", exc.reason) from exc
         if f"{proto.id}.yaml" != entry.name:

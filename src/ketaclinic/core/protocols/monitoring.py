@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-import yaml
-
 from ketaclinic.core.protocols.model import (
     Evidence,
     Protocol,
@@ -22,6 +20,7 @@ from ketaclinic.core.protocols.model import (
     _req,
     _text,
 )
+from ketaclinic.core.yamlfile import load_yaml
 
 AlertLevel = Literal["warn", "critical"]
 VITALS: tuple[str, ...] = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
@@ -209,7 +208,7 @@ def parse_monitoring_rules(data: Any) -> MonitoringRules:
 @cache
 def monitoring_rules() -> MonitoringRules:
     """The packaged monitoring rules (cached)."""
-    return parse_monitoring_rules(yaml.safe_load(_data_text("monitoring.yaml")))
+    return parse_monitoring_rules(load_yaml(_data_text("monitoring.yaml")))
 
 
 _LABEL = {

@@ -22,6 +22,7 @@ from ketaclinic.core.fhir.intake import (
     parse_bundle,
 )
 from ketaclinic.core.terminology import RXNORM, SNOMED, Terminology, load_terminology
+from ketaclinic.core.yamlfile import load_yaml
 
 Level = Literal["absolute", "relative", "caution"]
 Decision = Literal["eligible", "needs_review", "ineligible"]
@@ -254,7 +255,7 @@ def load_ruleset() -> RuleSet:
         .read_text(encoding="utf-8")
     )
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RuleSetError(f"ruleset.yaml: not valid YAML: {exc}") from exc
     return parse_ruleset(data, name="ruleset.yaml")

@@ -12,6 +12,8 @@ from typing import Any
 import simple_icd_10_cm as icd
 import yaml
 
+from ketaclinic.core.yamlfile import load_yaml
+
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -139,7 +141,7 @@ def _icd_lineage(code: str) -> frozenset[str]:
 def _load_yaml(name: str) -> dict[str, Any]:
     text = resources.files("ketaclinic.core.terminology").joinpath("data", name).read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise TerminologyError(f"{name}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
