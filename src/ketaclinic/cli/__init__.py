@@ -28,6 +28,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("schedules", ("run-schedules",)),
     ("telehealth", ("telehealth",)),
     ("outcomes", ("outcomes",)),
+    ("surveillance", ("surveillance",)),
 )
 
 

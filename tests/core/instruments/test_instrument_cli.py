@@ -60,6 +60,10 @@ def score_json(iid: str, answers: str) -> dict[str, Any]:
         ("cssrs-screener", "0,0,0,0,0,1,0", None, "moderate", []),
         ("cssrs-screener", "1,1,0,0,1,0,0", None, "high", ["suicidal_ideation"]),
         ("cssrs-screener", "0,0,0,0,0,1,1", None, "high", []),
+        ("sds", "0,0,0,0,0", 0, None, []),
+        ("sds", "1,0,2,0,3", 6, None, []),
+        ("sds", "3,3,3,3,3", 15, None, []),
+        ("cognition", "26", 26, None, []),
     ],
 )
 def test_score_json_contract(
@@ -90,6 +94,9 @@ def test_score_json_contract(
         (("score", "cssrs-screener", "--answers", "0,0,0,0,0,0,2"), "item 6b"),
         (("score", "phq9", "--answers", "0,0,0,0,,0,0,0,0"), "item 5"),
         (("score", "nope", "--answers", "1"), "INSTRUMENT"),
+        (("score", "sds", "--answers", "0,0,0,0"), "answers"),
+        (("score", "sds", "--answers", "0,0,0,0,4"), "item 5"),
+        (("score", "cognition", "--answers", "31"), "item 1"),
     ],
 )
 def test_bad_input_exits_2_naming_the_item(args: tuple[str, ...], fragment: str) -> None:
@@ -123,14 +130,14 @@ def test_plain_text_output() -> None:
     ]
 
 
-def test_instruments_json_lists_all_twelve() -> None:
+def test_instruments_json_lists_the_library() -> None:
     code, out, _ = run("instruments", "--json")
     assert code == 0
     obj = json.loads(out)
     ids = [i["id"] for i in obj["instruments"]]
     assert ids == [
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener",
+        "bpic-ss", "cssrs-screener", "sds", "cognition",
     ]  # fmt: skip
     phq9 = obj["instruments"][0]
     assert (phq9["items"], phq9["total_range"], phq9["loinc_total"], phq9["flags"]) == (
@@ -139,5 +146,5 @@ def test_instruments_json_lists_all_twelve() -> None:
         "44261-6",
         ["suicidal_ideation"],
     )
-    cssrs = obj["instruments"][-1]
+    cssrs = obj["instruments"][ids.index("cssrs-screener")]
     assert (cssrs["total_range"], cssrs["risk_levels"]) == (None, ["none", "low", "moderate", "high"])

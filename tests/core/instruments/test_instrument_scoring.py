@@ -56,6 +56,8 @@ CONTRACT_SHAPE: dict[str, tuple[int, list[int]]] = {  # items, max value per ite
     "pain-nrs": (1, [10]),
     "bpic-ss": (8, [4] * 7 + [10]),
     "cssrs-screener": (7, [1] * 7),
+    "sds": (5, [3] * 5),
+    "cognition": (1, [30]),
 }
 
 BOUNDARY_CASES = [
@@ -66,10 +68,10 @@ BOUNDARY_CASES = [
 ]
 
 
-def test_library_has_exactly_the_twelve_contract_instruments() -> None:
+def test_library_has_the_contract_instruments_and_the_cognition_extension() -> None:
     assert INSTRUMENT_IDS == (
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener",
+        "bpic-ss", "cssrs-screener", "sds", "cognition",
     )  # fmt: skip
 
 
@@ -97,7 +99,7 @@ def test_every_band_boundary(iid: str, band: str, total: int) -> None:
     assert result.severity == band
 
 
-@pytest.mark.parametrize("iid", ["cadss", "moaas"])
+@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition"])
 def test_instruments_without_bands_have_null_severity(iid: str) -> None:
     defn = load_instrument(iid)
     result = score(defn, [i.max_value for i in defn.items])
@@ -340,3 +342,31 @@ def test_result_is_frozen() -> None:
     r = score(load_instrument("gad7"), [0] * 7)
     with pytest.raises(AttributeError):
         r.total = 5  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------- surveillance instruments
+
+
+def test_sds_is_a_plain_sum_of_five_items_without_wording() -> None:
+    # Gossop 1995: five items scored 0-3, total = sum (0-15); no severity bands are shipped.
+    defn = load_instrument("sds")
+    r = score(defn, [2, 1, 0, 3, 1])
+    assert (r.total, r.severity, r.flag_codes, r.suicide_risk) == (7, None, (), False)
+    assert (defn.total_min, defn.total_max, defn.wording_included, defn.remote_allowed) == (
+        0,
+        15,
+        False,
+        False,
+    )
+    assert all(i.text is None for i in defn.items)
+
+
+def test_cognition_is_a_rater_entered_total_without_item_content() -> None:
+    defn = load_instrument("cognition")
+    assert (len(defn.items), defn.total_min, defn.total_max, defn.respondent) == (1, 0, 30, "clinician")
+    assert defn.wording_included is False
+    assert "licensed" in defn.licence
+    assert score(defn, [24]).total == 24
+    with pytest.raises(AnswerError) as exc:
+        score(defn, [31])
+    assert exc.value.field == "item 1"

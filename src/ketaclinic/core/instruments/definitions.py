@@ -14,7 +14,7 @@ from ketaclinic.core.yamlfile import load_yaml
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
 _OPS: frozenset[str] = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 
-#: Canonical order of the instrument library (CONTRACTS.md §1).
+#: Canonical order of the instrument library (the `score` contract; `cognition` is an extension).
 INSTRUMENT_IDS: tuple[str, ...] = (
     "phq9",
     "gad7",
@@ -28,6 +28,8 @@ INSTRUMENT_IDS: tuple[str, ...] = (
     "pain-nrs",
     "bpic-ss",
     "cssrs-screener",
+    "sds",
+    "cognition",
 )
 
 
