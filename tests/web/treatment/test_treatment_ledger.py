@@ -99,6 +99,10 @@ def test_full_iv_session_goes_through_the_ledger(
         A.do_waste_remainder(actor=nurse, session_id=s.pk, witness_id=prescriber.pk, witness_password="nope")
     assert bad.value.fields == {"witness_password": ["the witness's password is not correct"]}
     assert ledger_state() == before
+    # The refused waste rolled back, but the witness's failed attempt stays counted and audited.
+    prescriber.refresh_from_db()
+    assert prescriber.failed_login_count == 1
+    assert AuditEvent.objects.filter(action="auth.witness_failed", object_id=str(prescriber.pk)).count() == 1
     with pytest.raises(ValidationFailed) as self_witness:
         A.do_waste_remainder(actor=nurse, session_id=s.pk, witness_id=nurse.pk, witness_password=PASSWORD)
     assert self_witness.value.fields == {"witness": ["the witness must be someone other than you"]}

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.web.accounts.authn import account_clinic_ids
 from ketaclinic.web.accounts.models import ApiToken, Membership, User
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
 from ketaclinic.web.lib.audit import record_audit
@@ -86,10 +87,13 @@ def do_revoke_api_token(*, actor: User, token_id: int) -> ApiToken:
 
 
 def do_record_sign_in(*, user: User, request: HttpRequest) -> None:
+    """Audit a successful sign-in once per clinic of the account, so each clinic's auditor sees it."""
     with transaction.atomic():
-        record_audit(actor=user, action="auth.login", obj=user, request=request)
+        for clinic_id in account_clinic_ids(user):
+            record_audit(actor=user, action="auth.login", obj=user, clinic=clinic_id, request=request)
 
 
 def do_record_sign_out(*, user: User, request: HttpRequest) -> None:
     with transaction.atomic():
-        record_audit(actor=user, action="auth.logout", obj=user, request=request)
+        for clinic_id in account_clinic_ids(user):
+            record_audit(actor=user, action="auth.logout", obj=user, clinic=clinic_id, request=request)

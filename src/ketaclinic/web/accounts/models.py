@@ -66,3 +66,23 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class AuthThrottle(models.Model):
+    """One fixed-window counter of authentication attempts (per client address or per username).
+
+    Kept in the database so every server process shares it; rows of past windows are purged as new ones open.
+    """
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="uniq_auth_throttle_window")
+        ]
+        indexes = [models.Index(fields=["window_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%H:%M}: {self.count}"

@@ -12,8 +12,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ketaclinic.web.accounts import actions
+from ketaclinic.web.accounts.throttle import check_auth_rate
 from ketaclinic.web.lib.access import user_clinic_ids
-from ketaclinic.web.lib.errors import DomainError
+from ketaclinic.web.lib.audit import client_ip
+from ketaclinic.web.lib.errors import DomainError, RateLimitedError
 from ketaclinic.web.lib.middleware import SESSION_KEY
 
 LOCKED_MESSAGE = "This account is temporarily locked after repeated failed sign-ins. Try again later or ask a clinic admin."
@@ -25,6 +27,19 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = AuthenticationForm(request, data=request.POST or None)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.method == "POST":
+        try:
+            check_auth_rate(
+                kind="sign_in", address=client_ip(request), username=str(request.POST.get("username", ""))
+            )
+        except RateLimitedError as exc:
+            response = render(
+                request,
+                "accounts/login.html",
+                {"form": AuthenticationForm(request), "next": next_url, "rate_limited": exc.message},
+                status=429,
+            )
+            response["Retry-After"] = str(exc.retry_after)
+            return response
         if form.is_valid():
             user = form.get_user()
             login(request, user)

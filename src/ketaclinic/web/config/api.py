@@ -11,7 +11,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
-from ketaclinic.web.lib.errors import DomainError
+from ketaclinic.web.lib.errors import DomainError, RateLimitedError
 
 
 class SessionAuth(APIKeyCookie):
@@ -64,7 +64,10 @@ def error_response(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, exc.message, exc.fields)
+    response = error_response(request, exc.status, exc.code, exc.message, exc.fields)
+    if isinstance(exc, RateLimitedError):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(NinjaValidationError)

@@ -127,6 +127,22 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 KETACLINIC_LOCKOUT_THRESHOLD = int(os.environ.get("KETACLINIC_LOCKOUT_THRESHOLD", "5"))
 KETACLINIC_LOCKOUT_MINUTES = int(os.environ.get("KETACLINIC_LOCKOUT_MINUTES", "15"))
 
+# Rate limits on password checks (sign-in and witness signatures): (attempts, window in seconds), per client
+# address and per username, counted in the database so every server process shares them. 429 + Retry-After.
+# The test suite signs the same accounts in hundreds of times from 127.0.0.1, so the limits are raised there
+# (the rate-limit tests set them explicitly).
+_ADDRESS_LIMIT = int(os.environ.get("KETACLINIC_RATE_ADDRESS", "10000" if TESTING else "30"))
+_USERNAME_LIMIT = int(os.environ.get("KETACLINIC_RATE_USERNAME", "10000" if TESTING else "10"))
+KETACLINIC_RATE_LIMITS = {
+    "sign_in_address": (_ADDRESS_LIMIT, 60),
+    "sign_in_username": (_USERNAME_LIMIT, 60),
+    "witness_address": (_ADDRESS_LIMIT, 60),
+    "witness_username": (_USERNAME_LIMIT, 60),
+}
+
+# X-Forwarded-For is believed only from these proxy addresses or networks (comma-separated, e.g. 10.0.0.0/8).
+KETACLINIC_TRUSTED_PROXIES = _list("KETACLINIC_TRUSTED_PROXIES", "")
+
 # Sessions expire after this many minutes of inactivity (refreshed on every request) and at browser close.
 SESSION_COOKIE_AGE = int(os.environ.get("KETACLINIC_SESSION_IDLE_MINUTES", "30")) * 60
 SESSION_SAVE_EVERY_REQUEST = True

@@ -23,7 +23,7 @@ from ketaclinic.core.ledger import (
     reconcile_count,
     report_deadlines,
 )
-from ketaclinic.web.accounts.roles import Perm, Role, has_perm_in_clinic, require_perm, roles_in_clinic
+from ketaclinic.web.accounts.roles import Perm, Role, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger.models import (
     Case,
@@ -97,27 +97,109 @@ def _require_session_mover(actor: Any, clinic: Clinic) -> None:
     require_perm(actor, clinic, Perm.SESSION_RUN)
 
 
-def _authenticate_witness(actor: Any, clinic: Clinic, witness: Any, password: str | None, field: str) -> None:
-    """A witness is another active clinical or custody member of the clinic who re-enters their password."""
+@dataclass(frozen=True, slots=True)
+class WitnessSignature:
+    """Proof that `witness_id` re-entered their password for `actor_id` in `clinic_id`, made only by
+    `authenticate_witness`. Lets a caller authenticate once, outside its own transaction (so a failure is
+    counted and audited even though the write is refused), then pass the proof instead of the password."""
+
+    witness_id: int
+    actor_id: int
+    clinic_id: int
+
+
+_WITNESS_REFUSED = "the witness's password is not correct"
+
+
+def authenticate_witness(
+    *,
+    actor: Any,
+    clinic: Clinic,
+    witness: Any,
+    password: str | None,
+    field: str = "witness",
+    request: Any = None,
+) -> WitnessSignature:
+    """A witness is another active clinical or custody member of the clinic who re-enters their password.
+
+    The password goes through the sign-in path (accounts.authn): rate limited per client address and per
+    witness, failures counted toward the witness's lockout, a locked or inactive account refused, every
+    attempt audited. It runs before any stock check, so the error of a wrong password never depends on the
+    quantity or the balance.
+    """
+    from ketaclinic.web.accounts import authn
+    from ketaclinic.web.accounts.throttle import check_auth_rate
+    from ketaclinic.web.lib.audit import client_ip
+
     if witness is None:
         raise ValidationFailed({field: ["a witness is required"]})
     if witness.pk == actor.pk:
         raise ValidationFailed({field: ["the witness must be someone other than you"]})
-    if not witness.is_active or not (roles_in_clinic(witness, clinic) & WITNESS_ROLES):
+    from ketaclinic.web.accounts.models import Membership
+
+    if not Membership.objects.filter(
+        user_id=witness.pk, clinic_id=clinic.pk, role__in=WITNESS_ROLES, is_active=True
+    ).exists():
         raise ValidationFailed(
             {field: ["the witness must be a prescriber, nurse or custodian of this clinic"]}
         )
-    if not password or not witness.check_password(password):
-        raise ValidationFailed({f"{field}_password": ["the witness's password is not correct"]})
+    check_auth_rate(kind="witness", address=client_ip(request), username=witness.get_username())
+    outcome, _ = authn.check_password(
+        username=witness.get_username(),
+        password=password or "",
+        request=request,
+        purpose="witness",
+        user=witness,
+    )
+    if outcome is authn.Outcome.INACTIVE:
+        raise ValidationFailed({field: ["the witness's account is inactive"]})
+    if outcome is authn.Outcome.LOCKED:
+        raise ValidationFailed(
+            {
+                f"{field}_password": [
+                    "the witness's account is locked after repeated failed attempts; try again later"
+                ]
+            }
+        )
+    if outcome is not authn.Outcome.OK:
+        raise ValidationFailed({f"{field}_password": [_WITNESS_REFUSED]})
+    return WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk)
+
+
+def _authenticate_witness(
+    actor: Any,
+    clinic: Clinic,
+    witness: Any,
+    password: str | WitnessSignature | None,
+    field: str,
+    request: Any,
+) -> None:
+    if isinstance(password, WitnessSignature) and witness is not None:
+        if password == WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk):
+            return
+        raise ValidationFailed({field: ["the witness signature belongs to another witness, actor or clinic"]})
+    authenticate_witness(
+        actor=actor,
+        clinic=clinic,
+        witness=witness,
+        password=password if isinstance(password, str) else None,
+        field=field,
+        request=request,
+    )
 
 
 def _authenticate_second_witness(
-    actor: Any, clinic: Clinic, witness: Any, second_witness: Any, password: str | None
+    actor: Any,
+    clinic: Clinic,
+    witness: Any,
+    second_witness: Any,
+    password: str | WitnessSignature | None,
+    request: Any,
 ) -> None:
     """The second witness authenticates like the first and must be a different person."""
-    _authenticate_witness(actor, clinic, second_witness, password, "second_witness")
-    if second_witness.pk == witness.pk:
+    if second_witness is not None and second_witness.pk == witness.pk:
         raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
+    _authenticate_witness(actor, clinic, second_witness, password, "second_witness", request)
 
 
 def _issues_to_error(issues: list[Any]) -> ValidationFailed:
@@ -640,11 +722,11 @@ def do_record_waste(
     lot: Lot,
     quantity: Decimal | str,
     witness: Any,
-    witness_password: str | None,
+    witness_password: str | WitnessSignature | None,
     session: Any = None,
     location: StorageLocation | None = None,
     second_witness: Any = None,
-    second_witness_password: str | None = None,
+    second_witness_password: str | WitnessSignature | None = None,
     reason: str = "",
     occurred_at: dt.datetime | None = None,
     request: Any = None,
@@ -668,10 +750,10 @@ def do_record_waste(
     _check_lot(lot, clinic)
     q = _quantity(quantity)
     when = _when(occurred_at)
-    _authenticate_witness(actor, clinic, witness, witness_password, "witness")
+    _authenticate_witness(actor, clinic, witness, witness_password, "witness", request)
     witnesses = [witness]
     if second_witness is not None:
-        _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password)
+        _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password, request)
         witnesses.append(second_witness)
     with transaction.atomic():
         lock_chain()
@@ -787,9 +869,9 @@ def do_record_destruction(
     quantity: Decimal | str,
     method: str,
     witness: Any,
-    witness_password: str | None,
+    witness_password: str | WitnessSignature | None,
     second_witness: Any,
-    second_witness_password: str | None,
+    second_witness_password: str | WitnessSignature | None,
     occurred_at: dt.datetime | None = None,
     request: Any = None,
 ) -> LedgerEntry:
@@ -802,8 +884,8 @@ def do_record_destruction(
     when = _when(occurred_at)
     if not method.strip():
         raise ValidationFailed({"method": ["describe how the stock was made non-retrievable"]})
-    _authenticate_witness(actor, clinic, witness, witness_password, "witness")
-    _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password)
+    _authenticate_witness(actor, clinic, witness, witness_password, "witness", request)
+    _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password, request)
     with transaction.atomic():
         lock_chain()
         _need_stock(lot, location, q)

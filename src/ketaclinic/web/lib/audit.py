@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -12,14 +13,42 @@ if TYPE_CHECKING:
     from ketaclinic.web.audit.models import AuditEvent
 
 
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    from django.conf import settings
+
+    return [
+        ipaddress.ip_network(p, strict=False) for p in getattr(settings, "KETACLINIC_TRUSTED_PROXIES", [])
+    ]
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: REMOTE_ADDR, or, only when that is a proxy listed in KETACLINIC_TRUSTED_PROXIES,
+    the right-most address of X-Forwarded-For that is not itself a trusted proxy (a client can prepend anything
+    to the header, so the left-most entry is never trusted)."""
     if request is None:
         return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        return str(forwarded.split(",")[0].strip()) or None
-    ip = request.META.get("REMOTE_ADDR")
-    return str(ip) if ip else None
+    remote = _ip(str(request.META.get("REMOTE_ADDR") or ""))
+    if remote is None:
+        return None
+    proxies = _trusted_proxies()
+    if not proxies or not any(remote in net for net in proxies):
+        return str(remote)
+    hops = [h for h in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        addr = _ip(hop)
+        if addr is None:
+            break  # a malformed hop: stop at the last address we can vouch for
+        if not any(addr in net for net in proxies):
+            return str(addr)
+        remote = addr
+    return str(remote)
 
 
 def record_audit(
@@ -44,6 +73,7 @@ def record_audit(
         clinic = patient.clinic
     if clinic is None and obj is not None:
         clinic = getattr(obj, "clinic", None)
+    clinic_kw = {"clinic_id": clinic} if isinstance(clinic, int) else {"clinic": clinic}
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(
         actor=user,
@@ -52,7 +82,7 @@ def record_audit(
         object_type=(obj._meta.label_lower if obj is not None else ""),
         object_id=(str(obj.pk) if obj is not None and obj.pk is not None else ""),
         object_repr=(str(obj)[:200] if obj is not None else ""),
-        clinic=clinic,
+        **clinic_kw,
         patient=patient,
         ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),

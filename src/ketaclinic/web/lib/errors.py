@@ -56,3 +56,14 @@ def field_errors_from_django(exc: object) -> dict[str, list[str]]:
         return {k: [str(m) for m in v] for k, v in message_dict.items()}
     messages = getattr(exc, "messages", [str(exc)])
     return {"__all__": [str(m) for m in messages]}
+
+
+class RateLimitedError(DomainError):
+    """Too many attempts from one client address or against one username; retry after `retry_after` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

@@ -48,8 +48,11 @@ class DomainErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.shortcuts import render
 
-        from ketaclinic.web.lib.errors import DomainError
+        from ketaclinic.web.lib.errors import DomainError, RateLimitedError
 
         if not isinstance(exception, DomainError) or request.path.startswith("/api/"):
             return None
-        return render(request, "error.html", {"error": exception}, status=exception.status)
+        response = render(request, "error.html", {"error": exception}, status=exception.status)
+        if isinstance(exception, RateLimitedError):
+            response["Retry-After"] = str(exception.retry_after)
+        return response

@@ -723,6 +723,25 @@ def do_waste_remainder(
     from ketaclinic.web.ledger import actions as ledger
     from ketaclinic.web.treatment.stock import holdings
 
+    # The witness signs outside the writing transaction: a failed attempt must stay counted toward the
+    # witness's lockout and audited even though the waste is then refused (and rolled back).
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.DOSING, S.MONITORING, S.DISCHARGE_READY, doing="waste the remainder")
+    wid = _int_or_none(witness_id)
+    witness = User.objects.filter(pk=wid).first() if wid is not None else None
+    signature = None
+    if witness is not None:
+        try:
+            signature = ledger.authenticate_witness(
+                actor=actor,
+                clinic=session.clinic,
+                witness=witness,
+                password=witness_password,
+                request=request,
+            )
+        except ValidationFailed as exc:
+            raise _ledger_errors(exc, {}) from None
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
         _require_status(session, S.DOSING, S.MONITORING, S.DISCHARGE_READY, doing="waste the remainder")
@@ -730,8 +749,6 @@ def do_waste_remainder(
         held = [(lot, q) for lot, q in holdings(session) if q > 0]
         if not held:
             errors["waste"] = ["the session holds no stock: nothing to waste"]
-        wid = _int_or_none(witness_id)
-        witness = User.objects.filter(pk=wid).first() if wid is not None else None
         if witness is None:
             errors["witness"] = ["choose the witness"]
         when = _aware(occurred_at, "occurred_at", errors)
@@ -746,7 +763,7 @@ def do_waste_remainder(
                         lot=lot,
                         quantity=q,
                         witness=witness,
-                        witness_password=witness_password,
+                        witness_password=signature,
                         session=session,
                         reason=(reason or "").strip() or "unused remainder of the session's withdrawal",
                         occurred_at=when,
