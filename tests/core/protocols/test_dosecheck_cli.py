@@ -73,3 +73,34 @@ def test_protocols_lists_ids_with_sources() -> None:
     esk_p = next(p for p in data["protocols"] if p["id"] == "esketamine-trd")
     assert esk_p["definition"]["device_mg"]["value"] == 28
     assert "SPRAVATO" in esk_p["definition"]["device_mg"]["source"]
+
+
+def test_pain_infusion_over_24_hours_is_blocked_by_the_cli(tmp_path: Path) -> None:
+    code, out, _ = _run(tmp_path, request("iv-ketamine-chronic-pain", dose(at(), 840, duration_min=1440)))
+    assert code == 0
+    data = json.loads(out)
+    assert data["decision"] == "block"
+    assert [(f["code"], f["level"]) for f in data["findings"]] == [
+        ("duration_exceeded", "block"),
+        ("session_total_exceeded", "block"),
+    ]
+
+
+def test_depression_push_and_minor_esketamine_patient_are_blocked_by_the_cli(tmp_path: Path) -> None:
+    code, out, _ = _run(tmp_path, request("iv-racemic-depression", dose(at(), 35, duration_min=2)))
+    assert (code, json.loads(out)["decision"]) == (0, "block")
+    assert "bolus_exceeded" in [f["code"] for f in json.loads(out)["findings"]]
+    req = request("esketamine-trd", esk(at(), 56), birth_date="2010-01-01")
+    code, out, _ = _run(tmp_path, req)
+    assert json.loads(out)["findings"][0]["code"] == "age_below_label"
+
+
+def test_previous_weight_is_read_and_validated(tmp_path: Path) -> None:
+    req = request("iv-racemic-depression", dose(at(), 35, duration_min=40), weight=154)
+    req["patient"].update(previous_weight_kg=70, previous_weight_date="2025-01-02")
+    code, out, _ = _run(tmp_path, req)
+    assert (code, json.loads(out)["decision"]) == (0, "warn")
+    assert [f["code"] for f in json.loads(out)["findings"]] == ["weight_changed"]
+    req["patient"]["previous_weight_date"] = "yesterday"
+    code, out, err = _run(tmp_path, req)
+    assert (code, out) == (2, "") and "patient.previous_weight_date" in err

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ketaclinic.core.protocols import ProtocolError, get_protocol, load_protocols, parse_protocol
-from ketaclinic.core.protocols.model import guard_settings, parse_guard_settings
 from ketaclinic.core.protocols.monitoring import monitoring_rules, parse_monitoring_rules
+from ketaclinic.core.protocols.settings import guard_settings, parse_guard_settings
 
 
 def test_library_has_the_six_protocols() -> None:

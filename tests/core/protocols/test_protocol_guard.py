@@ -53,7 +53,12 @@ def test_weight_at_block_limit_only_warns(weight: float) -> None:
 
 def test_iv_dose_above_hard_ceiling_blocks_and_above_protocol_warns() -> None:
     r = run(request(IV, dose(at(), 70.1, duration_min=40)))  # 1.0014 mg/kg at 70 kg
-    assert codes(r) == {"dose_exceeds_max": "block", "dose_above_protocol": "warn"}
+    assert codes(r) == {
+        "dose_exceeds_max": "block",
+        "dose_above_protocol": "warn",
+        "rate_exceeded": "block",  # 1.502 mg/kg/h > 1.5
+        "session_total_exceeded": "block",  # > 1.0 mg/kg per session
+    }
     assert r.decision == "block"
     assert "1 mg/kg" in r.findings[0].message and "Source:" in r.findings[0].message
 
@@ -91,16 +96,16 @@ def test_esketamine_first_dose_rule_for_65_plus_only_when_configured() -> None:
 
 
 def test_pain_bolus_above_035_mg_per_kg_blocks() -> None:
-    assert codes(run(request(PAIN, dose(at(), 25, duration_min=5)))) == {"dose_exceeds_max": "block"}
+    assert codes(run(request(PAIN, dose(at(), 25, duration_min=5)))) == {"bolus_exceeded": "block"}
     assert run(request(PAIN, dose(at(), 24.5, duration_min=5))).decision == "allow"  # exactly 0.35 mg/kg
 
 
 def test_pain_infusion_rate_bands() -> None:
-    # 70 kg over 240 min: 1 mg/kg/h = 280 mg, 2 mg/kg/h = 560 mg
-    assert run(request(PAIN, dose(at(), 280, duration_min=240))).decision == "allow"
-    assert codes(run(request(PAIN, dose(at(), 281, duration_min=240)))) == {"dose_above_protocol": "warn"}
-    assert codes(run(request(PAIN, dose(at(), 560, duration_min=240)))) == {"dose_above_protocol": "warn"}
-    assert codes(run(request(PAIN, dose(at(), 561, duration_min=240)))) == {"dose_exceeds_max": "block"}
+    # 70 kg over 30 min: 1 mg/kg/h = 35 mg, 2 mg/kg/h = 70 mg (all under the 2 mg/kg session total)
+    assert run(request(PAIN, dose(at(), 35, duration_min=30))).decision == "allow"
+    assert codes(run(request(PAIN, dose(at(), 36, duration_min=30)))) == {"dose_above_protocol": "warn"}
+    assert codes(run(request(PAIN, dose(at(), 70, duration_min=30)))) == {"dose_above_protocol": "warn"}
+    assert codes(run(request(PAIN, dose(at(), 71, duration_min=30)))) == {"rate_exceeded": "block"}
 
 
 def test_oral_absolute_mg_ceiling_blocks_even_when_mg_per_kg_is_fine() -> None:
@@ -240,11 +245,11 @@ def test_esketamine_one_device_more_than_ordered_blocks() -> None:
 
 def test_decision_is_most_severe_and_one_finding_per_code() -> None:
     hist = [dose(at(), 35)]
-    r = run(request(IV, dose(at(hours=30), 60, duration_min=20, ordered_mg=60), hist))
+    r = run(request(IV, dose(at(hours=30), 55, duration_min=38, ordered_mg=55), hist))
     assert r.decision == "warn"
     assert [f.code for f in r.findings] == ["dose_above_protocol", "interval_too_short"]
     merged = r.findings[0].message
-    assert "above the protocol's 0.75 mg/kg" in merged and "Also: Infused over 20 min" in merged
+    assert "above the protocol's 0.75 mg/kg" in merged and "Also: Infused over 38 min" in merged
 
 
 def test_every_code_is_reachable_and_contract_codes_match() -> None:
@@ -257,6 +262,13 @@ def test_every_code_is_reachable_and_contract_codes_match() -> None:
         "cumulative_exceeded",
         "escalation_pattern",
         "deviates_from_order",
+        "session_total_exceeded",
+        "duration_exceeded",
+        "rate_exceeded",
+        "bolus_exceeded",
+        "age_below_label",
+        "age_under_18",
+        "weight_changed",
     }
 
 

@@ -163,6 +163,26 @@ def test_admin_protocol_errors_name_the_field(admin_user: Any, client_as: Any) -
     assert AuditEvent.objects.filter(action="protocol.add").count() == audit_before
 
 
+def test_clinic_infusion_protocol_without_guard_rails_is_refused(admin_user: Any, client_as: Any) -> None:
+    import copy
+
+    raw = copy.deepcopy(dict(get_protocol("iv-ketamine-chronic-pain").raw))
+    raw.update({"id": "clinic-pain-long", "name": "Long pain infusion"})
+    for key in ("session_max_mg_per_kg", "max_duration_min"):
+        raw["infusion"].pop(key)
+    audit_before = AuditEvent.objects.filter(action="protocol.add").count()
+    r = client_as(admin_user).post("/treatment/protocols/", {"definition": yaml.safe_dump(raw)})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert (
+        "<strong>definition.infusion.session_max_mg_per_kg</strong>: is required for a weight-based infusion protocol"
+        in body
+    )
+    assert "<strong>definition.infusion.max_duration_min</strong>" in body
+    assert ClinicProtocol.objects.count() == 0
+    assert AuditEvent.objects.filter(action="protocol.add").count() == audit_before
+
+
 def test_protocol_page_is_for_clinic_admins_only(prescriber: Any, client_as: Any) -> None:
     r = client_as(prescriber).post("/treatment/protocols/", {"definition": _definition()})
     assert r.status_code == 403

@@ -13,17 +13,20 @@ from ketaclinic.core.protocols.guard import (
     parse_dose_request,
 )
 from ketaclinic.core.protocols.model import (
+    INFUSION_GUARD_RAILS,
     Protocol,
     ProtocolError,
     get_protocol,
-    guard_settings,
     load_protocols,
+    missing_guard_rails,
     parse_protocol,
     protocol_ids,
 )
+from ketaclinic.core.protocols.settings import guard_settings
 
 __all__ = [
     "FINDING_CODES",
+    "INFUSION_GUARD_RAILS",
     "Dose",
     "DoseCheckResult",
     "DoseRequest",
@@ -36,6 +39,7 @@ __all__ = [
     "get_protocol",
     "guard_settings",
     "load_protocols",
+    "missing_guard_rails",
     "parse_dose",
     "parse_dose_request",
     "parse_protocol",

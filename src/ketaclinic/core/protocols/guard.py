@@ -9,234 +9,53 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
 
-from ketaclinic.core.protocols.model import (
-    DRUGS,
-    ROUTES,
-    Drug,
-    GuardSettings,
-    Level,
-    Protocol,
-    Sourced,
-    guard_settings,
+from ketaclinic.core.protocols.findings import (
+    EPS,
+    FINDING_CODES,
+    Collector,
+    Decision,
+    DoseCheckResult,
+    Finding,
+    FindingCode,
+    fmt,
 )
+from ketaclinic.core.protocols.infusion_checks import check_infusion
+from ketaclinic.core.protocols.model import Protocol
+from ketaclinic.core.protocols.request import (
+    Dose,
+    DoseRequest,
+    DoseRequestError,
+    PatientFacts,
+    parse_dose,
+    parse_dose_request,
+)
+from ketaclinic.core.protocols.settings import GuardSettings, guard_settings
 
-Decision = Literal["allow", "warn", "block"]
-FindingCode = Literal[
-    "weight_implausible",
-    "dose_exceeds_max",
-    "dose_above_protocol",
-    "invalid_device_multiple",
-    "interval_too_short",
-    "cumulative_exceeded",
-    "escalation_pattern",
-    "deviates_from_order",
+__all__ = [
+    "FINDING_CODES",
+    "Decision",
+    "Dose",
+    "DoseCheckResult",
+    "DoseRequest",
+    "DoseRequestError",
+    "Finding",
+    "FindingCode",
+    "PatientFacts",
+    "check_dose",
+    "parse_dose",
+    "parse_dose_request",
 ]
-FINDING_CODES: tuple[FindingCode, ...] = (
-    "weight_implausible",
-    "dose_exceeds_max",
-    "dose_above_protocol",
-    "invalid_device_multiple",
-    "interval_too_short",
-    "cumulative_exceeded",
-    "escalation_pattern",
-    "deviates_from_order",
-)
-_RANK: dict[str, int] = {"allow": 0, "warn": 1, "block": 2}
-_EPS = 1e-9
 
-
-class DoseRequestError(ValueError):
-    """Bad dose-check input; `field` names the offending field (e.g. `history[2].time`)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
-
-
-@dataclass(frozen=True, slots=True)
-class Dose:
-    """One dose, given or proposed. `time` is timezone-aware; `duration_min` is the infusion length."""
-
-    time: datetime
-    drug: Drug
-    route: str
-    dose_mg: float
-    duration_min: float | None = None
-    ordered_mg: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PatientFacts:
-    weight_kg: float
-    birth_date: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DoseRequest:
-    patient: PatientFacts
-    protocol_id: str
-    history: tuple[Dose, ...]
-    proposed: Dose
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: FindingCode
-    level: Level
-    message: str
-    source: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "level": self.level, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
-class DoseCheckResult:
-    decision: Decision
-    findings: tuple[Finding, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The CONTRACTS.md §3 output object."""
-        return {"decision": self.decision, "findings": [f.to_dict() for f in self.findings]}
-
-    def has(self, code: str) -> bool:
-        return any(f.code == code for f in self.findings)
-
-
-# ---------------------------------------------------------------------------------------------- parsing
-
-
-def _num(v: Any, field: str, *, positive: bool = True) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(float(v)):
-        raise DoseRequestError(field, "must be a number")
-    if positive and float(v) <= 0:
-        raise DoseRequestError(field, "must be greater than 0")
-    return float(v)
-
-
-def _time(v: Any, field: str) -> datetime:
-    if not isinstance(v, str):
-        raise DoseRequestError(field, "must be an ISO-8601 date-time string")
-    try:
-        t = datetime.fromisoformat(v)
-    except ValueError:
-        raise DoseRequestError(field, f"is not an ISO-8601 date-time: {v!r}") from None
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise DoseRequestError(field, "must include a timezone offset (e.g. Z or +01:00)")
-    return t
-
-
-def parse_dose(v: Any, field: str) -> Dose:
-    """Parse one DOSE object of the contract; errors name `field.<key>`."""
-    if not isinstance(v, Mapping):
-        raise DoseRequestError(field, "must be an object")
-    for key in ("time", "drug", "route", "dose_mg"):
-        if key not in v:
-            raise DoseRequestError(f"{field}.{key}", "is required")
-    drug = v["drug"]
-    if drug not in DRUGS:
-        raise DoseRequestError(f"{field}.drug", f"must be one of {', '.join(DRUGS)}")
-    route = v["route"]
-    if route not in ROUTES:
-        raise DoseRequestError(f"{field}.route", f"must be one of {', '.join(ROUTES)}")
-    duration = v.get("duration_min")
-    ordered = v.get("ordered_mg")
-    return Dose(
-        time=_time(v["time"], f"{field}.time"),
-        drug=drug,
-        route=route,
-        dose_mg=_num(v["dose_mg"], f"{field}.dose_mg"),
-        duration_min=None if duration is None else _num(duration, f"{field}.duration_min"),
-        ordered_mg=None if ordered is None else _num(ordered, f"{field}.ordered_mg"),
-    )
-
-
-def parse_dose_request(data: Any) -> DoseRequest:
-    """Parse the CONTRACTS.md §3 REQUEST object; raises DoseRequestError naming the field."""
-    if not isinstance(data, Mapping):
-        raise DoseRequestError("request", "must be a JSON object")
-    patient = data.get("patient")
-    if not isinstance(patient, Mapping):
-        raise DoseRequestError("patient", "is required and must be an object")
-    if "weight_kg" not in patient:
-        raise DoseRequestError("patient.weight_kg", "is required")
-    # A zero/negative weight is a valid number but an implausible weight: the guard blocks it.
-    weight = _num(patient["weight_kg"], "patient.weight_kg", positive=False)
-    bd = patient.get("birth_date")
-    birth: date | None = None
-    if bd is not None:
-        if not isinstance(bd, str):
-            raise DoseRequestError("patient.birth_date", "must be a YYYY-MM-DD string")
-        try:
-            birth = date.fromisoformat(bd)
-        except ValueError:
-            raise DoseRequestError("patient.birth_date", f"is not a YYYY-MM-DD date: {bd!r}") from None
-    protocol = data.get("protocol")
-    if not isinstance(protocol, str) or not protocol:
-        raise DoseRequestError("protocol", "is required and must be a protocol id string")
-    history = data.get("history", [])
-    if history is None:
-        history = []
-    if not isinstance(history, Sequence) or isinstance(history, str):
-        raise DoseRequestError("history", "must be a list of doses")
-    if "proposed" not in data:
-        raise DoseRequestError("proposed", "is required")
-    return DoseRequest(
-        patient=PatientFacts(weight_kg=weight, birth_date=birth),
-        protocol_id=protocol,
-        history=tuple(parse_dose(h, f"history[{i}]") for i, h in enumerate(history)),
-        proposed=parse_dose(data["proposed"], "proposed"),
-    )
-
-
-# ---------------------------------------------------------------------------------------------- checking
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.2f}".rstrip("0").rstrip(".") if not float(x).is_integer() else f"{int(x)}"
+_EPS = EPS
+_fmt = fmt
+_Collector = Collector
 
 
 def _age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.items: list[Finding] = []
-
-    def add(self, code: FindingCode, level: Level, message: str, src: Sourced | str | None = None) -> None:
-        source = src.cite() if isinstance(src, Sourced) else (src or "")
-        full = f"{message} Source: {source}" if source else message
-        self.items.append(Finding(code=code, level=level, message=full, source=source))
-
-    def result(self) -> DoseCheckResult:
-        # One finding per code (its most severe), in the order codes were first raised.
-        best: dict[str, Finding] = {}
-        for f in self.items:
-            if f.code not in best or _RANK[f.level] > _RANK[best[f.code].level]:
-                best[f.code] = f
-        order: list[str] = []
-        for f in self.items:
-            if f.code not in order:
-                order.append(f.code)
-        merged: list[Finding] = []
-        for c in order:
-            top = best[c]
-            others = [f.message for f in self.items if f.code == c and f is not top]
-            msg = " Also: ".join([top.message, *others])
-            merged.append(Finding(code=top.code, level=top.level, message=msg, source=top.source))
-        findings = tuple(merged)
-        decision: Decision = "allow"
-        for f in findings:
-            if _RANK[f.level] > _RANK[decision]:
-                decision = f.level
-        return DoseCheckResult(decision=decision, findings=findings)
 
 
 def check_dose(
@@ -271,6 +90,8 @@ def check_dose(
         )
 
     _check_weight(out, w, s)
+    _check_weight_change(out, s, request)
+    _check_age(out, s, request)
     per_kg = p.dose_mg / w if w > 0 else math.inf
     same_drug_before = sorted(
         (h for h in request.history if h.drug == p.drug and h.time <= p.time), key=lambda h: h.time
@@ -315,6 +136,55 @@ def _check_weight(out: _Collector, w: float, s: GuardSettings) -> None:
             "warn",
             f"Weight {_fmt(w)} kg is above {_fmt(s.weight_warn_above.value)} kg: confirm it.",
             s.weight_warn_above,
+        )
+
+
+def _check_weight_change(out: _Collector, s: GuardSettings, req: DoseRequest) -> None:
+    pf = req.patient
+    prev, prev_on = pf.previous_weight_kg, pf.previous_weight_date
+    if prev is None or prev_on is None or pf.weight_kg <= 0:
+        return
+    days = abs((req.proposed.time.date() - prev_on).days)
+    if days > s.weight_change_within_days.value + _EPS:
+        return
+    pct = 100.0 * abs(pf.weight_kg - prev) / prev
+    if pct > s.weight_change_percent.value + _EPS:
+        out.add(
+            "weight_changed",
+            "warn",
+            f"Weight {_fmt(pf.weight_kg)} kg is {_fmt(round(pct, 1))}% away from {_fmt(prev)} kg recorded on "
+            f"{prev_on.isoformat()} ({days} days earlier): confirm the weight and its unit "
+            f"(more than {_fmt(s.weight_change_percent.value)}% within "
+            f"{_fmt(s.weight_change_within_days.value)} days).",
+            s.weight_change_percent,
+        )
+
+
+def _check_age(out: _Collector, s: GuardSettings, req: DoseRequest) -> None:
+    birth = req.patient.birth_date
+    if birth is None:
+        return
+    on = req.proposed.time.date()
+    age = _age_on(birth, on)
+    if req.proposed.drug == "esketamine":
+        lim = s.esketamine_block_below_age
+        if age < lim.value - _EPS:
+            out.add(
+                "age_below_label",
+                "block",
+                f"Patient is {age} on {on.isoformat()}: esketamine is labelled only for patients aged "
+                f"{_fmt(lim.value)} and over.",
+                lim,
+            )
+        return
+    lim = s.ketamine_warn_below_age
+    if age < lim.value - _EPS:
+        out.add(
+            "age_under_18",
+            "warn",
+            f"Patient is {age} on {on.isoformat()}: under {_fmt(lim.value)}, outside the adult evidence for "
+            "ketamine; a prescriber's reason is required.",
+            lim,
         )
 
 
@@ -380,49 +250,7 @@ def _check_single_dose(
                 limit,
             )
 
-    inf = protocol.infusion
-    if inf is None:
-        return
-    duration = p.duration_min if p.duration_min is not None else inf.default_duration_min.value
-    stated = "" if p.duration_min is not None else " (duration not stated: protocol default assumed)"
-    if inf.warn_below_duration_min is not None and duration < inf.warn_below_duration_min.value - _EPS:
-        out.add(
-            "dose_above_protocol",
-            "warn",
-            f"Infused over {_fmt(duration)} min, faster than the protocol's minimum "
-            f"{_fmt(inf.warn_below_duration_min.value)} min.",
-            inf.warn_below_duration_min,
-        )
-    if not protocol.weight_based:
-        return
-    is_bolus = inf.bolus_max_duration_min is not None and duration <= inf.bolus_max_duration_min.value + _EPS
-    if is_bolus:
-        lim = inf.bolus_block_above_mg_per_kg
-        if lim is not None and per_kg > lim.value + _EPS:
-            out.add(
-                "dose_exceeds_max",
-                "block",
-                f"Bolus over {_fmt(duration)} min{stated}: {shown} exceeds the bolus maximum "
-                f"{_fmt(lim.value)} mg/kg.",
-                lim,
-            )
-        return
-    rate = per_kg / (duration / 60.0)
-    rate_txt = f"{_fmt(round(rate, 3))} mg/kg/h ({shown} over {_fmt(duration)} min{stated})"
-    if inf.rate_block_above_mg_per_kg_h is not None and rate > inf.rate_block_above_mg_per_kg_h.value + _EPS:
-        out.add(
-            "dose_exceeds_max",
-            "block",
-            f"Infusion rate {rate_txt} exceeds the maximum {_fmt(inf.rate_block_above_mg_per_kg_h.value)} mg/kg/h.",
-            inf.rate_block_above_mg_per_kg_h,
-        )
-    elif inf.rate_warn_above_mg_per_kg_h is not None and rate > inf.rate_warn_above_mg_per_kg_h.value + _EPS:
-        out.add(
-            "dose_above_protocol",
-            "warn",
-            f"Infusion rate {rate_txt} is above the protocol's {_fmt(inf.rate_warn_above_mg_per_kg_h.value)} mg/kg/h.",
-            inf.rate_warn_above_mg_per_kg_h,
-        )
+    check_infusion(out, protocol, req, per_kg)
 
 
 def _hours(td: timedelta) -> float:

@@ -57,12 +57,43 @@ class DosePolicy:
 
 @dataclass(frozen=True, slots=True)
 class InfusionPolicy:
+    """Infusion guard rails. A dose given over less than `min_infusion_min` is a bolus (the legacy key
+    `bolus_max_duration_min` means "over this many minutes or less"); a bolus above
+    `bolus_block_above_mg_per_kg` is blocked. Every infusion protocol also states a per-session total
+    (`session_max_mg_per_kg`), a maximum duration (`max_duration_min`) and a maximum rate
+    (`rate_block_above_mg_per_kg_h`): see `missing_guard_rails`."""
+
     default_duration_min: Sourced
     warn_below_duration_min: Sourced | None
     bolus_max_duration_min: Sourced | None
     bolus_block_above_mg_per_kg: Sourced | None
     rate_warn_above_mg_per_kg_h: Sourced | None
     rate_block_above_mg_per_kg_h: Sourced | None
+    min_infusion_min: Sourced | None = None
+    max_duration_min: Sourced | None = None
+    session_max_mg_per_kg: Sourced | None = None
+
+    def is_bolus(self, duration_min: float) -> bool:
+        """Whether a dose given over `duration_min` minutes counts as a bolus under this protocol."""
+        if self.min_infusion_min is not None:
+            return duration_min < self.min_infusion_min.value - 1e-9
+        if self.bolus_max_duration_min is not None:
+            return duration_min <= self.bolus_max_duration_min.value + 1e-9
+        return False
+
+    @property
+    def bolus_limit(self) -> Sourced | None:
+        """The source defining what a bolus is (minimum infusion time, or the legacy bolus duration)."""
+        return self.min_infusion_min or self.bolus_max_duration_min
+
+
+#: Guard rails every infusion protocol must state (checked for the packaged library and for new clinic
+#: protocols; definitions stored before they existed still load).
+INFUSION_GUARD_RAILS: tuple[str, ...] = (
+    "session_max_mg_per_kg",
+    "max_duration_min",
+    "rate_block_above_mg_per_kg_h",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +336,11 @@ def parse_protocol(data: Any) -> Protocol:
             bolus_block_above_mg_per_kg=_opt(inf, "bolus_block_above_mg_per_kg", "infusion."),
             rate_warn_above_mg_per_kg_h=_opt(inf, "rate_warn_above_mg_per_kg_h", "infusion."),
             rate_block_above_mg_per_kg_h=_opt(inf, "rate_block_above_mg_per_kg_h", "infusion."),
+            min_infusion_min=_opt(inf, "min_infusion_min", "infusion."),
+            max_duration_min=_opt(inf, "max_duration_min", "infusion."),
+            session_max_mg_per_kg=_opt(inf, "session_max_mg_per_kg", "infusion."),
         )
+        _check_infusion(infusion, dose, basis)
 
     iv = _mapping(_get(m, "interval", ""), "interval")
     interval = IntervalPolicy(
@@ -479,6 +514,42 @@ def parse_protocol(data: Any) -> Protocol:
     )
 
 
+def _check_infusion(inf: InfusionPolicy, dose: DosePolicy, basis: str) -> None:
+    if inf.min_infusion_min is not None and inf.bolus_max_duration_min is not None:
+        raise ProtocolError(
+            "infusion.bolus_max_duration_min",
+            "give either min_infusion_min or bolus_max_duration_min, not both",
+        )
+    if inf.bolus_block_above_mg_per_kg is not None and inf.bolus_limit is None:
+        raise ProtocolError("infusion.min_infusion_min", "is required with bolus_block_above_mg_per_kg")
+    if basis != "mg_per_kg":
+        for key in ("bolus_block_above_mg_per_kg", "session_max_mg_per_kg"):
+            if getattr(inf, key) is not None:
+                raise ProtocolError(f"infusion.{key}", "needs a weight-based (mg_per_kg) protocol")
+        for key in ("rate_warn_above_mg_per_kg_h", "rate_block_above_mg_per_kg_h"):
+            if getattr(inf, key) is not None:
+                raise ProtocolError(f"infusion.{key}", "needs a weight-based (mg_per_kg) protocol")
+    if inf.max_duration_min is not None and inf.default_duration_min.value > inf.max_duration_min.value:
+        raise ProtocolError(
+            "infusion.default_duration_min.value", "must not exceed infusion.max_duration_min.value"
+        )
+    if inf.session_max_mg_per_kg is not None and dose.default.value > inf.session_max_mg_per_kg.value:
+        raise ProtocolError("dose.default.value", "must not exceed infusion.session_max_mg_per_kg.value")
+    warn, block = inf.rate_warn_above_mg_per_kg_h, inf.rate_block_above_mg_per_kg_h
+    if warn is not None and block is not None and warn.value > block.value:
+        raise ProtocolError(
+            "infusion.rate_warn_above_mg_per_kg_h.value", "must not exceed rate_block_above_mg_per_kg_h.value"
+        )
+
+
+def missing_guard_rails(protocol: Protocol) -> tuple[str, ...]:
+    """The infusion guard rails (`INFUSION_GUARD_RAILS`) a weight-based infusion protocol does not state."""
+    inf = protocol.infusion
+    if inf is None or not protocol.weight_based:
+        return ()
+    return tuple(f"infusion.{k}" for k in INFUSION_GUARD_RAILS if getattr(inf, k) is None)
+
+
 def _is_multiple(value: float, unit: float) -> bool:
     q = value / unit
     return abs(q - round(q)) < 1e-9
@@ -487,64 +558,8 @@ def _is_multiple(value: float, unit: float) -> bool:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-@dataclass(frozen=True, slots=True)
-class GuardSettings:
-    weight_block_below: Sourced
-    weight_block_above: Sourced
-    weight_warn_below: Sourced
-    weight_warn_above: Sourced
-    order_tolerance_pct: Sourced
-    order_over_level: Level
-    order_under_level: Level
-    consecutive_increases: Sourced
-    shortening_intervals: Sourced
-    shortening_ratio: Sourced
-    escalation_level: Level
-
-
 def _data_text(*parts: str) -> str:
     return resources.files("ketaclinic.core.protocols").joinpath("data", *parts).read_text(encoding="utf-8")
-
-
-def parse_guard_settings(data: Any) -> GuardSettings:
-    """Validate the global dose-guard settings mapping (data/guard.yaml)."""
-    m = _mapping(data, "guard")
-    w = _mapping(_get(m, "weight_kg", ""), "weight_kg")
-    o = _mapping(_get(m, "order_tolerance", ""), "order_tolerance")
-    e = _mapping(_get(m, "escalation", ""), "escalation")
-    settings = GuardSettings(
-        weight_block_below=_req(_get(w, "block_below", "weight_kg."), "weight_kg.block_below"),
-        weight_block_above=_req(_get(w, "block_above", "weight_kg."), "weight_kg.block_above"),
-        weight_warn_below=_req(_get(w, "warn_below", "weight_kg."), "weight_kg.warn_below"),
-        weight_warn_above=_req(_get(w, "warn_above", "weight_kg."), "weight_kg.warn_above"),
-        order_tolerance_pct=_req(
-            _get(o, "percent", "order_tolerance."), "order_tolerance.percent", positive=False
-        ),
-        order_over_level=_level(_get(o, "over_level", "order_tolerance."), "order_tolerance.over_level"),
-        order_under_level=_level(_get(o, "under_level", "order_tolerance."), "order_tolerance.under_level"),
-        consecutive_increases=_req(
-            _get(e, "consecutive_increases", "escalation."), "escalation.consecutive_increases"
-        ),
-        shortening_intervals=_req(
-            _get(e, "shortening_intervals", "escalation."), "escalation.shortening_intervals"
-        ),
-        shortening_ratio=_req(_get(e, "shortening_ratio", "escalation."), "escalation.shortening_ratio"),
-        escalation_level=_level(_get(e, "level", "escalation."), "escalation.level"),
-    )
-    if not (
-        settings.weight_block_below.value
-        <= settings.weight_warn_below.value
-        < settings.weight_warn_above.value
-        <= settings.weight_block_above.value
-    ):
-        raise ProtocolError("weight_kg", "needs block_below ≤ warn_below < warn_above ≤ block_above")
-    return settings
-
-
-@cache
-def guard_settings() -> GuardSettings:
-    """The packaged global guard settings (cached)."""
-    return parse_guard_settings(load_yaml(_data_text("guard.yaml")))
 
 
 @cache

@@ -24,6 +24,7 @@ from ketaclinic.core.protocols import (
     ProtocolError,
     check_dose,
     get_protocol,
+    missing_guard_rails,
     parse_protocol,
 )
 from ketaclinic.core.protocols.monitoring import (
@@ -1416,6 +1417,11 @@ def do_add_clinic_protocol(
             proto = parse_protocol(definition)
         except ProtocolError as exc:
             raise ValidationFailed({f"definition.{exc.path}": [exc.reason]}) from None
+        missing = missing_guard_rails(proto)
+        if missing:
+            raise ValidationFailed(
+                {f"definition.{m}": ["is required for a weight-based infusion protocol"] for m in missing}
+            )
         try:
             get_protocol(proto.id)
             raise ValidationFailed({"definition.id": ["clashes with a packaged protocol id"]})
