@@ -1,7 +1,7 @@
 """Fault test: PostgreSQL restarts while a device streams; every acknowledged reading is stored exactly once.
 
-Skipped unless KETACLINIC_TEST_POSTGRES=1 and KETACLINIC_TEST_PG_RESTART=1 (it restarts the shared server:
-`pg_ctlcluster --skip-systemctl-redirect <version> main restart`).
+Skipped unless KETACLINIC_TEST_POSTGRES=1 and KETACLINIC_TEST_PG_RESTART is exactly `1` (it restarts the shared
+server: `pg_ctlcluster --skip-systemctl-redirect <version> main restart`); `0`, `false` or any other value skips.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ from tests.web.monitoring.monitoring_helpers import reading
 from ketaclinic.web.monitoring.models import Device, SensorReading
 from ketaclinic.web.treatment.models import DosingSession
 
+# Only the exact value 1 opts in: KETACLINIC_TEST_PG_RESTART=0 must never restart a shared server.
+RESTART_ALLOWED = os.environ.get("KETACLINIC_TEST_PG_RESTART") == "1"
+
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.slow,
     pytest.mark.skipif(
-        not (os.environ.get("KETACLINIC_TEST_POSTGRES") and os.environ.get("KETACLINIC_TEST_PG_RESTART")),
+        not (os.environ.get("KETACLINIC_TEST_POSTGRES") and RESTART_ALLOWED),
         reason="restarts PostgreSQL: set KETACLINIC_TEST_POSTGRES=1 and KETACLINIC_TEST_PG_RESTART=1",
     ),
     pytest.mark.django_db(transaction=True),
