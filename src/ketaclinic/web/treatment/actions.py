@@ -249,10 +249,29 @@ def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) 
     return tuple(out)
 
 
+def _previous_weight(patient: Any, current: Any) -> tuple[float | None, dt.date | None]:
+    """The chart's weight recorded before `current` (a WeightMeasurement) and its date in the site's time zone,
+    so the guard can catch a weight that jumped (pounds typed as kilograms)."""
+    if current is None:
+        return None, None
+    prev = patient.weights.filter(measured_at__lt=current.measured_at).order_by("-measured_at", "-pk").first()
+    if prev is None:
+        return None, None
+    return float(prev.weight_kg), timezone.localdate(prev.measured_at)
+
+
 def _guard(
-    patient: Any, protocol: Protocol, weight: Decimal, proposed: Dose, history: tuple[Dose, ...]
+    patient: Any,
+    protocol: Protocol,
+    weight: Decimal,
+    proposed: Dose,
+    history: tuple[Dose, ...],
+    *,
+    measurement: Any = None,
 ) -> DoseCheckResult:
-    req = DoseRequest(PatientFacts(float(weight), patient.birth_date), protocol.id, history, proposed)
+    previous_kg, previous_on = _previous_weight(patient, measurement)
+    facts = PatientFacts(float(weight), patient.birth_date, previous_kg, previous_on)
+    req = DoseRequest(facts, protocol.id, history, proposed)
     try:
         return check_dose(req, protocol)
     except DoseRequestError as exc:
@@ -395,7 +414,9 @@ def do_sign_order(
             dose_mg=float(dose),
             duration_min=float(dur) if dur else None,
         )
-        result = _guard(patient, protocol, weight.weight_kg, proposed, dose_history(patient))
+        result = _guard(
+            patient, protocol, weight.weight_kg, proposed, dose_history(patient), measurement=weight
+        )
         _enforce_guard(result, actor=actor, clinic=patient.clinic, override_reason=override_reason)
         per_kg = (dose / weight.weight_kg).quantize(Decimal("0.001")) if protocol.weight_based else None
         order = Order.objects.create(
@@ -875,9 +896,8 @@ def do_record_administration(
             duration_min=float(dur) if dur else None,
             ordered_mg=ordered if check_ordered else None,
         )
-        weight = order.weight_kg or (
-            latest_weight_for(session.patient).weight_kg if latest_weight_for(session.patient) else None
-        )
+        measurement = order.weight_measurement or latest_weight_for(session.patient)
+        weight = order.weight_kg or (measurement.weight_kg if measurement is not None else None)
         if weight is None:
             raise ValidationFailed({"weight": ["no weight on record"]})
         result = _guard(
@@ -886,6 +906,7 @@ def do_record_administration(
             weight,
             proposed,
             dose_history(session.patient, exclude_session=session),
+            measurement=measurement,
         )
         _enforce_guard(result, actor=actor, clinic=session.clinic, override_reason=override_reason)
         admin = Administration.objects.create(
