@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.test import Client
+from django.utils import timezone
 from tests.web.conftest import PASSWORD
 
 from ketaclinic.web.accounts.models import User
@@ -62,8 +64,33 @@ def test_audit_is_scoped_to_the_auditors_clinic(
     assert r.context["page"].paginator.count == 0
 
 
-def test_argon2_is_the_production_hasher() -> None:
-    assert settings.PASSWORD_HASHERS[-1] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+def test_argon2_is_the_production_hasher_at_owasp_cost() -> None:
+    from django.contrib.auth.hashers import get_hasher
+
+    assert settings.PASSWORD_HASHERS[-1] == "ketaclinic.web.accounts.hashers.Argon2idHasher"
+    hasher = get_hasher("argon2")
+    encoded = hasher.encode("correct horse battery", hasher.salt())
+    assert hasher.decode(encoded)["memory_cost"] == 19 * 1024
+    assert (hasher.decode(encoded)["time_cost"], hasher.decode(encoded)["parallelism"]) == (2, 1)
+    assert encoded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_an_older_argon2_hash_is_upgraded_on_sign_in(nurse: Any, settings: Any) -> None:
+    from django.contrib.auth.hashers import Argon2PasswordHasher, get_hasher
+
+    settings.PASSWORD_HASHERS = ["ketaclinic.web.accounts.hashers.Argon2idHasher"]
+    old = Argon2PasswordHasher().encode(PASSWORD, "somesaltvalue123")  # Django's default: m=100 MiB, p=8
+    assert "m=102400,t=2,p=8" in old
+    type(nurse).objects.filter(pk=nurse.pk).update(password=old)
+    bad = Client().post("/accounts/login/", {"username": "nurse", "password": "wrong"})
+    assert bad.status_code == 400
+    nurse.refresh_from_db()
+    assert nurse.password == old  # a failed sign-in changes nothing
+    r = Client().post("/accounts/login/", {"username": "nurse", "password": PASSWORD})
+    assert r.status_code == 302
+    nurse.refresh_from_db()
+    assert nurse.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert get_hasher("argon2").verify(PASSWORD, nurse.password)
 
 
 def test_lockout_after_repeated_failures(nurse: Any) -> None:
@@ -95,7 +122,31 @@ def test_successful_sign_in_resets_failures_and_sign_out_works(nurse: Any) -> No
 
 def test_session_expires_after_idle_timeout() -> None:
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert settings.SESSION_SAVE_EVERY_REQUEST is False  # refreshed at most once a minute instead
+
+
+def test_session_expiry_is_refreshed_at_most_once_a_minute(nurse: Any, monkeypatch: Any) -> None:
+    from django.contrib.sessions.models import Session
+
+    import ketaclinic.web.lib.middleware as mw
+
+    clock = [1_000_000]
+    monkeypatch.setattr(mw, "_clock", lambda: clock[0])
+    c = Client()
+    assert c.post("/accounts/login/", {"username": "nurse", "password": PASSWORD}).status_code == 302
+    key = c.cookies["sessionid"].value
+    c.get("/patients/")
+    first = Session.objects.get(session_key=key).expire_date
+    Session.objects.filter(session_key=key).update(expire_date=first - dt.timedelta(minutes=5))
+    clock[0] += 30  # within the minute: no write, the stored expiry stays where it is
+    c.get("/patients/")
+    assert Session.objects.get(session_key=key).expire_date == first - dt.timedelta(minutes=5)
+    clock[0] += 31  # a minute after the last refresh: the expiry moves to now + idle timeout
+    c.get("/patients/")
+    refreshed = Session.objects.get(session_key=key).expire_date
+    assert refreshed > first - dt.timedelta(minutes=5)
+    expected = timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert abs((refreshed - expected).total_seconds()) < 5
 
 
 def test_clinic_switcher_only_to_member_clinics(

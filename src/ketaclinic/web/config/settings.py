@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "ketaclinic.web.lib.middleware.SessionIdleRefreshMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -96,7 +97,16 @@ TEMPLATES = [
 _default_url = f"sqlite:///{data_home() / 'ketaclinic.sqlite3'}"
 if _bool("KETACLINIC_TEST_POSTGRES", False) and not os.environ.get("DATABASE_URL"):
     _default_url = "postgres://postgres@127.0.0.1:5432/test"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_url), conn_max_age=0)}
+# Persistent connections: a request reuses its worker thread's connection for CONN_MAX_AGE seconds instead of
+# opening one per request (checked before reuse, so a restarted server costs one failed request at most).
+# Behind PgBouncer in transaction mode, set KETACLINIC_CONN_MAX_AGE=0 (see docs/operations.md).
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", _default_url),
+        conn_max_age=int(os.environ.get("KETACLINIC_CONN_MAX_AGE", "300")),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -108,7 +118,8 @@ if os.environ.get("KETACLINIC_PG_TEST_DB"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+# Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane); older Argon2 hashes are re-hashed on sign-in.
+PASSWORD_HASHERS = ["ketaclinic.web.accounts.hashers.Argon2idHasher"]
 if TESTING:
     # Argon2 with its production cost makes the suite slow; tests check the hasher choice separately.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
@@ -143,9 +154,13 @@ KETACLINIC_RATE_LIMITS = {
 # X-Forwarded-For is believed only from these proxy addresses or networks (comma-separated, e.g. 10.0.0.0/8).
 KETACLINIC_TRUSTED_PROXIES = _list("KETACLINIC_TRUSTED_PROXIES", "")
 
-# Sessions expire after this many minutes of inactivity (refreshed on every request) and at browser close.
+# Sessions expire after this many minutes of inactivity and at browser close. The expiry is pushed forward by
+# SessionIdleRefreshMiddleware at most once a minute (not a write on every request), so a session ends between
+# (idle - 1 min) and idle after the last request: never later. Stored in the database, read through the cache.
 SESSION_COOKIE_AGE = int(os.environ.get("KETACLINIC_SESSION_IDLE_MINUTES", "30")) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_EVERY_S = 60
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -167,9 +182,36 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", data_home() / "media"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+#: channels_redis waits up to this many seconds in a blocking pop for the next message of a socket.
+CHANNEL_BLOCKING_READ_S = 5
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py's default socket timeout (5 s) equals the layer's blocking pop (5 s): an idle socket's
+                # read then times out and its consumer dies. The read timeout must exceed the blocking pop.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_BLOCKING_READ_S + 25,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ],
+                # A board that falls behind drops the oldest pushes beyond this many, never blocks the sender.
+                "capacity": 1000,
+            },
+        }
+    }
+    # Sessions are read through this cache, shared by every process and host.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "kc",
+            "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

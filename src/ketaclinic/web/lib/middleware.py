@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 SESSION_KEY = "kc_clinic_id"
+REFRESH_KEY = "kc_seen"
+
+
+def _clock() -> int:
+    return int(time.time())
 
 
 def _active_clinic(request: HttpRequest) -> object:
@@ -56,3 +63,24 @@ class DomainErrorMiddleware:
         if isinstance(exception, RateLimitedError):
             response["Retry-After"] = str(exception.retry_after)
         return response
+
+
+class SessionIdleRefreshMiddleware:
+    """Keep the idle timeout without writing the session on every request.
+
+    The session's expiry is SESSION_COOKIE_AGE after its last save. Marking it modified at most every
+    SESSION_REFRESH_EVERY_S seconds pushes the expiry forward (one write a minute per active user instead of
+    one per request); a session therefore ends at most that much earlier than the idle timeout, never later.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key and session.get("_auth_user_id"):
+            now = _clock()
+            seen = session.get(REFRESH_KEY)
+            if not isinstance(seen, int) or now - seen >= settings.SESSION_REFRESH_EVERY_S:
+                session[REFRESH_KEY] = now
+        return self.get_response(request)
