@@ -255,3 +255,44 @@ def test_rate_of_change_matches_brute_force(values: list[float]) -> None:
             active = False
         else:
             assert events == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["sbp", "spo2"]), st.floats(min_value=60, max_value=230), st.floats(0.2, 40)
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_snapshot_and_restore_between_monitors_gives_the_same_events(
+    steps: list[tuple[str, float, float]],
+) -> None:
+    """Two processes taking turns through a stored snapshot raise exactly what one process would."""
+    import json
+
+    rs = _ruleset(THRESHOLD, SUSTAINED, RATE, RISE, rearm=20, clear_after=10)
+    single = SessionMonitor("s1", rs)
+    t, expected, got = 0.0, [], []
+    snap = SessionMonitor("s1", rs).snapshot()
+    for i, (metric, value, dt_s) in enumerate(steps):
+        t += dt_s
+        at = T0 + timedelta(seconds=t)
+        expected += [(e.kind, e.rule_id, e.time) for e in single.evaluate_value(metric, value, at)]
+        turn = SessionMonitor("s1", rs)  # a process that only knows the stored state
+        turn.restore(json.loads(json.dumps(snap, allow_nan=False)))
+        got += [(e.kind, e.rule_id, e.time) for e in turn.evaluate_value(metric, value, at)]
+        snap = turn.snapshot()
+        assert turn.active_rule_ids() == single.active_rule_ids(), i
+    assert got == expected
+
+
+def test_set_open_follows_storage_both_ways() -> None:
+    mon = SessionMonitor("s1", _ruleset(THRESHOLD, rearm=0, clear_after=0))
+    assert _run(mon, "sbp", [(0, 190)]) == [(0, "fired", "sbp-high")]
+    mon.set_open([])  # another process closed it
+    assert _run(mon, "sbp", [(1, 191)]) == [(1, "fired", "sbp-high")]
+    mon.set_open(["sbp-high"])
+    assert _run(mon, "sbp", [(2, 192)]) == []

@@ -86,3 +86,30 @@ def test_board_socket_receives_the_alert(
 
     alert = async_to_sync(run)()
     assert (alert["rule_id"], alert["session"], alert["value"]) == ("sbp-high", session.pk, 199.0)
+
+
+def test_devices_connect_through_the_real_app_without_an_origin_but_browsers_need_one(
+    attached: Device, session: DosingSession, token: str
+) -> None:
+    """Devices are not browsers: the ingestion socket takes a device token and no Origin header."""
+    from ketaclinic.web.config.asgi import application
+
+    async def run() -> tuple[bool, dict[str, Any], bool, bool]:
+        dev = WebsocketCommunicator(application, "/ws/monitoring/ingest/",
+                                    headers=[(b"authorization", f"Bearer {token}".encode())])  # fmt: skip
+        dev_ok, _ = await dev.connect()
+        await dev.send_to(
+            text_data=json.dumps({"id": 1, "readings": [reading(attached, session, seq=9, ago_s=1)]})
+        )
+        reply = await dev.receive_json_from(timeout=10)
+        await dev.disconnect()
+        no_token = WebsocketCommunicator(application, "/ws/monitoring/ingest/")
+        no_token_ok, _ = await no_token.connect()
+        board = WebsocketCommunicator(application, f"/ws/monitoring/board/{attached.site_id}/")
+        board_ok, _ = await board.connect()  # no Origin: a cross-site page could be riding a session cookie
+        return bool(dev_ok), reply, bool(no_token_ok), bool(board_ok)
+
+    dev_ok, reply, no_token_ok, board_ok = async_to_sync(run)()
+    assert dev_ok and (reply["id"], reply["stored"], reply["rejected"]) == (1, 1, [])
+    assert (no_token_ok, board_ok) == (False, False)
+    assert list(SensorReading.objects.values_list("seq", flat=True)) == [9]

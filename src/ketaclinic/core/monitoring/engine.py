@@ -3,6 +3,11 @@
 Ownership: a `SessionMonitor` holds the mutable state of one session and must be driven by one caller at a
 time (the ingestion worker that owns the session). Everything that crosses its boundary (Reading in,
 AlertEvent out) is a frozen dataclass. Time inside the engine is float epoch seconds for speed.
+
+Several processes can share a session: `SessionMonitor.snapshot()` returns its whole state as plain JSON
+data and `restore()` loads it, so the caller can keep the state in a database row, locked while one process
+evaluates a batch (the web app does). Restoring a snapshot and then evaluating gives exactly the events the
+process that took the snapshot would have produced.
 """
 
 from __future__ import annotations
@@ -21,6 +26,21 @@ _NONE = 0
 _FIRED = 1
 _CLEARED = 2
 _NEG_INF = float("-inf")
+
+#: A snapshot's JSON-safe form: numbers, None for "never" (-inf), lists, keyed by rule id.
+StateSnapshot = dict[str, object]
+
+
+def _t_out(t: float) -> float | None:
+    return None if t == _NEG_INF else t
+
+
+def _t_in(raw: object) -> float:
+    return _NEG_INF if raw is None else float(raw)  # type: ignore[arg-type]
+
+
+def _opt_in(raw: object) -> float | None:
+    return None if raw is None else float(raw)  # type: ignore[arg-type]
 
 
 class EventKind(StrEnum):
@@ -76,6 +96,14 @@ class _State:
     def step(self, t: float, v: float) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def dump(self) -> dict[str, object]:
+        return {"active": self.active, "rearm_at": _t_out(self.rearm_at), "normal_since": self.normal_since}
+
+    def load(self, raw: dict[str, object]) -> None:
+        self.active = bool(raw.get("active", False))
+        self.rearm_at = _t_in(raw.get("rearm_at"))
+        self.normal_since = _opt_in(raw.get("normal_since"))
+
 
 class _ThresholdState(_State):
     __slots__ = ("enter", "exit", "sign")
@@ -106,6 +134,14 @@ class _SustainedState(_ThresholdState):
         self.max_gap = max_gap
         self.pending_since: float | None = None
         self.last_t = _NEG_INF
+
+    def dump(self) -> dict[str, object]:
+        return {**super().dump(), "pending_since": self.pending_since, "last_t": _t_out(self.last_t)}
+
+    def load(self, raw: dict[str, object]) -> None:
+        super().load(raw)
+        self.pending_since = _opt_in(raw.get("pending_since"))
+        self.last_t = _t_in(raw.get("last_t"))
 
     def step(self, t: float, v: float) -> int:
         x = self.sign * v
@@ -145,6 +181,21 @@ class _RateState(_State):
         self.pending_since: float | None = None
         # Monotonic deque of (t, x) with increasing x: its head is the window minimum (amortised O(1)).
         self.window_min: deque[tuple[float, float]] = deque()
+
+    def dump(self) -> dict[str, object]:
+        return {
+            **super().dump(),
+            "pending_since": self.pending_since,
+            "window_min": [[t, x] for t, x in self.window_min],
+        }
+
+    def load(self, raw: dict[str, object]) -> None:
+        super().load(raw)
+        self.pending_since = _opt_in(raw.get("pending_since"))
+        points = raw.get("window_min")
+        self.window_min = deque(
+            (float(p[0]), float(p[1])) for p in (points if isinstance(points, list) else [])
+        )
 
     def step(self, t: float, v: float) -> int:
         x = self.sign * v
@@ -265,6 +316,31 @@ class SessionMonitor:
             source=rule.source,
         )
 
+    def snapshot(self) -> StateSnapshot:
+        """The whole mutable state as JSON-safe data (for storage shared by several processes)."""
+        return {
+            "ruleset": f"{self.ruleset.id}@{self.ruleset.version}",
+            "last_t": dict(self._last_t),
+            "skipped_late": self.skipped_late,
+            "rules": {st.rule.id: st.dump() for states in self._by_metric.values() for st in states},
+        }
+
+    def restore(self, snap: StateSnapshot) -> None:
+        """Load a `snapshot()`. Rules the snapshot does not know (another rule-set version) start fresh."""
+        last_t = snap.get("last_t")
+        if isinstance(last_t, dict):
+            self._last_t = {str(k): float(v) for k, v in last_t.items()}
+        skipped = snap.get("skipped_late")
+        self.skipped_late = skipped if isinstance(skipped, int) else 0
+        rules = snap.get("rules")
+        if not isinstance(rules, dict):
+            return
+        for states in self._by_metric.values():
+            for st in states:
+                raw = rules.get(st.rule.id)
+                if isinstance(raw, dict):
+                    st.load(raw)
+
     def active_rule_ids(self) -> list[str]:
         return [st.rule.id for states in self._by_metric.values() for st in states if st.active]
 
@@ -275,6 +351,17 @@ class SessionMonitor:
             for st in states:
                 if st.rule.id in wanted:
                     st.active = True
+
+    def set_open(self, rule_ids: Iterable[str]) -> None:
+        """Make the active rules exactly `rule_ids` (the alerts open in storage): open ones stay quiet, and a
+        rule whose alert was closed elsewhere may fire again (after its re-arm time)."""
+        wanted = set(rule_ids)
+        for states in self._by_metric.values():
+            for st in states:
+                is_open = st.rule.id in wanted
+                if st.active and not is_open:
+                    st.normal_since = None
+                st.active = is_open
 
 
 class AlertEngine:
@@ -304,6 +391,12 @@ class AlertEngine:
         if m is None:
             m = self.monitor(reading.session)
         return m.evaluate_value(reading.metric, reading.value, reading.time)
+
+    def replace(self, session: str) -> SessionMonitor:
+        """A fresh monitor for `session`, discarding any state this engine held for it."""
+        m = SessionMonitor(session, self._ruleset_for(session), catalog=self._catalog)
+        self._monitors[session] = m
+        return m
 
     def drop(self, session: str) -> None:
         """Forget a session (discharged)."""

@@ -1,4 +1,4 @@
-"""WebSocket routes. Apps append their consumers here (e.g. device streams, which authenticate by token)."""
+"""WebSocket routes. Browser routes are session-authenticated; device routes authenticate by device token."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from ketaclinic.web.monitoring.consumers import BoardConsumer, DeviceStreamConsu
 
 websocket_urlpatterns = [
     path("ws/live/", LiveConsumer.as_asgi()),
-    path("ws/monitoring/ingest/", DeviceStreamConsumer.as_asgi()),
     path("ws/monitoring/board/<int:site_id>/", BoardConsumer.as_asgi()),
+]
+
+#: Sockets of devices, not browsers: no Origin check, no session; each consumer checks its bearer token.
+device_websocket_urlpatterns = [
+    path("ws/monitoring/ingest/", DeviceStreamConsumer.as_asgi()),
 ]

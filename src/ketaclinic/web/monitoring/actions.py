@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ketaclinic.core.monitoring import AlertEngine, AlertEvent, EventKind, Reading, RuleSet, Severity
+from ketaclinic.core.monitoring.engine import SessionMonitor
 from ketaclinic.core.monitoring.protocol import session_ruleset
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.models import Site
@@ -19,7 +20,13 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, send_now, site_group
 from ketaclinic.web.monitoring.fastpath import Row, insert_rows_pg
-from ketaclinic.web.monitoring.models import Device, DeviceAttachment, MonitoringAlert, SensorReading
+from ketaclinic.web.monitoring.models import (
+    Device,
+    DeviceAttachment,
+    MonitoringAlert,
+    SensorReading,
+    SessionRuleState,
+)
 from ketaclinic.web.monitoring.pipeline import MAX_BATCH, BatchResult, DeviceContext, ingest_items
 from ketaclinic.web.monitoring.selectors import alert_dict
 from ketaclinic.web.treatment.models import DosingSession
@@ -34,7 +41,7 @@ ACTIVE_SESSION_STATES = frozenset(
         DosingSession.Status.DISCHARGE_READY,
     }
 )
-#: On first sight of a session in this process, readings this recent are replayed to rebuild rule state.
+#: A session without stored rule state is primed from its readings this recent (and its open alerts).
 PRIME_WINDOW = timedelta(seconds=120)
 
 
@@ -47,18 +54,18 @@ def board_group(site_id: int) -> str:
 
 
 class _ProcessEngine:
-    """This process's alert state: one SessionMonitor per session, primed from storage on first sight.
+    """This process's copy of the alert state: one SessionMonitor per session, kept in step with the database.
 
-    Guarded by a lock because sync API handlers run in a thread pool. Sessions should be served by one
-    process (a device's WebSocket is; HTTP batches of one session should go to one worker) so that
-    sustained and rate-of-change windows see every reading; open alerts are unique per (session, rule) in
-    the database whatever happens.
+    The authoritative state is the session's SessionRuleState row. Ingestion locks that row, and `sync` loads
+    it when this process's copy is older (another process or host evaluated readings since), so a session's
+    readings may arrive at any process. `lock` guards the in-memory dict: sync API handlers run in a pool.
     """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.engine = AlertEngine(self._ruleset_for)
         self._ruleset: RuleSet | None = None
+        self.versions: dict[int, int] = {}
 
     def _ruleset_for(self, _session: str) -> RuleSet:
         if self._ruleset is None:
@@ -68,31 +75,40 @@ class _ProcessEngine:
     def ruleset(self) -> RuleSet:
         return self._ruleset_for("")
 
-    def ensure_primed(self, session_id: int, now: datetime) -> None:
+    def sync(self, session_id: int, row: SessionRuleState, now: datetime) -> SessionMonitor:
+        """This process's monitor for the session, loaded from `row` (locked by the caller) when stale."""
         key = str(session_id)
-        if self.engine.has(key):
-            return
-        mon = self.engine.monitor(key)
+        if self.versions.get(session_id) == row.version and self.engine.has(key):
+            return self.engine.monitor(key)
+        mon = self.engine.replace(key)
+        if row.state:
+            mon.restore(row.state)
+        else:
+            recent = (
+                SensorReading.objects.filter(session_id=session_id, measured_at__gte=now - PRIME_WINDOW)
+                .order_by("measured_at", "pk")
+                .values_list("metric", "value", "measured_at")
+            )
+            for metric, value, at in recent:
+                mon.evaluate_value(metric, value, at)  # events discarded: they were handled when first seen
         open_rules = MonitoringAlert.objects.filter(
             session_id=session_id, cleared_at__isnull=True
         ).values_list("rule_id", flat=True)
-        mon.mark_active(list(open_rules))
-        recent = (
-            SensorReading.objects.filter(session_id=session_id, measured_at__gte=now - PRIME_WINDOW)
-            .order_by("measured_at", "pk")
-            .values_list("metric", "value", "measured_at")
-        )
-        for metric, value, at in recent:
-            mon.evaluate_value(metric, value, at)  # events discarded: they were handled when first seen
+        mon.set_open(list(open_rules))
+        self.versions[session_id] = row.version
+        return mon
 
     def forget(self, session_id: int) -> None:
-        self.engine.drop(str(session_id))
+        with self.lock:
+            self.engine.drop(str(session_id))
+            self.versions.pop(session_id, None)
 
     def reset(self) -> None:
         """Drop all in-memory state (tests, or after a database failover)."""
         with self.lock:
             self.engine = AlertEngine(self._ruleset_for)
             self._ruleset = None
+            self.versions = {}
 
 
 ENGINE = _ProcessEngine()
@@ -107,6 +123,12 @@ class _LockedEngine:
     def evaluate(self, reading: Reading) -> tuple[AlertEvent, ...]:
         with self.pe.lock:
             return self.pe.engine.evaluate(reading)
+
+
+def _lock_rule_state(session_id: int) -> SessionRuleState:
+    """The session's rule-state row, created if missing, locked until the end of the transaction."""
+    SessionRuleState.objects.bulk_create([SessionRuleState(session_id=session_id)], ignore_conflicts=True)
+    return SessionRuleState.objects.select_for_update().get(session_id=session_id)
 
 
 # ------------------------------------------------------------------------------------------------ devices
@@ -417,20 +439,29 @@ def do_ingest_readings(
     arrived = time.time() if arrived is None else arrived
     now = timezone.now()
     ctx, session = device_context(device)
-    if session is not None:
-        with ENGINE.lock:
-            ENGINE.ensure_primed(session.pk, now)
     rs = ENGINE.ruleset()
     try:
         with transaction.atomic():
+            # Lock the session's rule state first (never while holding ENGINE.lock: another thread of this
+            # process may hold the row and need ENGINE.lock to finish), then bring this process's copy up to date.
+            row = _lock_rule_state(session.pk) if session is not None else None
+            if session is not None and row is not None:
+                with ENGINE.lock:
+                    ENGINE.sync(session.pk, row, now)
             result = ingest_items(items, device=ctx, now=now, insert=_insert, engine=_LockedEngine(ENGINE))  # type: ignore[arg-type]
             fired = _store_events(result.events, session, device, rs) if (result.events and session) else []
             if result.stored:
                 Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+                if session is not None and row is not None:
+                    with ENGINE.lock:
+                        snap = ENGINE.engine.monitor(str(session.pk)).snapshot()
+                        ENGINE.versions[session.pk] = row.version + 1
+                    SessionRuleState.objects.filter(pk=session.pk).update(
+                        version=row.version + 1, state=snap, updated_at=now
+                    )
     except Exception:
         if session is not None:
-            with ENGINE.lock:
-                ENGINE.forget(session.pk)  # its in-memory state saw readings that were not stored
+            ENGINE.forget(session.pk)  # its in-memory state saw readings that were not stored
         raise
     if session is not None and (result.new_rows or result.events):
         site_id = device.site_id

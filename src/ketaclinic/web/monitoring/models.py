@@ -161,3 +161,23 @@ class MonitoringAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} ({self.severity}) session {self.session_id}"
+
+
+class SessionRuleState(models.Model):
+    """The alert-rule state of one session, shared by every process that receives its readings.
+
+    Ingestion locks this row for the batch (SELECT ... FOR UPDATE), loads the state when its own copy is
+    older than `version`, evaluates, and writes the new state back in the same transaction. So whichever
+    process or host receives a reading, it evaluates from the state the previous reading left. Derived
+    data: deleting it loses nothing that the readings and alerts do not hold (it is rebuilt from them).
+    """
+
+    session = models.OneToOneField(
+        "treatment.DosingSession", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0, help_text="Bumped by every batch that evaluated readings.")
+    state = models.JSONField(default=dict, blank=True, help_text="SessionMonitor.snapshot() of the session.")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rule state of session {self.session_id} v{self.version}"

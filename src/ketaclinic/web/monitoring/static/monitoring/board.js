@@ -1,5 +1,6 @@
 // Live board: renders the snapshot, then applies board events (vitals, alert, alert_cleared, alert_ack)
-// from /ws/monitoring/board/<site>/. Sparklines keep the last 120 s per metric. Reconnects with backoff.
+// from /ws/monitoring/board/<site>/. Sparklines keep the last 120 s per metric. Reconnects with backoff, and
+// after a reconnect reloads the snapshot: alerts raised while the socket was down must reach the board.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -143,20 +144,35 @@
       });
     }
   }
-  var delay = 1000;
+  function render(snapshot) {
+    grid.textContent = ""; list.textContent = ""; sessions = {}; alerts = {};
+    snapshot.sessions.forEach(renderSession);
+    snapshot.sessions.forEach(function (s) { s.alerts.forEach(function (a) { if (!a.acknowledged_at) renderAlert(a); }); });
+    refreshEmpty();
+  }
+  function reload() {
+    return fetch("/api/v1/monitoring/sites/" + siteId + "/board", {credentials: "same-origin"})
+      .then(function (r) { if (!r.ok) throw new Error("snapshot " + r.status); return r.json(); })
+      .then(function (fresh) { render(fresh); statusEl.dataset.reloads = String(Number(statusEl.dataset.reloads || 0) + 1); });
+  }
+  var delay = 1000, opened = false;
   function connect() {
     var proto = location.protocol === "https:" ? "wss:" : "ws:";
     var ws = new WebSocket(proto + "//" + location.host + "/ws/monitoring/board/" + siteId + "/");
-    ws.onopen = function () { delay = 1000; statusEl.textContent = "live"; statusEl.className = "badge ok"; statusEl.dataset.state = "live"; };
+    ws.onopen = function () {
+      delay = 1000; statusEl.textContent = "live"; statusEl.className = "badge ok"; statusEl.dataset.state = "live";
+      if (opened) {
+        reload().catch(function () { statusEl.textContent = "live (reload failed: refresh the page)"; });
+      }
+      opened = true;
+    };
     ws.onmessage = function (msg) { try { onEvent(JSON.parse(msg.data)); } catch (e) { /* ignore malformed */ } };
     ws.onclose = function () {
       statusEl.textContent = "reconnecting…"; statusEl.className = "badge danger"; statusEl.dataset.state = "down";
       setTimeout(connect, delay); delay = Math.min(delay * 2, 30000);
     };
   }
-  snap.sessions.forEach(renderSession);
-  snap.sessions.forEach(function (s) { s.alerts.forEach(function (a) { if (!a.acknowledged_at) renderAlert(a); }); });
-  refreshEmpty();
+  render(snap);
   setInterval(function () {
     Object.keys(sessions).forEach(function (sid) {
       var s = sessions[sid];
