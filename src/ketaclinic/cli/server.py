@@ -65,9 +65,19 @@ def _run_uvicorn(host: str, port: int, workers: int, *, log_level: str) -> None:
         workers=workers,
         log_level=log_level,
         proxy_headers=True,
-        lifespan="off",
+        lifespan="on",  # starts the periodic escalation check (ketaclinic.web.config.asgi)
         ws="websockets-sansio" if _has_module("websockets") else "auto",
     )
+
+
+def default_workers(cpus: int | None = None) -> int:
+    """Worker processes for this machine: one per CPU core (at least 1, at most 16).
+
+    Each worker is one event loop with its own thread pool for database work; requests are mostly
+    database-bound, so one worker per core keeps every core busy without queueing on the GIL.
+    """
+    n = cpus if cpus is not None else (os.cpu_count() or 1)
+    return max(1, min(16, n))
 
 
 def _has_module(name: str) -> bool:
@@ -89,10 +99,24 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
         host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
+        use_database_url: Annotated[
+            bool,
+            typer.Option(
+                "--use-database-url",
+                help="Seed the demo into the database named by DATABASE_URL (e.g. PostgreSQL) instead of the "
+                "embedded SQLite file. Synthetic data only: never point it at a database with real patients.",
+            ),
+        ] = False,
     ) -> None:
         """Create (once) the embedded demo database with a synthetic clinic, print sign-in details, and serve it."""
-        if os.environ.get("DATABASE_URL") and not os.environ.get("KETACLINIC_DEMO_ALLOW_DATABASE_URL"):
-            fail("DATABASE_URL: the demo uses its own embedded SQLite database; unset DATABASE_URL to run it")
+        allowed = use_database_url or os.environ.get("KETACLINIC_DEMO_ALLOW_DATABASE_URL")
+        if use_database_url and not os.environ.get("DATABASE_URL"):
+            fail("--use-database-url: set DATABASE_URL to the database to seed (e.g. postgres://...)")
+        if os.environ.get("DATABASE_URL") and not allowed:
+            fail(
+                "DATABASE_URL: the demo uses its own embedded SQLite database; unset DATABASE_URL, or pass "
+                "--use-database-url to seed the demo into that database"
+            )
         _setup("development")
         from ketaclinic.web.config.bootstrap import data_home
         from ketaclinic.web.demo import DEMO_PASSWORD, DEMO_STAFF, DOMAIN_APPS, demo_exists, seed_demo
@@ -120,7 +144,12 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port.")] = 8000,
-        workers: Annotated[int, typer.Option(min=1, help="Worker processes (needs REDIS_URL when > 1).")] = 1,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                min=1, help="Worker processes (default: one per CPU core; more than 1 needs REDIS_URL)."
+            ),
+        ] = None,
         dev: Annotated[bool, typer.Option("--dev", help="Development mode (no production checks).")] = False,
     ) -> None:
         """Run the production ASGI server (uvicorn) against the configured database."""
@@ -132,10 +161,14 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"error: {problem}", err=True)
                 typer.echo("error: refusing to start in production mode", err=True)
                 raise typer.Exit(2)
+        if workers is None:
+            # Without Redis, live updates only reach sockets of the same process: stay at one worker.
+            workers = default_workers() if os.environ.get("REDIS_URL") else 1
         if workers > 1 and not os.environ.get("REDIS_URL"):
             fail(
                 "REDIS_URL: more than one worker needs the Redis channel layer so live updates reach every browser"
             )
+        typer.echo(f"Serving on http://{host}:{port}/ with {workers} worker(s).", err=True)
         _run_uvicorn(host, port, workers, log_level="info")
 
     @app.command()

@@ -146,3 +146,16 @@ def test_createuser_rejects_unknown_role_and_weak_password(tmp_path: Path) -> No
     ok = createuser("nurse", "a-very-long-password-1")
     assert ok.returncode == 0, ok.stderr
     assert "Created user bob with roles nurse in acme." in ok.stdout
+
+
+def test_demo_use_database_url_needs_a_database_url(tmp_path: Path) -> None:
+    out = run(["demo", "--no-serve", "--use-database-url"], tmp_path)
+    assert out.returncode == 2
+    assert "--use-database-url: set DATABASE_URL" in out.stderr
+    assert not (tmp_path / "ketaclinic.sqlite3").exists()
+
+
+def test_default_workers_follow_the_cpu_count() -> None:
+    from ketaclinic.cli.server import default_workers
+
+    assert [default_workers(n) for n in (1, 2, 8, 64)] == [1, 2, 8, 16]
