@@ -16,7 +16,7 @@ DEMO_SEED = 20261121
 DEMO_CLINIC_SLUG = "riverside-demo"
 DEMO_PASSWORD = "ketaclinic-demo-2026"
 # Apps that may contribute demo data through a `demo.py` module with `seed(ctx: DemoContext) -> None`.
-DOMAIN_APPS = ("assessments", "screening", "treatment", "monitoring", "ledger")
+DOMAIN_APPS = ("assessments", "screening", "treatment", "monitoring", "ledger", "telehealth")
 
 DEMO_STAFF = [
     # username, display name, roles, professional id
@@ -28,6 +28,7 @@ DEMO_STAFF = [
     ("custodian.garcia", "Luis Garcia", ["custodian"], ""),
     ("auditor.smith", "Jordan Smith", ["auditor"], ""),
     ("admin.jones", "Casey Jones", ["clinic_admin"], ""),
+    ("therapist.ng", "Sam Ng, LMFT", ["therapist"], "LMFT 120045"),
 ]
 
 GIVEN_F = [

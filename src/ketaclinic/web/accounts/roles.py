@@ -16,6 +16,7 @@ class Role(StrEnum):
     CUSTODIAN = "custodian"
     AUDITOR = "auditor"
     CLINIC_ADMIN = "clinic_admin"
+    THERAPIST = "therapist"
 
     @property
     def label(self) -> str:
@@ -29,6 +30,7 @@ ROLE_LABELS = {
     Role.CUSTODIAN: "Controlled-substance custodian",
     Role.AUDITOR: "Auditor",
     Role.CLINIC_ADMIN: "Clinic admin",
+    Role.THERAPIST: "Therapist",
 }
 
 
@@ -48,6 +50,8 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     CLINIC_ADMIN = "clinic.admin"
     RESEARCH_VIEW = "research.view"
+    TELEHEALTH_SCHEDULE = "telehealth.schedule"
+    THERAPY_RECORD = "therapy.record"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -65,6 +69,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.STOCK_MOVE,
             Perm.LEDGER_VIEW,
             Perm.RESEARCH_VIEW,
+            Perm.TELEHEALTH_SCHEDULE,
+            Perm.THERAPY_RECORD,
         }
     ),
     Role.NURSE: frozenset(
@@ -75,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SCREENING_RECORD,
             Perm.SESSION_RUN,
             Perm.DEVICE_MANAGE,
+            Perm.TELEHEALTH_SCHEDULE,
         }
     ),
     Role.FRONT_DESK: frozenset({Perm.PATIENT_VIEW, Perm.PATIENT_EDIT}),
@@ -82,6 +89,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # Auditors read everything and edit nothing.
     Role.AUDITOR: frozenset({Perm.PATIENT_VIEW, Perm.LEDGER_VIEW, Perm.AUDIT_VIEW}),
     Role.CLINIC_ADMIN: frozenset({Perm.CLINIC_ADMIN, Perm.AUDIT_VIEW, Perm.DEVICE_MANAGE, Perm.PATIENT_VIEW}),
+    # Preparation, integration and psychotherapy sessions; psychotherapy notes stay with their author.
+    Role.THERAPIST: frozenset({Perm.PATIENT_VIEW, Perm.THERAPY_RECORD, Perm.TELEHEALTH_SCHEDULE}),
 }
 
 

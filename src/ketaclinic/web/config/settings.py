@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.monitoring",
     "ketaclinic.web.ledger",
     "ketaclinic.web.decision",
+    "ketaclinic.web.telehealth",
 ]
 
 MIDDLEWARE = [

@@ -35,4 +35,5 @@ urlpatterns = [
     path("monitoring/", include("ketaclinic.web.monitoring.urls")),
     path("ledger/", include("ketaclinic.web.ledger.urls")),
     path("decision/", include("ketaclinic.web.decision.urls")),
+    path("telehealth/", include("ketaclinic.web.telehealth.urls")),
 ]
