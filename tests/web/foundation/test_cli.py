@@ -65,7 +65,8 @@ def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
         [sys.executable, "-c", count], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert (
-        before.strip() == "50 2 ['auditor', 'clinic_admin', 'custodian', 'front_desk', 'nurse', 'prescriber']"
+        before.strip()
+        == "50 2 ['auditor', 'clinic_admin', 'custodian', 'front_desk', 'nurse', 'prescriber', 'therapist']"
     )
     second = run(["demo", "--no-serve"], tmp_path)
     assert second.returncode == 0 and "Using the existing demo data" in second.stdout
