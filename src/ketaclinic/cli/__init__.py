@@ -29,6 +29,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("telehealth", ("telehealth",)),
     ("outcomes", ("outcomes",)),
     ("surveillance", ("surveillance",)),
+    ("mme", ("mme",)),
 )
 
 

@@ -64,6 +64,10 @@ def score_json(iid: str, answers: str) -> dict[str, Any]:
         ("sds", "1,0,2,0,3", 6, None, []),
         ("sds", "3,3,3,3,3", 15, None, []),
         ("cognition", "26", 26, None, []),
+        ("peg", "0,0,0", 0, None, []),
+        ("peg", "1,2,2", 1.67, None, []),
+        ("peg", "4,5,5", 4.67, None, []),
+        ("peg", "10,10,10", 10, None, []),
     ],
 )
 def test_score_json_contract(
@@ -97,6 +101,9 @@ def test_score_json_contract(
         (("score", "sds", "--answers", "0,0,0,0"), "answers"),
         (("score", "sds", "--answers", "0,0,0,0,4"), "item 5"),
         (("score", "cognition", "--answers", "31"), "item 1"),
+        (("score", "peg", "--answers", "1,2"), "answers"),
+        (("score", "peg", "--answers", "1,2,11"), "item 3"),
+        (("score", "peg", "--answers", "-1,2,3"), "item 1"),
     ],
 )
 def test_bad_input_exits_2_naming_the_item(args: tuple[str, ...], fragment: str) -> None:
@@ -137,7 +144,7 @@ def test_instruments_json_lists_the_library() -> None:
     ids = [i["id"] for i in obj["instruments"]]
     assert ids == [
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener", "sds", "cognition",
+        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg",
     ]  # fmt: skip
     phq9 = obj["instruments"][0]
     assert (phq9["items"], phq9["total_range"], phq9["loinc_total"], phq9["flags"]) == (

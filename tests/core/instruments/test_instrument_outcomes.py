@@ -18,7 +18,7 @@ from ketaclinic.core.instruments.outcomes import (
 DOSE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def pt(hours: float, total: int) -> ScorePoint:
+def pt(hours: float, total: float) -> ScorePoint:
     return ScorePoint(at=DOSE + timedelta(hours=hours), total=total)
 
 
@@ -39,7 +39,19 @@ def test_defaults_match_issue() -> None:
         "ybocs": (50, ("le", 12)),
         "pcl5": (50, ("lt", 33)),
         "pain-nrs": (30, None),
+        "peg": (30, None),
     }
+
+
+def test_peg_mean_totals_respond_in_exact_decimals() -> None:
+    # 10 -> 7 is exactly the IMMPACT 30 % threshold: response.
+    o = assess_outcome("peg", [pt(-1, 10), pt(24, 7)], DOSE)
+    assert (o.change, o.pct_change, o.response, o.remission) == (-3, Decimal("-30.0"), True, None)
+    # 6.67 -> 4.67 is a 29.99 % reduction: shown as -30.0 % but not a response; change is -2, not -1.9999...
+    o = assess_outcome("peg", [pt(-1, 6.67), pt(24, 4.67)], DOSE)
+    assert (o.change, o.pct_change, o.response) == (-2, Decimal("-30.0"), False)
+    o = assess_outcome("peg", [pt(-1, 6.67), pt(24, 4.33)], DOSE)
+    assert (o.change, o.pct_change, o.response) == (-2.34, Decimal("-35.1"), True)
 
 
 def test_baseline_is_last_score_before_first_dose_and_response_time() -> None:

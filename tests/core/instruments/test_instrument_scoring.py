@@ -58,6 +58,7 @@ CONTRACT_SHAPE: dict[str, tuple[int, list[int]]] = {  # items, max value per ite
     "cssrs-screener": (7, [1] * 7),
     "sds": (5, [3] * 5),
     "cognition": (1, [30]),
+    "peg": (3, [10] * 3),
 }
 
 BOUNDARY_CASES = [
@@ -71,7 +72,7 @@ BOUNDARY_CASES = [
 def test_library_has_the_contract_instruments_and_the_cognition_extension() -> None:
     assert INSTRUMENT_IDS == (
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener", "sds", "cognition",
+        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg",
     )  # fmt: skip
 
 
@@ -99,7 +100,7 @@ def test_every_band_boundary(iid: str, band: str, total: int) -> None:
     assert result.severity == band
 
 
-@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition"])
+@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition", "peg"])
 def test_instruments_without_bands_have_null_severity(iid: str) -> None:
     defn = load_instrument(iid)
     result = score(defn, [i.max_value for i in defn.items])
@@ -108,6 +109,37 @@ def test_instruments_without_bands_have_null_severity(iid: str) -> None:
 
 
 # ----------------------------------------------------------------- worked examples
+
+
+@pytest.mark.parametrize(
+    ("answers", "total"),
+    [
+        ([0, 0, 0], 0),
+        ([10, 10, 10], 10),
+        ([7, 6, 8], 7),  # whole means stay integers
+        ([1, 2, 2], 1.67),  # 1.666... rounds up
+        ([1, 1, 2], 1.33),  # 1.333... rounds down
+        ([5, 4, 4], 4.33),
+        ([9, 10, 10], 9.67),
+    ],
+)
+def test_peg_total_is_the_mean_to_two_decimals(answers: list[int], total: float) -> None:
+    result = score(load_instrument("peg"), answers)
+    assert (result.total, result.severity, result.flag_codes, result.complete) == (total, None, (), True)
+
+
+def test_peg_mean_rounds_half_away_from_zero() -> None:
+    # A mean of three integers never ends in an exact half at 2 decimals; the rule is pinned on the helper.
+    peg = load_instrument("peg")
+    assert peg.total_decimals == 2
+    assert peg.mean_total([1, 0, 0, 0, 0, 0, 0, 0]) == 0.13  # 0.125 -> 0.13 (banker's rounding gives 0.12)
+    assert peg.mean_total([3, 0, 0, 0, 0, 0, 0, 0]) == 0.38  # 0.375 -> 0.38
+    assert (peg.total_min, peg.total_max) == (0, 10)
+
+
+def test_peg_incomplete_is_not_totalled() -> None:
+    result = score(load_instrument("peg"), [5, None, 6])
+    assert (result.complete, result.total, result.missing_items) == (False, None, ("2",))
 
 
 def test_phq9_worked_example_moderate_with_item9() -> None:

@@ -402,3 +402,19 @@ def test_outcomes_with_registered_dose_provider(nurse: Any, patient: Any) -> Non
     assert (o.baseline.total if o.baseline else None, o.latest.total if o.latest else None) == (16, 4)
     assert (o.response, o.remission, o.time_to_first_response) == (True, True, dt.timedelta(hours=24))
     assert len(trend.incomplete) == 1
+
+
+def test_peg_mean_total_is_stored_to_two_decimals_and_sum_totals_stay_integers(nurse: Any, patient: Any) -> None:
+    peg = record(nurse, patient, "peg", [1, 2, 2])
+    phq = record(nurse, patient, "phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0])
+    peg.refresh_from_db()
+    phq.refresh_from_db()
+    # an integer column would have stored the PEG mean 1.67 as 1
+    assert (peg.total, type(peg.total), peg.severity) == (1.67, float, "")
+    assert (phq.total, type(phq.total)) == (5, int)
+    assert peg.fhir_observation["valueQuantity"]["value"] == 1.67
+    answers = {i["linkId"]: i.get("answer") for i in peg.fhir_response["item"]}
+    assert answers["peg-total"] == [{"valueDecimal": 1.67}]
+    ev = AuditEvent.objects.filter(action="assessment.create", object_id=str(peg.pk)).get()
+    assert ev.detail["total"] == 1.67
+    assert [tr.definition.id for tr in selectors.trends_for_patient(patient)] == ["phq9", "peg"]

@@ -89,7 +89,7 @@ def build_questionnaire(defn: Instrument) -> dict[str, Any]:
                 "linkId": f"{defn.id}-total",
                 "code": [_total_coding(defn)],
                 "text": "Total score",
-                "type": "integer",
+                "type": "decimal" if defn.scoring_method == "mean" else "integer",
                 "readOnly": True,
             }
         )
@@ -149,7 +149,8 @@ def build_questionnaire_response(
             }
         )
     if result.total is not None:
-        items.append({"linkId": f"{defn.id}-total", "answer": [{"valueInteger": result.total}]})
+        value_key = "valueDecimal" if defn.scoring_method == "mean" else "valueInteger"
+        items.append({"linkId": f"{defn.id}-total", "answer": [{value_key: result.total}]})
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "questionnaire": canonical(defn),

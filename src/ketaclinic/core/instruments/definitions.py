@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -30,6 +31,7 @@ INSTRUMENT_IDS: tuple[str, ...] = (
     "cssrs-screener",
     "sds",
     "cognition",
+    "peg",
 )
 
 
@@ -174,7 +176,9 @@ class Instrument:
     licence: str
     source: str
     items: tuple[Item, ...]
-    scoring_method: Literal["sum", "domains", "none"]
+    scoring_method: Literal["sum", "domains", "mean", "none"]
+    #: Decimal places of a `mean` total (rounded half away from zero); 0 for integer totals.
+    total_decimals: int
     domains: tuple[Domain, ...]
     subscales: tuple[Subscale, ...]
     bands: tuple[Band, ...]
@@ -194,15 +198,17 @@ class Instrument:
         return self.scoring_method != "none"
 
     @property
-    def total_min(self) -> int:
+    def total_min(self) -> float:
         return self._total_bound(lambda i: i.min_value)
 
     @property
-    def total_max(self) -> int:
+    def total_max(self) -> float:
         return self._total_bound(lambda i: i.max_value)
 
-    def _total_bound(self, pick: Callable[[Item], int]) -> int:
+    def _total_bound(self, pick: Callable[[Item], int]) -> float:
         by_n = {i.n: i for i in self.items}
+        if self.scoring_method == "mean":
+            return self.mean_total([pick(i) for i in self.items])
         if self.scoring_method == "domains":
             acc = 0
             for d in self.domains:
@@ -211,13 +217,19 @@ class Instrument:
             return acc
         return sum(pick(i) for i in self.items)
 
+    def mean_total(self, values: list[int]) -> float:
+        """The mean of `values` rounded half away from zero to `total_decimals` places (an int if whole)."""
+        exact = Decimal(sum(values)) / Decimal(len(values))
+        rounded = exact.quantize(Decimal(1).scaleb(-self.total_decimals), rounding=ROUND_HALF_UP)
+        return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
+
     def item(self, n: int) -> Item:
         for i in self.items:
             if i.n == n:
                 return i
         raise KeyError(n)
 
-    def band_for(self, total: int) -> Band | None:
+    def band_for(self, total: float) -> Band | None:
         for b in self.bands:
             if b.low <= total <= b.high:
                 return b
@@ -334,8 +346,13 @@ def parse_instrument(raw: Any, filename: str) -> Instrument:
         )
     scoring = _req(raw, "scoring", w)
     method = _req(scoring, "method", f"{w}.scoring")
-    if method not in ("sum", "domains", "none"):
-        raise DefinitionError(f"{w}.scoring.method: {method!r} is not sum, domains or none")
+    if method not in ("sum", "domains", "mean", "none"):
+        raise DefinitionError(f"{w}.scoring.method: {method!r} is not sum, domains, mean or none")
+    total_decimals = 0
+    if method == "mean":
+        total_decimals = _int(_req(scoring, "decimals", f"{w}.scoring"), f"{w}.scoring.decimals")
+        if not 0 <= total_decimals <= 4:
+            raise DefinitionError(f"{w}.scoring.decimals: must be 0-4")
     domains: list[Domain] = []
     if method == "domains":
         seen: set[int] = set()
@@ -426,6 +443,7 @@ def parse_instrument(raw: Any, filename: str) -> Instrument:
         source=_str(raw, "source", w),
         items=tuple(items),
         scoring_method=method,
+        total_decimals=total_decimals,
         domains=tuple(domains),
         subscales=tuple(subscales),
         bands=tuple(bands),

@@ -34,7 +34,7 @@ class RemissionRule:
     value: int
     source: str
 
-    def met(self, total: int) -> bool:
+    def met(self, total: float) -> bool:
         return total < self.value if self.op == "lt" else total <= self.value
 
     def describe(self) -> str:
@@ -59,10 +59,10 @@ class OutcomeConfig:
 
 @dataclass(frozen=True, slots=True)
 class ScorePoint:
-    """One complete score at a time (timezone-aware)."""
+    """One complete score at a time (timezone-aware); `total` is a float for mean-scored scales (PEG)."""
 
     at: datetime
-    total: int
+    total: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ class Outcome:
     instrument_id: str
     baseline: ScorePoint | None
     latest: ScorePoint | None
-    change: int | None
+    change: float | None
     pct_change: Decimal | None
     response: bool | None
     remission: bool | None
@@ -142,13 +142,22 @@ def default_outcome_config() -> OutcomeConfig:
     return parse_outcome_config(load_yaml(text))
 
 
-def _pct(baseline: int, value: int) -> Decimal:
-    return (Decimal(value - baseline) * 100 / Decimal(baseline)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+def _dec(value: float) -> Decimal:
+    return Decimal(str(value))
 
 
-def _responds(baseline: int, value: int, rule: ResponseRule) -> bool:
-    # reduction / baseline >= pct / 100, in exact integer arithmetic
-    return (baseline - value) * 100 >= rule.reduction_pct * baseline
+def _pct(baseline: float, value: float) -> Decimal:
+    return ((_dec(value) - _dec(baseline)) * 100 / _dec(baseline)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _responds(baseline: float, value: float, rule: ResponseRule) -> bool:
+    # reduction / baseline >= pct / 100, in exact decimal arithmetic (totals are integers or 2-decimal means)
+    return (_dec(baseline) - _dec(value)) * 100 >= rule.reduction_pct * _dec(baseline)
+
+
+def _change(baseline: float, value: float) -> float:
+    diff = _dec(value) - _dec(baseline)
+    return int(diff) if diff == diff.to_integral_value() else float(diff)
 
 
 def assess_outcome(
@@ -196,7 +205,7 @@ def assess_outcome(
     first_resp: ScorePoint | None = None
     ttr: timedelta | None = None
     if baseline is not None and latest is not None:
-        change = latest.total - baseline.total
+        change = _change(baseline.total, latest.total)
         if baseline.total > 0:
             pct = _pct(baseline.total, latest.total)
     if resp_rule is not None and baseline is not None and latest is not None:

@@ -48,7 +48,8 @@ class ScoreResult:
     complete: bool
     missing_items: tuple[str, ...]
     not_asked_items: tuple[str, ...]
-    total: int | None
+    #: An int for summed instruments; for a `mean` instrument (PEG) a float rounded to its decimals.
+    total: float | None
     severity: str | None
     severity_label: str | None
     flags: tuple[Flag, ...]
@@ -180,12 +181,14 @@ def score(defn: Instrument, answers: Sequence[object]) -> ScoreResult:
     subscales = tuple(
         PartScore(s.code, _combine([eff[n - 1] for n in s.items], "sum")) for s in defn.subscales
     )
-    total: int | None = None
+    total: float | None = None
     severity: str | None = None
     severity_label: str | None = None
     if complete and defn.has_total:
         if defn.scoring_method == "domains":
             total = sum(d.value for d in domains if d.value is not None)
+        elif defn.scoring_method == "mean":
+            total = defn.mean_total([v for v in eff if v is not None])
         else:
             total = sum(v for v in eff if v is not None)
         band = defn.band_for(total)

@@ -20,6 +20,16 @@ class Source(models.TextChoices):
     API = "api", "API"
 
 
+class ScoreTotalField(models.FloatField):
+    """A score total: an integer for summed scales, a 2-decimal mean for PEG. Whole values read back as int,
+    so a PHQ-9 of 7 shows as 7, never 7.0 (an IntegerField would have truncated a PEG of 1.67 to 1)."""
+
+    def from_db_value(self, value: float | None, expression: object, connection: object) -> float | None:
+        if value is None:
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+
+
 class Assessment(models.Model):
     """One administration of an instrument. Insert-only: a correction is a new assessment."""
 
@@ -31,7 +41,7 @@ class Assessment(models.Model):
     assessed_at = models.DateTimeField()
     answers = models.JSONField(help_text="Item values in canonical order; null = unanswered")
     complete = models.BooleanField()
-    total = models.IntegerField(null=True, blank=True)
+    total = ScoreTotalField(null=True, blank=True)
     severity = models.CharField(max_length=32, blank=True)
     flags = models.JSONField(default=list)
     suicide_risk = models.BooleanField(default=False)

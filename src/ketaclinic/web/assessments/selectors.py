@@ -56,7 +56,7 @@ def trends_for_patient(patient: Any) -> list[InstrumentTrend]:
         if not mine:
             continue
         complete = [a for a in mine if a.complete and a.total is not None]
-        series = [ScorePoint(at=a.assessed_at, total=int(a.total)) for a in complete if a.total is not None]
+        series = [ScorePoint(at=a.assessed_at, total=a.total) for a in complete if a.total is not None]
         out.append(
             InstrumentTrend(
                 definition=load_instrument(iid),

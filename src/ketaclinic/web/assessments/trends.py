@@ -21,13 +21,13 @@ def _x(t: dt.datetime, t0: dt.datetime, t1: dt.datetime) -> float:
     return LEFT + (W - LEFT - RIGHT) * ((t - t0).total_seconds() / span)
 
 
-def _y(v: float, lo: int, hi: int) -> float:
+def _y(v: float, lo: float, hi: float) -> float:
     return TOP + (H - TOP - BOTTOM) * (1 - (v - lo) / ((hi - lo) or 1))
 
 
 def trend_svg(
     defn: Instrument,
-    points: Sequence[tuple[dt.datetime, int]],
+    points: Sequence[tuple[dt.datetime, float]],
     dose_times: Sequence[dt.datetime] = (),
 ) -> SafeString:
     """An accessible SVG (role=img with a text title/description). All text is escaped."""

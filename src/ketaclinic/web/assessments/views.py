@@ -76,7 +76,7 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             {
                 "trend": tr,
                 "svg": trend_svg(
-                    tr.definition, [(a.assessed_at, int(a.total or 0)) for a in tr.assessments], doses
+                    tr.definition, [(a.assessed_at, a.total or 0) for a in tr.assessments], doses
                 ),
             }
         )
