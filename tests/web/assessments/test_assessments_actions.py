@@ -404,7 +404,9 @@ def test_outcomes_with_registered_dose_provider(nurse: Any, patient: Any) -> Non
     assert len(trend.incomplete) == 1
 
 
-def test_peg_mean_total_is_stored_to_two_decimals_and_sum_totals_stay_integers(nurse: Any, patient: Any) -> None:
+def test_peg_mean_total_is_stored_to_two_decimals_and_sum_totals_stay_integers(
+    nurse: Any, patient: Any
+) -> None:
     peg = record(nurse, patient, "peg", [1, 2, 2])
     phq = record(nurse, patient, "phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0])
     peg.refresh_from_db()

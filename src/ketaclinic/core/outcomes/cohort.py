@@ -252,7 +252,7 @@ def _time(v: Any, field: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None or t.utcoffset() is None else t
 
 
-def _total(v: Any, field: str, lo: int, hi: int) -> Fraction:
+def _total(v: Any, field: str, lo: float, hi: float) -> Fraction:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise CohortError(field, "must be a number")
     total = Fraction(v) if isinstance(v, int) else Fraction(repr(v))
