@@ -133,7 +133,8 @@ def test_plain_text_output() -> None:
         "PHQ-9 (v1.0.0)",
         "total: 10 (range 0-27)",
         "severity: moderate (Moderate)",
-        "FLAG suicidal_ideation: PHQ-9 item 9 > 0: same-day safety follow-up. [clinical-guidance.md §3.1 [V]]",
+        "FLAG suicidal_ideation: PHQ-9 item 9 > 0: same-day safety follow-up. "
+        "[Kroenke 2001: any positive item 9 calls for a same-day safety assessment [V]]",
     ]
 
 
@@ -155,3 +156,39 @@ def test_instruments_json_lists_the_library() -> None:
     )
     cssrs = obj["instruments"][ids.index("cssrs-screener")]
     assert (cssrs["total_range"], cssrs["risk_levels"]) == (None, ["none", "low", "moderate", "high"])
+
+
+@pytest.mark.parametrize(
+    ("iid", "answers", "expected"),
+    [
+        ("qids-sr16", "0,0,0,0,0,0,0,0,0,0,0,2,0,0,0,0", True),
+        ("qids-sr16", "0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0", False),
+        ("cssrs-screener", "1,1,1,0,0,0,0", True),
+        ("cssrs-screener", "0,0,0,0,0,1,0", True),
+        ("cssrs-screener", "1,0,0,0,0,0,0", False),
+        ("madrs", "0,0,0,0,0,0,0,0,0,4", True),
+        ("madrs", "0,0,0,0,0,0,0,0,0,3", False),
+        ("phq9", "0,0,0,0,0,0,0,0,1", True),
+        ("gad7", "3,3,3,3,3,3,3", False),
+        ("pain-nrs", "10", False),
+    ],
+)
+def test_every_score_output_carries_suicide_risk(iid: str, answers: str, expected: bool) -> None:
+    assert score_json(iid, answers)["suicide_risk"] is expected
+
+
+def test_qids_item12_two_keeps_the_contract_keys() -> None:
+    out = score_json("qids-sr16", "0,0,0,0,0,0,0,0,0,0,0,2,0,0,0,0")
+    assert (out["instrument"], out["total"], out["severity"], out["flags"], out["suicide_risk"]) == (
+        "qids-sr16",
+        2,
+        "none",
+        ["suicidal_ideation"],
+        True,
+    )
+
+
+def test_cssrs_q6b_without_q6_exits_2_naming_the_item() -> None:
+    code, out, err = run("score", "cssrs-screener", "--answers", "0,0,0,0,0,0,1", "--json")
+    assert (code, out) == (2, "")
+    assert "item 6b" in err

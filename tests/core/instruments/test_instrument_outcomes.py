@@ -36,7 +36,7 @@ def test_defaults_match_issue() -> None:
         "madrs": (50, ("le", 10)),
         "qids-sr16": (50, ("le", 5)),
         "gad7": (50, ("lt", 5)),
-        "ybocs": (50, ("le", 12)),
+        "ybocs": (35, ("le", 12)),
         "pcl5": (50, ("lt", 33)),
         "pain-nrs": (30, None),
         "peg": (30, None),
@@ -123,12 +123,15 @@ def test_naive_datetimes_rejected() -> None:
         assess_outcome("phq9", [ScorePoint(datetime(2026, 1, 1), 3)], DOSE)
 
 
-def test_custom_config_e_g_ybocs_35() -> None:
+def test_ybocs_response_is_a_35_percent_reduction_by_default_and_configurable() -> None:
+    # Mataix-Cols 2016: response >= 35 %. 20 -> 13 is 35 % (a response), 20 -> 14 is 30 % (not).
+    assert assess_outcome("ybocs", [pt(-1, 20), pt(24, 13)], DOSE).response is True
+    assert assess_outcome("ybocs", [pt(-1, 20), pt(24, 14)], DOSE).response is False
     cfg = parse_outcome_config(
-        {"version": "x", "instruments": {"ybocs": {"response": {"reduction_pct": 35, "source": "s"}}}}
+        {"version": "x", "instruments": {"ybocs": {"response": {"reduction_pct": 50, "source": "s"}}}}
     )
-    assert assess_outcome("ybocs", [pt(-1, 20), pt(24, 13)], DOSE, config=cfg).response is True
-    assert assess_outcome("ybocs", [pt(-1, 20), pt(24, 13)], DOSE).response is False
+    assert assess_outcome("ybocs", [pt(-1, 20), pt(24, 13)], DOSE, config=cfg).response is False
+    assert assess_outcome("ybocs", [pt(-1, 20), pt(24, 10)], DOSE, config=cfg).response is True
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ def valid_answers(defn: Instrument) -> st.SearchStrategy[list[int]]:
     def fix_skips(values: list[int]) -> list[int]:
         if defn.id == "cssrs-screener" and values[1] == 0:
             values[2] = values[3] = values[4] = 0
+        if defn.id == "cssrs-screener" and values[5] == 0:
+            values[6] = 0
         return values
 
     return st.tuples(*(st.integers(i.min_value, i.max_value) for i in defn.items)).map(

@@ -184,7 +184,7 @@ def test_qids_sr16_worked_example_uses_domain_maxima() -> None:
         "sleep": 3, "sad_mood": 1, "appetite_weight": 2, "concentration": 2, "self_view": 1,
         "suicidal_ideation": 1, "interest": 1, "energy": 1, "psychomotor": 2,
     }  # fmt: skip
-    # QIDS item 12 is flagged (contract) but is not one of the suicide-alert triggers.
+    # Item 12 = 1 (life feels empty) keeps the flag but does not block: the alert starts at 2.
     assert r.suicide_risk is False
 
 
@@ -256,8 +256,8 @@ def test_bpic_ss_item8_is_zero_to_ten() -> None:
         ([0, 0, 0, 0, 0, 0, 0], "none", (), False),
         ([1, 0, 0, 0, 0, 0, 0], "low", ("suicidal_ideation",), False),
         ([0, 1, 0, 0, 0, 0, 0], "low", ("suicidal_ideation",), False),
-        ([1, 1, 1, 0, 0, 0, 0], "moderate", ("suicidal_ideation",), False),
-        ([0, 0, 0, 0, 0, 1, 0], "moderate", (), False),
+        ([1, 1, 1, 0, 0, 0, 0], "moderate", ("suicidal_ideation",), True),
+        ([0, 0, 0, 0, 0, 1, 0], "moderate", (), True),
         ([1, 1, 0, 1, 0, 0, 0], "high", ("suicidal_ideation",), True),
         ([1, 1, 1, 1, 1, 0, 0], "high", ("suicidal_ideation",), True),
         ([0, 1, 0, 0, 1, 0, 0], "high", ("suicidal_ideation",), True),
@@ -402,3 +402,49 @@ def test_cognition_is_a_rater_entered_total_without_item_content() -> None:
     with pytest.raises(AnswerError) as exc:
         score(defn, [31])
     assert exc.value.field == "item 1"
+
+
+# ----------------------------------------------------------------- suicide risk (blocking alert)
+
+
+@pytest.mark.parametrize(
+    ("iid", "answers", "flags", "suicide_risk"),
+    [
+        ("qids-sr16", [0] * 11 + [1] + [0] * 4, ("suicidal_ideation",), False),
+        ("qids-sr16", [0] * 11 + [2] + [0] * 4, ("suicidal_ideation",), True),
+        ("qids-sr16", [0] * 11 + [3] + [0] * 4, ("suicidal_ideation",), True),
+        ("qids-sr16", [3] * 11 + [0] + [3] * 4, (), False),
+        ("madrs", [0] * 9 + [3], (), False),
+        ("madrs", [0] * 9 + [4], ("suicidal_ideation",), True),
+        ("phq9", [0] * 8 + [1], ("suicidal_ideation",), True),
+        ("phq9", [3] * 8 + [0], (), False),
+        ("cssrs-screener", [1, 0, 0, 0, 0, 0, 0], ("suicidal_ideation",), False),
+        ("cssrs-screener", [1, 1, 1, 0, 0, 0, 0], ("suicidal_ideation",), True),
+        ("cssrs-screener", [0, 0, 0, 0, 0, 1, 0], (), True),
+        ("cssrs-screener", [0, 0, 0, 0, 0, 1, 1], (), True),
+        ("gad7", [3] * 7, (), False),
+    ],
+)
+def test_suicide_risk_triggers(
+    iid: str, answers: list[int], flags: tuple[str, ...], suicide_risk: bool
+) -> None:
+    r = score(load_instrument(iid), answers)
+    assert (r.flag_codes, r.suicide_risk) == (flags, suicide_risk)
+    assert bool(r.suicide_risk_reasons) is suicide_risk
+
+
+def test_suicide_risk_reasons_say_why_in_words() -> None:
+    r = score(load_instrument("qids-sr16"), [0] * 11 + [2] + [0] * 4)
+    assert r.suicide_risk_reasons == (
+        "QIDS-SR16: QIDS-SR16 item 12 >= 2: thinks of suicide or death several times a week, or has made plans "
+        "or an attempt. (Rush 2003, QIDS-SR16 item 12 anchors 2 and 3 [V])",
+    )
+    r = score(load_instrument("cssrs-screener"), [1, 1, 1, 0, 0, 0, 0])
+    assert r.suicide_risk_reasons == ("C-SSRS screener triage: Moderate risk",)
+
+
+def test_cssrs_q6b_yes_with_q6_no_is_rejected() -> None:
+    with pytest.raises(AnswerError) as exc:
+        score(load_instrument("cssrs-screener"), [0, 0, 0, 0, 0, 0, 1])
+    assert (exc.value.field, exc.value.item) == ("item 6b", 7)
+    assert "skip logic" in exc.value.reason

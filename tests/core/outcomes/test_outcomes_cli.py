@@ -73,3 +73,27 @@ def test_missing_file_exits_2() -> None:
     code, out, err = invoke("outcomes", "/nonexistent/cohort.json", "--json")
     assert (code, out) == (2, "")
     assert "COHORT: cannot read" in err
+
+
+def test_ybocs_cohort_counts_a_35_percent_reduction_as_response(tmp_path: Path) -> None:
+    # Mataix-Cols 2016: 20 -> 13 (35 %) responds, 20 -> 14 (30 %) does not; 12 or less remits.
+    cohort = {
+        "instrument": "ybocs",
+        "patients": [
+            {
+                "id": p,
+                "first_dose": "2026-03-02T09:00:00+00:00",
+                "scores": [
+                    {"time": "2026-03-01T09:00:00+00:00", "total": 20},
+                    {"time": "2026-03-09T09:00:00+00:00", "total": after},
+                ],
+            }
+            for p, after in (("a", 13), ("b", 14), ("c", 12))
+        ],
+    }
+    f = tmp_path / "cohort.json"
+    f.write_text(json.dumps(cohort))
+    code, out, _ = invoke("outcomes", str(f), "--json")
+    obj = json.loads(out)
+    assert code == 0
+    assert (obj["evaluable"], obj["response"]["n"], obj["remission"]["n"]) == (3, 2, 1)

@@ -89,6 +89,13 @@ def test_partial_form_saved_incomplete_and_unscored(nurse: Any, patient: Any) ->
             "item_3",
             "answered 1 but is asked only if item 2 = 1 (skip logic)",
         ),
+        (
+            "cssrs-screener",
+            [0, 0, 0, 0, 0, 0, 1],
+            "follow_up",
+            "item_6b",
+            "answered 1 but is asked only if item 6 = 1 (skip logic)",
+        ),
         ("phq9", [None] * 9, "follow_up", "answers", "no item answered"),
     ],
 )
@@ -153,7 +160,7 @@ def test_phq9_item9_raises_alert_to_care_team_prescriber(
     assert alert.assessment_id == a.pk
     assert alert.notified_user_ids == [prescriber2.pk]
     assert alert.reasons == [
-        "PHQ-9: PHQ-9 item 9 > 0: same-day safety follow-up. (clinical-guidance.md §3.1 [V])"
+        "PHQ-9: PHQ-9 item 9 > 0: same-day safety follow-up. (Kroenke 2001: any positive item 9 calls for a same-day safety assessment [V])"
     ]
     assert [uid for uid, _ in sent] == [prescriber2.pk]
     assert sent[0][1]["type"] == "alert" and sent[0][1]["kind"] == "suicide_risk"
@@ -174,7 +181,11 @@ def test_alert_without_care_team_goes_to_all_clinic_prescribers(
         ("madrs", [3, 3, 2, 2, 1, 2, 2, 1, 2, 3], False),
         ("madrs", [3, 3, 2, 2, 1, 2, 2, 1, 2, 4], True),
         ("phq9", [3, 3, 3, 3, 3, 3, 3, 3, 0], False),
-        ("cssrs-screener", [1, 1, 1, 0, 0, 0, 0], False),
+        ("cssrs-screener", [1, 0, 0, 0, 0, 0, 0], False),
+        ("cssrs-screener", [1, 1, 1, 0, 0, 0, 0], True),
+        ("cssrs-screener", [0, 0, 0, 0, 0, 1, 0], True),
+        ("qids-sr16", [0] * 11 + [1] + [0] * 4, False),
+        ("qids-sr16", [0] * 11 + [2] + [0] * 4, True),
         ("cssrs-screener", [1, 1, 0, 0, 1, 0, 0], True),
         ("cssrs-screener", [0, 0, 0, 0, 0, 1, 1], True),
         ("phq9", [None, None, None, None, None, None, None, None, 2], True),

@@ -134,6 +134,16 @@ class FlagRule:
 
 
 @dataclass(frozen=True, slots=True)
+class SuicideRiskRule:
+    """An answer pattern that raises the blocking suicide-risk alert without adding an output flag (e.g.
+    QIDS-SR16 item 12 >= 2, while the `suicidal_ideation` flag stays at item 12 > 0)."""
+
+    when: Condition
+    message: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Domain:
     """A scoring domain (QIDS-SR16): items combined by `max` or `sum`."""
 
@@ -188,6 +198,7 @@ class Instrument:
     risk_default: str | None
     risk_order: tuple[str, ...]
     suicide_risk_levels: tuple[str, ...]
+    suicide_risk_rules: tuple[SuicideRiskRule, ...]
     loinc_panel: LoincRef | None
     loinc_total: LoincRef | None
     loinc_risk_level: LoincRef | None
@@ -426,6 +437,10 @@ def parse_instrument(raw: Any, filename: str) -> Instrument:
             raise DefinitionError(f"{w}.risk.order: must list exactly the risk levels and the default")
     if method == "none" and risk_raw is None:
         raise DefinitionError(f"{w}: an instrument without a total needs a risk rule")
+    suicide_levels = tuple(str(x) for x in raw.get("suicide_risk_levels") or ())
+    for lv in suicide_levels:
+        if lv not in risk_order:
+            raise DefinitionError(f"{w}.suicide_risk_levels: {lv!r} is not one of the risk levels")
     loinc_raw = raw.get("loinc") or {}
     notes = tuple(str(raw[k]) for k in ("bands_note", "skip_source", "loinc_items_source") if k in raw)
     if isinstance(loinc_raw, dict) and loinc_raw.get("note"):
@@ -452,7 +467,19 @@ def parse_instrument(raw: Any, filename: str) -> Instrument:
         risk_levels=tuple(risk_levels),
         risk_default=risk_default,
         risk_order=risk_order,
-        suicide_risk_levels=tuple(str(x) for x in raw.get("suicide_risk_levels") or ()),
+        suicide_risk_levels=suicide_levels,
+        suicide_risk_rules=tuple(
+            SuicideRiskRule(
+                when=_condition(
+                    _req(r, "when", f"{w}.suicide_risk_rules[{k}]"),
+                    f"{w}.suicide_risk_rules[{k}].when",
+                    n_items,
+                ),
+                message=_str(r, "message", f"{w}.suicide_risk_rules[{k}]"),
+                source=_str(r, "source", f"{w}.suicide_risk_rules[{k}]"),
+            )
+            for k, r in enumerate(raw.get("suicide_risk_rules") or [])
+        ),
         loinc_panel=_loinc(loinc_raw.get("panel"), f"{w}.loinc.panel"),
         loinc_total=_loinc(loinc_raw.get("total"), f"{w}.loinc.total"),
         loinc_risk_level=_loinc(loinc_raw.get("risk_level"), f"{w}.loinc.risk_level"),

@@ -57,6 +57,8 @@ class ScoreResult:
     domains: tuple[PartScore, ...]
     risk_floor: str | None
     suicide_risk: bool
+    #: Why `suicide_risk` is true, in words (empty when it is false).
+    suicide_risk_reasons: tuple[str, ...] = ()
 
     @property
     def flag_codes(self) -> tuple[str, ...]:
@@ -207,9 +209,16 @@ def score(defn: Instrument, answers: Sequence[object]) -> ScoreResult:
     flags = tuple(
         Flag(f.code, f.message, f.source, f.suicide_risk) for f in defn.flags if evaluate(f.when, vals)
     )
-    suicide_risk = any(f.suicide_risk for f in flags) or (
-        risk_floor is not None and risk_floor in defn.suicide_risk_levels
-    )
+    reasons = [f"{defn.short_title}: {f.message} ({f.source})" for f in flags if f.suicide_risk]
+    reasons += [
+        f"{defn.short_title}: {r.message} ({r.source})"
+        for r in defn.suicide_risk_rules
+        if evaluate(r.when, vals)
+    ]
+    if risk_floor is not None and risk_floor in defn.suicide_risk_levels:
+        label = next((r.label for r in defn.risk_levels if r.code == risk_floor), risk_floor)
+        reasons.append(f"{defn.short_title} triage: {label}")
+    suicide_risk = bool(reasons)
     return ScoreResult(
         instrument_id=defn.id,
         version=defn.version,
@@ -225,6 +234,7 @@ def score(defn: Instrument, answers: Sequence[object]) -> ScoreResult:
         domains=domains,
         risk_floor=risk_floor,
         suicide_risk=suicide_risk,
+        suicide_risk_reasons=tuple(reasons),
     )
 
 

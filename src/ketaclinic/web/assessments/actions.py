@@ -119,10 +119,7 @@ def prescribers_for(patient: Any) -> list[Any]:
 
 
 def _alert_reasons(defn: Instrument, result: ScoreResult) -> list[str]:
-    reasons = [f"{defn.short_title}: {f.message} ({f.source})" for f in result.flags if f.suicide_risk]
-    if result.risk_floor is not None and result.risk_floor in defn.suicide_risk_levels:
-        reasons.append(f"{defn.short_title} triage risk level: {result.risk_floor}")
-    return reasons
+    return list(result.suicide_risk_reasons)
 
 
 def _store(
