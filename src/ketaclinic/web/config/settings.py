@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.ledger",
     "ketaclinic.web.decision",
     "ketaclinic.web.telehealth",
+    "ketaclinic.web.therapy",
 ]
 
 MIDDLEWARE = [

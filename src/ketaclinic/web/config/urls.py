@@ -36,4 +36,5 @@ urlpatterns = [
     path("ledger/", include("ketaclinic.web.ledger.urls")),
     path("decision/", include("ketaclinic.web.decision.urls")),
     path("telehealth/", include("ketaclinic.web.telehealth.urls")),
+    path("therapy/", include("ketaclinic.web.therapy.urls")),
 ]

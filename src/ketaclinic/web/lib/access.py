@@ -100,3 +100,22 @@ def clinic_for_request(request: HttpRequest) -> Clinic | None:
             clinic._setup()  # type: ignore[attr-defined]
         return clinic._wrapped  # type: ignore[attr-defined,no-any-return]
     return clinic
+
+
+def access_psychotherapy_note_by_id(user: Any, note_id: int, *, request: HttpRequest | None = None) -> Any:
+    """A psychotherapy note, only for its author or a colleague the author shared it with (45 CFR 164.501, 164.508).
+
+    Anyone else, whatever their role, gets NotFoundError: the note's existence is not disclosed. The read is audited.
+    """
+    from ketaclinic.web.therapy.models import PsychotherapyNote
+
+    note = (
+        PsychotherapyNote.objects.select_related("patient", "patient__clinic", "session", "author")
+        .filter(pk=note_id, patient__clinic_id__in=user_clinic_ids(user))
+        .first()
+    )
+    if note is None or not (note.author_id == user.pk or note.shares.filter(user=user).exists()):
+        raise NotFoundError("no such note")
+    with transaction.atomic():
+        record_audit(actor=user, action="therapy.note_view", obj=note, patient=note.patient, request=request)
+    return note
