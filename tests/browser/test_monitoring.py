@@ -99,3 +99,40 @@ def test_alert_appears_on_the_board(page: Any, live_url: str, live_home: str) ->
         expect(row.locator("td").nth(2)).to_have_text(bp)
         expect(row.locator("td").nth(3)).to_have_text(hr)
         expect(row).to_contain_text(f"Wrist B7 · {count}")
+
+
+def test_board_reloads_its_snapshot_after_a_reconnect(page: Any, live_url: str, live_home: str) -> None:
+    """An alert pushed while the board's socket was down appears once the board reconnects."""
+    import re
+
+    setup = SETUP.replace("BROWSER-B7", "BROWSER-R1").replace("Wrist B7", "Wrist R1")
+    info = json.loads(run_in_server_env(live_home, setup).strip().splitlines()[-1])
+    deaf = [False]
+    routes: list[Any] = []
+
+    def handle(ws: Any) -> None:
+        server = ws.connect_to_server()
+        if not routes:  # the first connection: forwards until the test makes it deaf
+            server.on_message(lambda m: None if deaf[0] else ws.send(m))
+        routes.append(ws)
+
+    page.route_web_socket(re.compile(r".*/ws/monitoring/board/.*"), handle)
+    login(page, live_url, "nurse.kim")
+    page.goto(f"{live_url}/monitoring/sites/{info['site']}/board/")
+    status = page.locator("#board-status")
+    expect(status).to_have_attribute("data-state", "live")
+    deaf[0] = True  # the connection silently loses what the server pushes (a half-dead socket)
+    now = dt.datetime.now(tz=dt.UTC)
+    body = _post(live_url, info["token"], [{
+        "device": str(info["device"]), "session": str(info["session"]), "metric": "8480-6", "value": 195,
+        "unit": "mm[Hg]", "time": (now - dt.timedelta(seconds=1)).isoformat(), "seq": 1}])  # fmt: skip
+    assert [a["rule_id"] for a in body["alerts"]] == ["sbp-high"]
+    alert = page.locator(f'#alerts li[data-rule="sbp-high"][data-session="{info["session"]}"]')
+    page.wait_for_timeout(1500)
+    expect(alert).to_have_count(0)  # the push was lost
+    routes[0].close()  # the socket drops; the board reconnects and reloads its snapshot
+    expect(status).to_have_attribute("data-reloads", "1", timeout=15000)
+    expect(status).to_have_attribute("data-state", "live")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("SBP above 180 mm[Hg]: now 195 mm[Hg]")
+    assert len(routes) == 2
