@@ -244,3 +244,55 @@ def test_chart_shows_personal_url_of_open_scheduled_links_to_staff_who_send_them
     assert f'data-link-id="{link.pk}"' in html and "/assessments/r/" not in html
     sched.refresh_from_db()
     assert sched.next_due_at == link.available_from + dt.timedelta(days=7)
+
+
+def _many_scores(nurse: Any, patient: Any, n: int) -> None:
+    start = timezone.now() - dt.timedelta(days=n + 1)
+    for i in range(n):
+        actions.do_record_assessment(
+            actor=nurse, patient_id=patient.pk, instrument_id="gad7", answers=[i % 4] * 7, context="pre_dose",
+            assessed_at=start + dt.timedelta(days=i),
+        )  # fmt: skip
+
+
+def test_chart_tab_reads_neither_answers_nor_fhir_documents_and_its_queries_do_not_grow(
+    client_as: Any, nurse: Any, patient: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _many_scores(nurse, patient, 5)
+    c = client_as(nurse)
+    c.get(f"/assessments/patient/{patient.pk}/")  # warm the session
+    with CaptureQueriesContext(connection) as few:
+        assert c.get(f"/assessments/patient/{patient.pk}/").status_code == 200
+    assessment_sql = [q["sql"] for q in few.captured_queries if 'FROM "assessments_assessment"' in q["sql"]]
+    assert assessment_sql and not [s for s in assessment_sql if "fhir_response" in s or '"answers"' in s]
+    _many_scores(nurse, patient, 25)
+    with CaptureQueriesContext(connection) as more:
+        r = c.get(f"/assessments/patient/{patient.pk}/")
+    assert r.content.decode().count('class="point"') == 30
+    assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_api_assessment_list_is_paginated(client_as: Any, nurse: Any, patient: Any) -> None:
+    _many_scores(nurse, patient, 7)
+    c = client_as(nurse)
+    url = f"/api/v1/assessments/patients/{patient.pk}/assessments"
+    first = c.get(url, {"limit": 3}).json()
+    assert (first["count"], first["offset"], first["limit"], first["next_offset"]) == (7, 0, 3, 3)
+    last = c.get(url, {"limit": 3, "offset": 6}).json()
+    assert (len(last["assessments"]), last["next_offset"]) == (1, None)
+    dates = [a["assessed_at"] for a in first["assessments"]]
+    assert dates == sorted(dates, reverse=True)
+    assert c.get(url).json()["limit"] == 100
+    before = AuditEvent.objects.filter(action="assessment.list").count()
+    for params, field, reason in (
+        ({"limit": 0}, "limit", "must be between 1 and 500"),
+        ({"limit": 501}, "limit", "must be between 1 and 500"),
+        ({"offset": -1}, "offset", "must be 0 or more"),
+    ):
+        r = c.get(url, params)
+        assert r.status_code == 400
+        assert r.json()["error"]["fields"] == {field: [reason]}
+    assert AuditEvent.objects.filter(action="assessment.list").count() == before  # refusals read nothing

@@ -15,7 +15,7 @@ from ketaclinic.web.assessments import actions, selectors
 from ketaclinic.web.assessments.models import Assessment, Source
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import NotFoundError
+from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 
 router = Router(tags=["assessments"])
 
@@ -42,20 +42,42 @@ def create_assessment(request: HttpRequest, patient_id: int, payload: Assessment
     return Status(201, {**selectors.assessment_json(a), "alert_raised": hasattr(a, "suicide_alert")})
 
 
+#: Page size of the assessments list: default and largest allowed.
+PAGE_DEFAULT, PAGE_MAX = 100, 500
+
+
 @router.get("/patients/{patient_id}/assessments", response=dict[str, Any])
-def list_assessments(request: HttpRequest, patient_id: int, instrument: str | None = None) -> dict[str, Any]:
+def list_assessments(
+    request: HttpRequest, patient_id: int, instrument: str | None = None, limit: int = PAGE_DEFAULT,
+    offset: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """A patient's assessments, newest first, one page at a time (`limit` up to 500, `offset`)."""
+    errors: dict[str, list[str]] = {}
+    if not 1 <= limit <= PAGE_MAX:
+        errors["limit"] = [f"must be between 1 and {PAGE_MAX}"]
+    if offset < 0:
+        errors["offset"] = ["must be 0 or more"]
+    if errors:
+        raise ValidationFailed(errors)
     patient = access_patient_by_id(request.user, patient_id, request=request, audit_action=None)
+    qs = selectors.assessments_for_patient(patient, instrument_id=instrument)
+    total = qs.count()
+    rows = list(qs[offset : offset + limit])
     with transaction.atomic():
         record_audit(
             actor=request.user,
             action="assessment.list",
             obj=patient,
             request=request,
-            detail={"instrument": instrument},
+            detail={"instrument": instrument, "offset": offset, "returned": len(rows)},
         )
-    rows = selectors.assessments_for_patient(patient, instrument_id=instrument)
+    nxt = offset + len(rows)
     return {
         "patient_id": patient.pk,
+        "count": total,
+        "offset": offset,
+        "limit": limit,
+        "next_offset": nxt if nxt < total else None,
         "assessments": [selectors.assessment_json(a) for a in rows],
         "unacknowledged_suicide_alert": selectors.has_unacknowledged_suicide_alert(patient),
     }

@@ -20,6 +20,17 @@ def assessments_for_patient(patient: Any, *, instrument_id: str | None = None) -
     return qs.order_by("-assessed_at", "-pk")
 
 
+#: Columns a chart row or a trend point needs: never the answers or the FHIR documents (JSON parsed per row).
+_ROW_FIELDS = ("id", "patient_id", "instrument_id", "instrument_version", "context", "assessed_at", "complete",
+               "total", "severity", "flags", "suicide_risk", "source")  # fmt: skip
+_TREND_FIELDS = ("id", "patient_id", "instrument_id", "assessed_at", "complete", "total")
+
+
+def assessment_rows_for_patient(patient: Any) -> QuerySet[Assessment]:
+    """The chart's assessment list: newest first, only the columns the list shows."""
+    return Assessment.objects.filter(patient=patient).only(*_ROW_FIELDS).order_by("-assessed_at", "-pk")
+
+
 def has_unacknowledged_suicide_alert(patient: Any) -> bool:
     """True while any suicide-risk alert for `patient` awaits a prescriber's documented acknowledgement."""
     return SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).exists()
@@ -49,7 +60,7 @@ def trends_for_patient(patient: Any) -> list[InstrumentTrend]:
     """One trend per instrument the patient has any assessment of, in library order."""
     doses = dose_times(patient)
     first_dose = doses[0] if doses else None
-    rows = list(Assessment.objects.filter(patient=patient).order_by("assessed_at", "pk"))
+    rows = list(Assessment.objects.filter(patient=patient).only(*_TREND_FIELDS).order_by("assessed_at", "pk"))
     out: list[InstrumentTrend] = []
     for iid in INSTRUMENT_IDS:
         mine = [a for a in rows if a.instrument_id == iid]

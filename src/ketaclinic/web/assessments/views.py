@@ -86,7 +86,7 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
     ctx.update(
         {
             "trends": trends,
-            "assessments": selectors.assessments_for_patient(patient)[:200],
+            "assessments": selectors.assessment_rows_for_patient(patient)[:200],
             "alerts": selectors.alerts_for_patient(patient),
             "links": _links_for_tab(request, patient, now),
             "schedules": selectors.schedules_for_patient(patient),
