@@ -16,7 +16,16 @@ DEMO_SEED = 20261121
 DEMO_CLINIC_SLUG = "riverside-demo"
 DEMO_PASSWORD = "ketaclinic-demo-2026"
 # Apps that may contribute demo data through a `demo.py` module with `seed(ctx: DemoContext) -> None`.
-DOMAIN_APPS = ("assessments", "screening", "treatment", "monitoring", "ledger", "telehealth", "therapy")
+DOMAIN_APPS = (
+    "assessments",
+    "screening",
+    "treatment",
+    "monitoring",
+    "ledger",
+    "telehealth",
+    "therapy",
+    "surveillance",
+)
 
 DEMO_STAFF = [
     # username, display name, roles, professional id

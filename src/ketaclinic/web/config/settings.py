@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.decision",
     "ketaclinic.web.telehealth",
     "ketaclinic.web.therapy",
+    "ketaclinic.web.surveillance",
 ]
 
 MIDDLEWARE = [

@@ -37,4 +37,5 @@ urlpatterns = [
     path("decision/", include("ketaclinic.web.decision.urls")),
     path("telehealth/", include("ketaclinic.web.telehealth.urls")),
     path("therapy/", include("ketaclinic.web.therapy.urls")),
+    path("safety/", include("ketaclinic.web.surveillance.urls")),
 ]

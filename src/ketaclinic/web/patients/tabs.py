@@ -21,6 +21,7 @@ CHART_TABS: list[ChartTab] = [
     ChartTab("treatment", "Treatment", "treatment:chart_tab"),
     ChartTab("telehealth", "Telehealth", "telehealth:chart_tab"),
     ChartTab("therapy", "Therapy", "therapy:chart_tab"),
+    ChartTab("safety", "Safety", "surveillance:chart_tab"),
     ChartTab("history", "History", "patients:history"),
 ]
 

@@ -16,6 +16,7 @@ from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.patients.tabs import chart_banners
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SideEffect
@@ -160,6 +161,8 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "se_codes": SideEffect.Code.choices,
         "severities": SideEffect.Severity.choices,
         "rems_form": getattr(s, "rems_form", None),
+        # The chart's banners (suicide risk, dose escalation, long-term safety...) reach the run sheet too.
+        "banners": chart_banners(s.patient),
     }
     ctx.update(_ledger_context(request, s))
     ctx.update(_sensor_context(request, s))

@@ -1,0 +1,16 @@
+"""URLs of long-term safety surveillance (mounted at /safety/)."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from ketaclinic.web.surveillance import views
+
+app_name = "surveillance"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.clinic_page, name="clinic"),
+    path("settings/", views.settings_page, name="settings"),
+    path("patient/<int:patient_id>/", views.chart_tab, name="chart_tab"),
+    path("patient/<int:patient_id>/labs/", views.record_lab, name="record_lab"),
+    path("patient/<int:patient_id>/labs/import/", views.import_labs, name="import_labs"),
+    path("patient/<int:patient_id>/decide/", views.decide, name="decide"),
+    path("patient/<int:patient_id>/fhir/", views.fhir_export, name="fhir"),
+]
