@@ -182,7 +182,10 @@ def surveillance_banners(patient: Any) -> list[dict[str, str]]:
     out = [
         {
             "level": "danger",
-            "text": f"Safety alert: {ALERT_LABELS.get(f.code, f.code)}. {f.message}. A prescriber's decision is needed.",
+            "text": (
+                f"Safety alert: {ALERT_LABELS.get(f.code, f.code)}. {f.message.rstrip('.')}. "
+                "A prescriber's decision is needed."
+            ),
             "url": url,
         }
         for f in ev.open_alerts
