@@ -85,6 +85,8 @@ class MmeTable:
     warn_mme: Decimal
     high_mme: Decimal
     findings: Mapping[str, FindingRule]
+    sparing_reduction_pct: int = 25
+    sparing_source: str = ""
 
     def by_name(self, name: str) -> Opioid | None:
         """The opioid named `name` (ingredient or brand, any case; salt words such as "HCl" ignored)."""
@@ -263,7 +265,13 @@ def parse_table(raw: Any) -> MmeTable:
     }
     if set(findings) != needed:
         raise MmeDataError(f"mme.yaml findings: must define exactly {sorted(needed)}")
+    sparing = _req(raw, "sparing", "")
+    reduction = _req(sparing, "reduction_pct", "sparing")
+    if isinstance(reduction, bool) or not isinstance(reduction, int) or not 1 <= reduction <= 100:
+        raise MmeDataError("mme.yaml sparing.reduction_pct: must be an integer 1-100")
     return MmeTable(
+        sparing_reduction_pct=reduction,
+        sparing_source=str(_req(sparing, "source", "sparing")),
         version=str(_req(raw, "version", "")),
         source=str(_req(raw, "source", "")),
         opioids=tuple(opioids),

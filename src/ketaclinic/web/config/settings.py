@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.telehealth",
     "ketaclinic.web.therapy",
     "ketaclinic.web.surveillance",
+    "ketaclinic.web.pain",
 ]
 
 MIDDLEWARE = [

@@ -38,4 +38,5 @@ urlpatterns = [
     path("telehealth/", include("ketaclinic.web.telehealth.urls")),
     path("therapy/", include("ketaclinic.web.therapy.urls")),
     path("safety/", include("ketaclinic.web.surveillance.urls")),
+    path("pain/", include("ketaclinic.web.pain.urls")),
 ]

@@ -20,6 +20,7 @@ from ketaclinic.web.patients.tabs import chart_banners
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SideEffect
+from ketaclinic.web.treatment.panels import run_sheet_panels
 
 
 @login_required
@@ -166,6 +167,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     }
     ctx.update(_ledger_context(request, s))
     ctx.update(_sensor_context(request, s))
+    ctx["extra_panels"] = run_sheet_panels(request, s)
     return render(request, "treatment/session.html", ctx)
 
 
