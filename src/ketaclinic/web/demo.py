@@ -25,6 +25,7 @@ DOMAIN_APPS = (
     "telehealth",
     "therapy",
     "surveillance",
+    "pain",
 )
 
 DEMO_STAFF = [

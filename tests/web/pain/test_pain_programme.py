@@ -37,6 +37,7 @@ def days_ago(n: int) -> dt.date:
 def course(
     patient: Patient, by: User, *, indication: str = "chronic_pain", started: dt.date | None = None
 ) -> Any:
+    from ketaclinic.core.protocols import get_protocol
     from ketaclinic.web.treatment.models import TreatmentCourse
 
     start = started or days_ago(100)
@@ -45,7 +46,7 @@ def course(
         patient=patient,
         protocol_id="iv-ketamine-chronic-pain",
         protocol_version=1,
-        protocol_snapshot={},
+        protocol_snapshot=dict(get_protocol("iv-ketamine-chronic-pain").raw),
         indication=indication,
         started_by=by,
         started_at=timezone.make_aware(dt.datetime.combine(start, dt.time(9, 0))),
