@@ -221,7 +221,7 @@ def latency_worker(k: int, n: int, a: argparse.Namespace, schema: str, barrier: 
                 bp, payload = pending.pop(0)
                 w.handle(_device(bp), payload, time.time())
                 continue
-            time.sleep(due - time.time())
+            time.sleep(max(0.0, due - time.time()))  # the due time may pass between the check and here
         d = DeviceContext(device_id=offset * 2 + p, device_key=f"lat-{p}", session_id=offset * 2 + p)
         readings = []
         for r in sims[p].tick():
