@@ -329,16 +329,23 @@ def _not_evaluable(pid: str | int, reason: NotEvaluableReason, baseline: Score |
     )
 
 
+def split_scores(p: CohortPatient, rules: CohortRules) -> tuple[Score | None, list[Score]]:
+    """The patient's baseline (None without one) and post-baseline scores in time order."""
+    if p.first_dose is None:
+        return None, []
+    fd = p.first_dose
+    # Stable sort: of scores at the same instant, the one listed last counts as the later.
+    ordered = sorted(p.scores, key=lambda s: s.at)
+    window = [s for s in ordered if fd - rules.baseline_window <= s.at <= fd]
+    return (window[-1] if window else None), [s for s in ordered if s.at > fd]
+
+
 def assess_patient(p: CohortPatient, rules: CohortRules) -> PatientOutcome:
     """One patient's baseline, response and remission under `rules`."""
     if p.first_dose is None:
         return _not_evaluable(p.id, "no_first_dose", None)
     fd = p.first_dose
-    # Stable sort: of scores at the same instant, the one listed last counts as the later.
-    ordered = sorted(p.scores, key=lambda s: s.at)
-    window = [s for s in ordered if fd - rules.baseline_window <= s.at <= fd]
-    baseline = window[-1] if window else None
-    post = [s for s in ordered if s.at > fd]
+    baseline, post = split_scores(p, rules)
     if baseline is None:
         return _not_evaluable(p.id, "no_baseline", None)
     if not post:
