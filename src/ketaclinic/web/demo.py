@@ -39,6 +39,7 @@ DEMO_STAFF = [
     ("auditor.smith", "Jordan Smith", ["auditor"], ""),
     ("admin.jones", "Casey Jones", ["clinic_admin"], ""),
     ("therapist.ng", "Sam Ng, LMFT", ["therapist"], "LMFT 120045"),
+    ("researcher.ito", "Mika Ito", ["researcher"], ""),
 ]
 
 GIVEN_F = [

@@ -66,7 +66,7 @@ def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
     ).stdout
     assert (
         before.strip()
-        == "50 2 ['auditor', 'clinic_admin', 'custodian', 'front_desk', 'nurse', 'prescriber', 'therapist']"
+        == "50 2 ['auditor', 'clinic_admin', 'custodian', 'front_desk', 'nurse', 'prescriber', 'researcher', 'therapist']"
     )
     second = run(["demo", "--no-serve"], tmp_path)
     assert second.returncode == 0 and "Using the existing demo data" in second.stdout

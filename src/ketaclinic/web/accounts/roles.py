@@ -17,6 +17,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     CLINIC_ADMIN = "clinic_admin"
     THERAPIST = "therapist"
+    RESEARCHER = "researcher"
 
     @property
     def label(self) -> str:
@@ -31,6 +32,7 @@ ROLE_LABELS = {
     Role.AUDITOR: "Auditor",
     Role.CLINIC_ADMIN: "Clinic admin",
     Role.THERAPIST: "Therapist",
+    Role.RESEARCHER: "Researcher (de-identified outcomes only)",
 }
 
 
@@ -52,6 +54,7 @@ class Perm(StrEnum):
     RESEARCH_VIEW = "research.view"
     TELEHEALTH_SCHEDULE = "telehealth.schedule"
     THERAPY_RECORD = "therapy.record"
+    OUTCOMES_VIEW = "outcomes.view"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -71,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.RESEARCH_VIEW,
             Perm.TELEHEALTH_SCHEDULE,
             Perm.THERAPY_RECORD,
+            Perm.OUTCOMES_VIEW,
         }
     ),
     Role.NURSE: frozenset(
@@ -87,10 +91,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.FRONT_DESK: frozenset({Perm.PATIENT_VIEW, Perm.PATIENT_EDIT}),
     Role.CUSTODIAN: frozenset({Perm.STOCK_MOVE, Perm.LEDGER_VIEW}),
     # Auditors read everything and edit nothing.
-    Role.AUDITOR: frozenset({Perm.PATIENT_VIEW, Perm.LEDGER_VIEW, Perm.AUDIT_VIEW}),
-    Role.CLINIC_ADMIN: frozenset({Perm.CLINIC_ADMIN, Perm.AUDIT_VIEW, Perm.DEVICE_MANAGE, Perm.PATIENT_VIEW}),
+    Role.AUDITOR: frozenset({Perm.PATIENT_VIEW, Perm.LEDGER_VIEW, Perm.AUDIT_VIEW, Perm.OUTCOMES_VIEW}),
+    Role.CLINIC_ADMIN: frozenset(
+        {Perm.CLINIC_ADMIN, Perm.AUDIT_VIEW, Perm.DEVICE_MANAGE, Perm.PATIENT_VIEW, Perm.OUTCOMES_VIEW}
+    ),
     # Preparation, integration and psychotherapy sessions; psychotherapy notes stay with their author.
     Role.THERAPIST: frozenset({Perm.PATIENT_VIEW, Perm.THERAPY_RECORD, Perm.TELEHEALTH_SCHEDULE}),
+    # Researchers see the clinic's de-identified cohort aggregates and nothing else: no chart, no identifiers.
+    Role.RESEARCHER: frozenset({Perm.OUTCOMES_VIEW, Perm.RESEARCH_VIEW}),
 }
 
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.therapy",
     "ketaclinic.web.surveillance",
     "ketaclinic.web.pain",
+    "ketaclinic.web.outcomes",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,17 @@ from ketaclinic.web.config.api import api
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """The patient list; a member who may only see outcomes (a researcher) lands on the outcomes page."""
+    from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+    from ketaclinic.web.lib.access import clinic_for_request
+
+    clinic = clinic_for_request(request) if request.user.is_authenticated else None
+    if (
+        clinic is not None
+        and not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW)
+        and has_perm_in_clinic(request.user, clinic, Perm.OUTCOMES_VIEW)
+    ):
+        return redirect("outcomes:page")
     return redirect("patients:list")
 
 
@@ -39,4 +50,5 @@ urlpatterns = [
     path("therapy/", include("ketaclinic.web.therapy.urls")),
     path("safety/", include("ketaclinic.web.surveillance.urls")),
     path("pain/", include("ketaclinic.web.pain.urls")),
+    path("outcomes/", include("ketaclinic.web.outcomes.urls")),
 ]

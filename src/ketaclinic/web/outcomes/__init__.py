@@ -1,0 +1,1 @@
+"""Clinic outcomes: cohort response and remission, trajectories, durability and safety, de-identified."""

@@ -1,0 +1,10 @@
+"""URLs of the outcomes app (mounted at /outcomes/)."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from ketaclinic.web.outcomes import views
+
+app_name = "outcomes"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.outcomes_page, name="page"),
+]

@@ -1,0 +1,163 @@
+"""The clinic outcomes page: filters, cohort table with denominators, plots and safety (aggregates only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from ketaclinic.web.accounts.roles import Perm
+from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import PermissionDeniedError
+from ketaclinic.web.outcomes.selectors import OutcomeFilters
+
+ROUTE_LABELS = {
+    "iv": "Intravenous",
+    "im": "Intramuscular",
+    "intranasal": "Intranasal",
+    "oral": "Oral",
+    "sublingual": "Sublingual",
+}
+
+
+def filter_choices(clinic: Any) -> dict[str, list[tuple[str, str]]]:
+    """The values each filter accepts, with the words shown for them."""
+    from ketaclinic.core.instruments import load_instrument
+    from ketaclinic.core.outcomes import cohort_instrument_ids
+    from ketaclinic.core.protocols import load_protocols
+    from ketaclinic.web.treatment.actions import consent_indications
+    from ketaclinic.web.treatment.models import TreatmentCourse
+
+    protocols = {p.id: p.name for p in load_protocols()}
+    for pid in TreatmentCourse.objects.filter(clinic=clinic).values_list("protocol_id", flat=True).distinct():
+        protocols.setdefault(pid, pid)
+    return {
+        "instrument": [(i, load_instrument(i).title) for i in cohort_instrument_ids()],
+        "indication": sorted(consent_indications().items(), key=lambda kv: kv[1]),
+        "protocol": sorted(protocols.items(), key=lambda kv: kv[1]),
+        "route": list(ROUTE_LABELS.items()),
+        "site": [(str(s.pk), s.name) for s in clinic.sites.order_by("name")],
+    }
+
+
+def parse_filters(
+    get: Any, choices: dict[str, list[tuple[str, str]]]
+) -> tuple[OutcomeFilters, dict[str, list[str]]]:
+    """Filters from the query string; every bad value is reported against its field."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, str] = {}
+    for field in ("instrument", "indication", "protocol", "route", "site"):
+        raw = str(get.get(field, "")).strip()
+        allowed = {k for k, _ in choices[field]}
+        if raw and raw not in allowed:
+            errors[field] = ["is not one of the choices offered"]
+            raw = ""
+        values[field] = raw
+    dates: dict[str, dt.date | None] = {}
+    for field in ("since", "until"):
+        raw = str(get.get(field, "")).strip()
+        dates[field] = None
+        if raw:
+            try:
+                dates[field] = dt.date.fromisoformat(raw)
+            except ValueError:
+                errors[field] = ["must be a date in YYYY-MM-DD format"]
+    since, until = dates["since"], dates["until"]
+    if since and until and since > until:
+        errors["until"] = ["must be on or after the start of the period"]
+    return (
+        OutcomeFilters(
+            instrument=values["instrument"] or "phq9",
+            indication=values["indication"],
+            protocol=values["protocol"],
+            route=values["route"],
+            site_id=int(values["site"]) if values["site"] else None,
+            since=since,
+            until=until,
+        ),
+        errors,
+    )
+
+
+def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
+    """Every figure of the page for the filtered cohort (aggregates only; no identifiers)."""
+    from ketaclinic.core.instruments import load_instrument
+    from ketaclinic.core.outcomes import analyse_cohort, cohort_rules
+    from ketaclinic.core.outcomes.trajectories import durability, waterfall, weekly_means
+    from ketaclinic.web.outcomes import charts
+    from ketaclinic.web.outcomes.selectors import clinic_cohort, cohort_safety
+
+    inst = load_instrument(filters.instrument)
+    rules = cohort_rules(filters.instrument)
+    cohort = clinic_cohort(clinic=clinic, filters=filters)
+    result = analyse_cohort(cohort, rules)
+    means = weekly_means(cohort, rules)
+    bars = waterfall(result.patients)
+    induction_responders, durable = durability(cohort, rules)
+    sessions, safety = cohort_safety(clinic=clinic, filters=filters)
+    follow = [p.follow_up for p in result.patients if p.follow_up is not None]
+    follow_days = max((f.total_seconds() / 86400 for f in follow), default=0.0)
+    rows = [
+        ("Response at any score", result.response),
+        ("Response at the latest score", result.response_last),
+    ]
+    if result.remission is not None and result.remission_last is not None:
+        rows += [
+            ("Remission at any score", result.remission),
+            ("Remission at the latest score", result.remission_last),
+        ]
+    return {
+        "instrument": inst,
+        "rules": rules,
+        "result": result,
+        "rate_rows": rows,
+        "lost_to_follow_up": result.not_evaluable["no_follow_up"],
+        "means": means,
+        "durability": durable,
+        "induction_responders": induction_responders,
+        "sessions": sessions,
+        "safety": safety,
+        "charts": {
+            "weekly": charts.weekly_means_svg(
+                means, rules, lo=inst.total_min, hi=inst.total_max, instrument=inst.short_title
+            ),
+            "waterfall": charts.waterfall_svg(bars, rules),
+            "km": charts.km_svg(result.time_to_response, follow_up_days=follow_days),
+            "durability": charts.durability_svg(durable, induction_responders),
+        },
+    }
+
+
+@login_required
+@require_GET
+def outcomes_page(request: HttpRequest) -> HttpResponse:
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        raise PermissionDeniedError("you are not a member of any clinic")
+    access_clinic_by_id(request.user, clinic.pk, perm=Perm.OUTCOMES_VIEW)
+    choices = filter_choices(clinic)
+    filters, errors = parse_filters(request.GET, choices)
+    ctx: dict[str, Any] = {"choices": choices, "filters": filters, "errors": errors, "form": request.GET}
+    if errors:
+        return render(request, "outcomes/page.html", ctx, status=400)
+    report = build_report(clinic, filters)
+    with transaction.atomic():
+        record_audit(
+            actor=request.user,
+            action="outcomes.view",
+            clinic=clinic,
+            request=request,
+            detail={
+                **filters.as_detail(),
+                "enrolled": report["result"].n,
+                "evaluable": report["result"].evaluable,
+            },
+        )
+    ctx.update(report)
+    return render(request, "outcomes/page.html", ctx)
