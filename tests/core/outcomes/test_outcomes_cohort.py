@@ -272,3 +272,10 @@ def test_bad_input_names_the_field(raw: Any, field: str, reason: str) -> None:
         parse_cohort(raw)
     assert exc.value.field == field
     assert reason in exc.value.reason
+
+
+def test_ybocs_response_is_35_percent_per_the_contract() -> None:
+    # 20 → 13 is a 35 % fall (responds); 20 → 14 is 30 % (does not).
+    out = run(cohort("ybocs", [(-1, 20), (3, 13)], [(-1, 20), (3, 14)]))
+    assert out["definitions"]["response_reduction_pct"] == 35
+    assert [p["response"] for p in out["patients"]] == [True, False]
