@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_alter_membership_role'),
+        ("accounts", "0003_alter_membership_role"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='membership',
-            name='role',
-            field=models.CharField(choices=[('prescriber', 'Prescriber'), ('nurse', 'Nurse / session monitor'), ('front_desk', 'Front desk'), ('custodian', 'Controlled-substance custodian'), ('auditor', 'Auditor'), ('clinic_admin', 'Clinic admin'), ('therapist', 'Therapist'), ('researcher', 'Researcher (de-identified outcomes only)')], max_length=32),
+            model_name="membership",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("prescriber", "Prescriber"),
+                    ("nurse", "Nurse / session monitor"),
+                    ("front_desk", "Front desk"),
+                    ("custodian", "Controlled-substance custodian"),
+                    ("auditor", "Auditor"),
+                    ("clinic_admin", "Clinic admin"),
+                    ("therapist", "Therapist"),
+                    ("researcher", "Researcher (de-identified outcomes only)"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
