@@ -28,7 +28,7 @@ def test_screen_json_exact(tmp_path: Path) -> None:
     res = runner.invoke(app, ["screen", path, "--on", "2025-06-15", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["decision"] == "ineligible" and out["ruleset"] == "2025.1.0"
+    assert out["decision"] == "ineligible" and out["ruleset"] == "2026.1.0"
     assert [(f["code"], f["level"], f["evidence"]) for f in out["findings"]] == [
         ("psychotic_disorder", "absolute", ["Condition/c1"]),
         ("elevated_blood_pressure", "relative", ["Observation/bp1"]),
@@ -44,13 +44,13 @@ def test_screen_route_and_default_route_iv(tmp_path: Path) -> None:
     nasal = json.loads(
         runner.invoke(app, ["screen", path, "--on", "2025-06-15", "--route", "intranasal", "--json"]).stdout
     )
-    assert nasal == {"decision": "eligible", "findings": [], "ruleset": "2025.1.0"}
+    assert nasal == {"decision": "eligible", "findings": [], "ruleset": "2026.1.0"}
 
 
 def test_screen_hl7_examples(tmp_path: Path) -> None:
     res = runner.invoke(app, ["screen", str(FIXTURE), "--on", "2012-09-17", "--route", "oral", "--json"])
     assert res.exit_code == 0
-    assert json.loads(res.stdout) == {"decision": "eligible", "findings": [], "ruleset": "2025.1.0"}
+    assert json.loads(res.stdout) == {"decision": "eligible", "findings": [], "ruleset": "2026.1.0"}
 
 
 def test_bad_inputs_exit_2_naming_the_field(tmp_path: Path) -> None:
@@ -78,3 +78,23 @@ def test_malformed_bundle_exit_2_naming_resource_and_field(tmp_path: Path) -> No
     path = write(tmp_path, {"resourceType": "Bundle", "type": "collection", "entry": []}, "empty.json")
     r = runner.invoke(app, ["screen", path, "--json"])
     assert r.exit_code == 2 and "Bundle.entry: no Patient resource" in r.stderr
+
+
+def test_screen_pregnancy_in_chapter_15_and_breastfeeding(tmp_path: Path) -> None:
+    path = write(tmp_path, bundle(condition("c1", "O99.342"), condition("c2", "Z39.1")))
+    res = runner.invoke(app, ["screen", path, "--on", "2025-06-15", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["decision"] == "needs_review" and out["ruleset"] == "2026.1.0"
+    assert [(f["code"], f["level"], f["evidence"]) for f in out["findings"]] == [
+        ("pregnancy", "relative", ["Condition/c1"]),
+        ("breastfeeding", "relative", ["Condition/c2"]),
+    ]
+
+
+def test_screen_traumatic_intracerebral_haemorrhage_is_ineligible(tmp_path: Path) -> None:
+    path = write(tmp_path, bundle(condition("c1", "S06.340S", clinical="resolved")))
+    res = runner.invoke(app, ["screen", path, "--on", "2025-06-15", "--json"])
+    out = json.loads(res.stdout)
+    assert (res.exit_code, out["decision"]) == (0, "ineligible")
+    assert [f["code"] for f in out["findings"]] == ["intracranial_hemorrhage_history"]

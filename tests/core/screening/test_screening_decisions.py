@@ -36,6 +36,13 @@ CONTRACT = {
     "mania_risk": "caution",
     "benzodiazepine_use": "caution",
     "psychostimulant_use": "caution",
+    "traumatic_intracranial_hemorrhage": "relative",
+    "breastfeeding": "relative",
+    "current_mania": "relative",
+    "substance_induced_psychosis": "relative",
+    "bladder_disease": "relative",
+    "cns_depressant_use": "caution",
+    "lamotrigine_use": "caution",
 }
 
 
@@ -46,7 +53,7 @@ def test_ruleset_covers_the_contract_table_with_exact_levels() -> None:
         assert levels[code] == level, code
     assert set(levels) - set(CONTRACT) == {"unrecognized_code", "birth_date_missing"}
     assert all(r.source for r in rs.rules)
-    assert rs.version == "2025.1.0"
+    assert rs.version == "2026.1.0"
 
 
 def test_decide() -> None:
@@ -126,8 +133,8 @@ def test_custom_ruleset_thresholds_are_data() -> None:
             "x: rules[1] (aneurysmal_vascular_disease).value_sets: unknown value set 'icd10cm:nope'",
         ),
         (
-            lambda d: d["rules"][4]["params"].pop("window_days"),
-            "x: rules[4] (severe_hypertension).params.window_days: required non-negative integer",
+            lambda d: d["rules"][5]["params"].pop("window_days"),
+            "x: rules[5] (severe_hypertension).params.window_days: required non-negative integer",
         ),
         (
             lambda d: d["rules"][1].update(status="sometimes"),
@@ -139,8 +146,8 @@ def test_custom_ruleset_thresholds_are_data() -> None:
         ),
         (lambda d: d["rules"][0].pop("source"), "x: rules[0].source: required non-empty string"),
         (
-            lambda d: d["rules"][7]["params"].update(routes=["rectal"]),
-            "x: rules[7] (weight_missing).params.routes: required list of routes from iv, intranasal, im, oral",
+            lambda d: d["rules"][8]["params"].update(routes=["rectal"]),
+            "x: rules[8] (weight_missing).params.routes: required list of routes from iv, intranasal, im, oral",
         ),
     ],
 )

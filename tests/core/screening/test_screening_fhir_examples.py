@@ -58,7 +58,7 @@ def test_examples_parse_into_exact_facts() -> None:
 
 def test_examples_screened_on_the_day_of_the_blood_pressure() -> None:
     r = screen_bundle(load(), on=date(2012, 9, 17), route="intranasal")
-    assert r.to_contract() == {"decision": "eligible", "findings": [], "ruleset": "2025.1.0"}
+    assert r.to_contract() == {"decision": "eligible", "findings": [], "ruleset": "2026.1.0"}
 
 
 def test_examples_screened_later_need_fresh_vitals() -> None:

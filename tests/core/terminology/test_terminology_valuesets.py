@@ -77,7 +77,44 @@ def test_rxnorm_sets_are_disjoint_and_names_match_whole_words() -> None:
 
 def test_every_set_has_a_source_and_versions() -> None:
     t = load_terminology()
-    assert t.versions == {"icd10cm": "2025.1", "snomed": "2025.1", "rxnorm": "2025.1", "loinc": "2025.1"}
+    assert t.versions == {"icd10cm": "2026.1", "snomed": "2026.1", "rxnorm": "2026.1", "loinc": "2026.1"}
     for table in (t.icd10cm, t.snomed, t.rxnorm):
         assert all(vs.source for vs in table.values())
     assert t.loinc["blood_pressure_panel"] == frozenset({"85354-9", "55284-4"})
+
+
+def test_substance_induced_psychosis_set_equals_every_induced_psychosis_category() -> None:
+    derived = {
+        d
+        for d in icd.get_descendants("F10-F19")
+        if len(d) == 6 and d[4:6] in ("15", "25", "95") and "psychotic" in icd.get_description(d)
+    }
+    assert set(load_terminology().icd10cm["substance_induced_psychosis"].include) == derived
+    assert len(derived) == 27  # nine substance classes (nicotine has none) x abuse, dependence, use
+
+
+def test_new_rxnorm_sets_are_disjoint_from_the_others_and_match_by_name_only_when_uncoded() -> None:
+    t = load_terminology().rxnorm
+    keys = (
+        "ketamine_esketamine",
+        "maoi",
+        "benzodiazepine",
+        "psychostimulant",
+        "cns_depressant",
+        "lamotrigine",
+    )
+    sets = [t[k].codes for k in keys]
+    assert sum(len(s) for s in sets) == len(set().union(*sets))
+    zopiclone = t["cns_depressant"].match_name("Zopiclone 7.5 mg tablet")
+    assert zopiclone is not None and zopiclone.code is None
+    assert t["cns_depressant"].match_name("sodium oxybate oral solution").name == "sodium oxybate"  # type: ignore[union-attr]
+    assert t["cns_depressant"].match_code("39993").name == "zolpidem"  # type: ignore[union-attr]
+    assert t["lamotrigine"].match_name("LamoTRIgine 25 MG Oral Tablet").name == "lamotrigine"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("code", "pregnant"),
+    [("O99.342", True), ("O99.344", False), ("O99.345", False), ("O94", False), ("O31.10X0", True)],
+)
+def test_pregnancy_title_exclusions(code: str, pregnant: bool) -> None:
+    assert (load_terminology().icd10cm_match("pregnancy", code) is not None) is pregnant

@@ -254,3 +254,41 @@ def test_withdraw_item_needs_reason_is_audited_shown_and_rescreens(
     r = c.post(withdraw, {"reason": "Again, by mistake."})
     assert r.status_code == 302 and counts() == before
     assert "Nothing was saved: no such intake item" in c.get(url(patient, "")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("code", "finding", "label"),
+    [
+        ("O99.342", "pregnancy", "Active pregnancy"),
+        ("S06.340S", "intracranial_hemorrhage_history", "History of intracerebral haemorrhage"),
+        ("F12.259", "substance_induced_psychosis", "Substance- or medication-induced psychotic disorder"),
+        ("N30.10", "bladder_disease", "Interstitial cystitis / bladder pain syndrome"),
+    ],
+)
+def test_new_safety_findings_through_the_chart_read_as_words(
+    client_as: Any, nurse: Any, patient: Any, code: str, finding: str, label: str
+) -> None:
+    c = client_as(nurse)
+    r = c.post(
+        url(patient, "conditions"),
+        {"system": "icd10cm", "code": code, "clinical_status": "active", "verification_status": "confirmed"},
+    )
+    assert r.status_code == 302
+    run = selectors.screening_latest(patient)
+    assert finding in [f["code"] for f in run.findings]
+    html = c.get(url(patient, "")).content.decode()
+    row = html[html.index(f'<tr data-code="{finding}">') :]
+    row = row[: row.index("</tr>")]
+    assert f'<td title="{finding}">{label}' in row
+    assert "Absolute contraindication" in row or "Needs prescriber review" in row
+
+
+def test_cns_depressant_medication_through_the_chart_is_a_caution(
+    client_as: Any, nurse: Any, patient: Any
+) -> None:
+    r = client_as(nurse).post(url(patient, "medications"), {"name": "oxycodone", "status": "active"})
+    assert r.status_code == 302
+    run = selectors.screening_latest(patient)
+    assert [(f["code"], f["level"]) for f in run.findings if f["code"] == "cns_depressant_use"] == [
+        ("cns_depressant_use", "caution")
+    ]

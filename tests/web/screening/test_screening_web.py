@@ -40,7 +40,7 @@ def test_intake_reruns_screening_and_clears(nurse: Any, patient: Any) -> None:
     run = selectors.screening_latest(patient)
     assert [f["code"] for f in run.findings] == ["elevated_blood_pressure"]
     assert patient.latest_weight().weight_kg == pytest.approx(72.5)
-    assert len(run.result["trace"]) == 24 and run.ruleset_version == "2025.1.0"
+    assert len(run.result["trace"]) == 31 and run.ruleset_version == "2026.1.0"
     assert AuditEvent.objects.filter(action="screening.run").count() == 2
 
 
@@ -173,7 +173,7 @@ def test_import_bundle_api_and_malformed_refusal(nurse: Any, patient: Any, clien
     assert [f["code"] for f in body["findings"]] == ["psychotic_disorder", "blood_pressure_missing"]
     assert body["findings"][0]["evidence"] == ["Condition/c1"]
     r = client.get(f"/api/v1/screening/patients/{patient.pk}/result")
-    assert r.status_code == 200 and r.json()["result"]["ruleset"] == "2025.1.0"
+    assert r.status_code == 200 and r.json()["result"]["ruleset"] == "2026.1.0"
 
 
 @pytest.mark.django_db

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 from typing import Any, Literal
-
-import yaml
 
 from ketaclinic.core.fhir.intake import (
     AllergyFact,
@@ -21,64 +17,48 @@ from ketaclinic.core.fhir.intake import (
     ProblemKind,
     parse_bundle,
 )
-from ketaclinic.core.terminology import RXNORM, SNOMED, Terminology, load_terminology
-from ketaclinic.core.yamlfile import load_yaml
-
-Level = Literal["absolute", "relative", "caution"]
-Decision = Literal["eligible", "needs_review", "ineligible"]
-Route = Literal["iv", "intranasal", "im", "oral"]
-
-LEVELS: tuple[Level, ...] = ("absolute", "relative", "caution")
-ROUTES: tuple[Route, ...] = ("iv", "intranasal", "im", "oral")
-KINDS = frozenset(
-    {
-        "condition",
-        "allergy",
-        "medication",
-        "bp_threshold",
-        "bp_missing",
-        "weight_missing",
-        "pregnancy",
-        "age_under",
-        "unreadable",
-        "birth_date_missing",
-    }
+from ketaclinic.core.screening.ruleset import (
+    CONDITION_STATUSES,
+    KINDS,
+    LEVELS,
+    ROUTES,
+    Level,
+    Route,
+    Rule,
+    RuleSet,
+    RuleSetError,
+    load_ruleset,
+    parse_ruleset,
 )
-CONDITION_STATUSES = frozenset({"any", "active", "remission", "active_not_remission"})
+from ketaclinic.core.terminology import RXNORM, SNOMED, Terminology, load_terminology
+
+__all__ = [
+    "CONDITION_STATUSES",
+    "KINDS",
+    "LEVELS",
+    "ROUTES",
+    "Decision",
+    "Finding",
+    "Level",
+    "Route",
+    "Rule",
+    "RuleSet",
+    "RuleSetError",
+    "RuleTrace",
+    "ScreeningResult",
+    "decide",
+    "load_ruleset",
+    "parse_ruleset",
+    "screen",
+    "screen_bundle",
+]
+
+Decision = Literal["eligible", "needs_review", "ineligible"]
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 NOT_ACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
 #: MedicationStatement.status values taken to mean the patient is (or will be) taking it.
 ACTIVE_MEDICATION = frozenset({"active", "intended", "on-hold", "unknown"})
 ENDED_MEDICATION = frozenset({"completed", "stopped"})
-
-
-class RuleSetError(ValueError):
-    """The rule-set data is malformed (names the rule and field)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    code: str
-    level: Level
-    kind: str
-    message: str
-    source: str
-    status: str = "any"
-    value_sets: tuple[str, ...] = ()
-    remission_value_sets: tuple[str, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSet:
-    version: str
-    rules: tuple[Rule, ...]
-
-    def rule(self, code: str) -> Rule:
-        for r in self.rules:
-            if r.code == code:
-                return r
-        raise KeyError(code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,112 +133,6 @@ def decide(findings: Sequence[Finding]) -> Decision:
     if "relative" in levels:
         return "needs_review"
     return "eligible"
-
-
-# ------------------------------------------------------------------------------------------ rule-set loading
-
-
-def _params_int(rule_where: str, params: Mapping[str, Any], key: str) -> None:
-    v = params.get(key)
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise RuleSetError(f"{rule_where}.params.{key}: required non-negative integer")
-
-
-_REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
-    "bp_threshold": ("window_days", "systolic_at_least", "diastolic_at_least"),
-    "bp_missing": ("window_days",),
-    "weight_missing": ("window_days",),
-    "medication": ("washout_days",),
-    "age_under": ("years",),
-    "pregnancy": ("status_window_days",),
-}
-
-
-def parse_ruleset(data: object, *, name: str = "ruleset", terminology: Terminology | None = None) -> RuleSet:
-    """Validate rule-set data (as loaded from YAML) and build a RuleSet; raise RuleSetError naming the field."""
-    terms = terminology or load_terminology()
-    if not isinstance(data, dict):
-        raise RuleSetError(f"{name}: top level must be a mapping")
-    version = data.get("version")
-    if not isinstance(version, str) or not version.strip():
-        raise RuleSetError(f"{name}: version: required string")
-    raw_rules = data.get("rules")
-    if not isinstance(raw_rules, list) or not raw_rules:
-        raise RuleSetError(f"{name}: rules: required non-empty list")
-    rules: list[Rule] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(raw_rules):
-        where = f"{name}: rules[{i}]"
-        if not isinstance(raw, dict):
-            raise RuleSetError(f"{where}: must be a mapping")
-        for key in ("code", "level", "kind", "message", "source"):
-            if not isinstance(raw.get(key), str) or not raw[key].strip():
-                raise RuleSetError(f"{where}.{key}: required non-empty string")
-        code = raw["code"]
-        where = f"{name}: rules[{i}] ({code})"
-        if code in seen:
-            raise RuleSetError(f"{where}.code: duplicate")
-        seen.add(code)
-        if raw["level"] not in LEVELS:
-            raise RuleSetError(f"{where}.level: {raw['level']!r} is not one of {', '.join(LEVELS)}")
-        if raw["kind"] not in KINDS:
-            raise RuleSetError(f"{where}.kind: {raw['kind']!r} is not a known rule kind")
-        status = raw.get("status", "any")
-        if raw["kind"] == "condition" and status not in CONDITION_STATUSES:
-            raise RuleSetError(f"{where}.status: {status!r} is not one of {sorted(CONDITION_STATUSES)}")
-        vsets: dict[str, tuple[str, ...]] = {}
-        for key in ("value_sets", "remission_value_sets"):
-            items = raw.get(key, [])
-            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-                raise RuleSetError(f"{where}.{key}: must be a list of value-set references")
-            for ref in items:
-                if not terms.has_value_set(ref):
-                    raise RuleSetError(f"{where}.{key}: unknown value set {ref!r}")
-            vsets[key] = tuple(items)
-        if raw["kind"] in ("condition", "allergy", "medication", "pregnancy") and not vsets["value_sets"]:
-            raise RuleSetError(f"{where}.value_sets: required for kind {raw['kind']}")
-        if status in ("remission", "active_not_remission") and not vsets["remission_value_sets"]:
-            raise RuleSetError(f"{where}.remission_value_sets: required for status {status}")
-        params = raw.get("params", {})
-        if not isinstance(params, dict):
-            raise RuleSetError(f"{where}.params: must be a mapping")
-        for key in _REQUIRED_PARAMS.get(raw["kind"], ()):
-            _params_int(where, params, key)
-        if raw["kind"] == "weight_missing":
-            routes = params.get("routes")
-            if not isinstance(routes, list) or not routes or any(r not in ROUTES for r in routes):
-                raise RuleSetError(f"{where}.params.routes: required list of routes from {', '.join(ROUTES)}")
-        if "unless" in params and params["unless"] not in seen:
-            raise RuleSetError(f"{where}.params.unless: {params['unless']!r} must name an earlier rule")
-        rules.append(
-            Rule(
-                code=code,
-                level=raw["level"],
-                kind=raw["kind"],
-                message=raw["message"].strip(),
-                source=raw["source"].strip(),
-                status=status,
-                value_sets=vsets["value_sets"],
-                remission_value_sets=vsets["remission_value_sets"],
-                params=dict(params),
-            )
-        )
-    return RuleSet(version=version.strip(), rules=tuple(rules))
-
-
-@functools.cache
-def load_ruleset() -> RuleSet:
-    """The packaged rule set (screening/data/ruleset.yaml), validated and cached."""
-    text = (
-        resources.files("ketaclinic.core.screening")
-        .joinpath("data", "ruleset.yaml")
-        .read_text(encoding="utf-8")
-    )
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        raise RuleSetError(f"ruleset.yaml: not valid YAML: {exc}") from exc
-    return parse_ruleset(data, name="ruleset.yaml")
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -344,11 +218,14 @@ class _Evaluator:
         return self.on - timedelta(days=days) <= when.earliest and when.latest <= self.on
 
     # ---- kinds
-    def condition(self, rule: Rule) -> _Outcome:
+    def _condition_hits(self, rule: Rule) -> tuple[list[tuple[str, str]], list[str]]:
+        """(reference, explanation) of each condition meeting `rule`, and every condition that matched its codes."""
         hits: list[tuple[str, str]] = []
         considered: list[str] = []
         for c in self.intake.conditions:
             match = self._condition_match(c, rule.value_sets)
+            if match is None and c.text and any(p.search(c.text) for p in rule.text_patterns):
+                match = f"text {c.text!r}"
             if match is None:
                 continue
             considered.append(c.ref)
@@ -364,6 +241,10 @@ class _Evaluator:
             if ok:
                 status = c.clinical_status or "no clinicalStatus"
                 hits.append((c.ref, f"{c.ref} {match}, {status}"))
+        return hits, considered
+
+    def condition(self, rule: Rule) -> _Outcome:
+        hits, considered = self._condition_hits(rule)
         if not hits:
             why = (
                 "no matching condition"
@@ -412,10 +293,16 @@ class _Evaluator:
             if self._medication_active(m, washout):
                 end = f", ended {m.end.text}" if m.end is not None else ""
                 hits.append((m.ref, f"{m.ref} {match}, status {m.status}{end}"))
+        extra = rule.also_conditions
+        if extra is not None:
+            more, seen = self._condition_hits(extra)
+            hits += more
+            considered += seen
         if not hits:
-            return _Outcome(False, (), "", tuple(considered), "no active matching medication")
+            what = "medication" if extra is None else "medication or condition"
+            return _Outcome(False, (), "", tuple(considered), f"no active matching {what}")
         msg = f"{rule.message}: " + "; ".join(h[1] for h in hits)
-        return _Outcome(True, _dedup([h[0] for h in hits]), msg, tuple(considered), msg)
+        return _Outcome(True, _dedup([h[0] for h in hits]), msg, tuple(_dedup(considered)), msg)
 
     def _latest_bp(self, days: int) -> BloodPressureReading | None:
         recent = [b for b in self.intake.blood_pressures if self._in_window(b.when, days)]

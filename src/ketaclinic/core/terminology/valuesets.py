@@ -43,6 +43,15 @@ class Icd10Set:
     source: str
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    #: A code whose own ICD-10-CM title matches one of these is left out (e.g. "complicating the puerperium":
+    #: the pregnancy has ended), with the reason stated beside each pattern in the data file.
+    exclude_titles: tuple[re.Pattern[str], ...] = ()
+
+    def title_excluded(self, code: str) -> bool:
+        if not self.exclude_titles:
+            return False
+        title = _icd_title(code)
+        return any(p.search(title) for p in self.exclude_titles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +64,7 @@ class ConceptSet:
 
 @dataclass(frozen=True, slots=True)
 class Ingredient:
-    code: str
+    code: str | None  # None: matched by name only (no RxNorm ingredient code confirmed)
     name: str
     synonyms: tuple[str, ...]
 
@@ -71,7 +80,7 @@ class IngredientSet:
 
     def match_code(self, code: str) -> Ingredient | None:
         for ing in self.ingredients:
-            if ing.code == code.strip():
+            if ing.code is not None and ing.code == code.strip():
                 return ing
         return None
 
@@ -110,7 +119,7 @@ class Terminology:
         """Does ICD-10-CM `code` (valid, normalised) fall in the subtree of an include root and outside every exclude?"""
         vs = self.icd10cm[value_set]
         lineage = _icd_lineage(code)
-        if any(x in lineage for x in vs.exclude):
+        if any(x in lineage for x in vs.exclude) or vs.title_excluded(code):
             return None
         for root in vs.include:
             if root in lineage:
@@ -136,6 +145,28 @@ class Terminology:
 @functools.lru_cache(maxsize=8192)
 def _icd_lineage(code: str) -> frozenset[str]:
     return frozenset([code, *icd.get_ancestors(code)])
+
+
+@functools.lru_cache(maxsize=8192)
+def _icd_title(code: str) -> str:
+    return str(icd.get_description(code)) if icd.is_valid_item(code) else ""
+
+
+def _title_patterns(body: Any, where: str) -> tuple[re.Pattern[str], ...]:
+    items = body.get("exclude_titles", []) if isinstance(body, dict) else []
+    if not isinstance(items, list):
+        raise TerminologyError(f"{where}.exclude_titles: must be a list")
+    out = []
+    for i, item in enumerate(items):
+        pattern = _req_str(item, "pattern", f"{where}.exclude_titles[{i}]")
+        _req_str(item, "reason", f"{where}.exclude_titles[{i}]")
+        try:
+            out.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as exc:
+            raise TerminologyError(
+                f"{where}.exclude_titles[{i}].pattern: not a regular expression ({exc})"
+            ) from None
+    return tuple(out)
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
@@ -195,6 +226,7 @@ def _load_icd10cm() -> tuple[str, dict[str, Icd10Set]]:
             source=_req_str(body, "source", where),
             include=roots["include"],
             exclude=roots["exclude"],
+            exclude_titles=_title_patterns(body, where),
         )
     return str(data["version"]), out
 
@@ -240,9 +272,11 @@ def _load_rxnorm() -> tuple[str, dict[str, IngredientSet]]:
         ings: list[Ingredient] = []
         for i, item in enumerate(items):
             w = f"{where}.ingredients[{i}]"
-            code = _req_str(item, "code", w)
-            if not code.isdigit():
-                raise TerminologyError(f"{w}.code: {code!r} is not an RxNorm RXCUI")
+            code: str | None = None
+            if not (isinstance(item, dict) and item.get("code") is None and item.get("name_only") is True):
+                code = _req_str(item, "code", w)
+                if not code.isdigit():
+                    raise TerminologyError(f"{w}.code: {code!r} is not an RxNorm RXCUI")
             syn = item.get("synonyms", [])
             if not isinstance(syn, list) or not all(isinstance(s, str) and s.strip() for s in syn):
                 raise TerminologyError(f"{w}.synonyms: must be a list of names")
@@ -256,7 +290,7 @@ def _load_rxnorm() -> tuple[str, dict[str, IngredientSet]]:
             title=_req_str(body, "title", where),
             source=_req_str(body, "source", where),
             ingredients=tuple(ings),
-            codes=frozenset(i.code for i in ings),
+            codes=frozenset(i.code for i in ings if i.code is not None),
             name_pattern=pattern,
         )
     return str(data["version"]), out

@@ -28,6 +28,24 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
 }
 
 
+#: Finding levels in words (the code stays in the row's tooltip and data attribute).
+LEVEL_LABELS = {
+    "absolute": "Absolute contraindication",
+    "relative": "Needs prescriber review",
+    "caution": "Caution",
+}
+
+
+def _finding_label(code: str) -> str:
+    """The rule's own wording for a finding code (e.g. "Active pregnancy"), or the code for an unknown rule."""
+    from ketaclinic.core.screening import load_ruleset
+
+    try:
+        return load_ruleset().rule(code).message
+    except KeyError:
+        return code
+
+
 def _evidence_index(patient: Any, items: list[Any]) -> dict[str, str]:
     """'ResourceType/id' -> a human description of the intake item behind it (finding evidence -> its source)."""
     out: dict[str, str] = {}
@@ -62,7 +80,15 @@ def _render_tab(
     findings = []
     for f in run.findings if run else []:
         evidence = [{"ref": str(ref), "source": index.get(str(ref), "")} for ref in f.get("evidence", [])]
-        findings.append({**f, "review": reviews.get(str(f["code"])), "evidence_items": evidence})
+        findings.append(
+            {
+                **f,
+                "label": _finding_label(str(f["code"])),
+                "level_label": LEVEL_LABELS.get(str(f.get("level")), str(f.get("level"))),
+                "review": reviews.get(str(f["code"])),
+                "evidence_items": evidence,
+            }
+        )
     ctx.update(
         {
             "run": run,
