@@ -26,6 +26,7 @@ DOMAIN_APPS = (
     "therapy",
     "surveillance",
     "pain",
+    "careplan",
 )
 
 DEMO_STAFF = [

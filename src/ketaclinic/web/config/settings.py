@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.surveillance",
     "ketaclinic.web.pain",
     "ketaclinic.web.outcomes",
+    "ketaclinic.web.careplan",
 ]
 
 MIDDLEWARE = [

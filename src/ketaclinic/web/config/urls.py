@@ -51,4 +51,5 @@ urlpatterns = [
     path("safety/", include("ketaclinic.web.surveillance.urls")),
     path("pain/", include("ketaclinic.web.pain.urls")),
     path("outcomes/", include("ketaclinic.web.outcomes.urls")),
+    path("careplan/", include("ketaclinic.web.careplan.urls")),
 ]

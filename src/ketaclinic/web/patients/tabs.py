@@ -20,6 +20,7 @@ CHART_TABS: list[ChartTab] = [
     ChartTab("screening", "Screening", "screening:chart_tab"),
     ChartTab("treatment", "Treatment", "treatment:chart_tab"),
     ChartTab("pain", "Pain", "pain:chart_tab"),
+    ChartTab("careplan", "Care plan", "careplan:chart_tab"),
     ChartTab("telehealth", "Telehealth", "telehealth:chart_tab"),
     ChartTab("therapy", "Therapy", "therapy:chart_tab"),
     ChartTab("safety", "Safety", "surveillance:chart_tab"),
