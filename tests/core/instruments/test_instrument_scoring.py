@@ -59,6 +59,7 @@ CONTRACT_SHAPE: dict[str, tuple[int, list[int]]] = {  # items, max value per ite
     "sds": (5, [3] * 5),
     "cognition": (1, [30]),
     "peg": (3, [10] * 3),
+    "craving": (1, [10]),
 }
 
 BOUNDARY_CASES = [
@@ -72,7 +73,7 @@ BOUNDARY_CASES = [
 def test_library_has_the_contract_instruments_and_the_cognition_extension() -> None:
     assert INSTRUMENT_IDS == (
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg",
+        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg", "craving",
     )  # fmt: skip
 
 
@@ -100,7 +101,7 @@ def test_every_band_boundary(iid: str, band: str, total: int) -> None:
     assert result.severity == band
 
 
-@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition", "peg"])
+@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition", "peg", "craving"])
 def test_instruments_without_bands_have_null_severity(iid: str) -> None:
     defn = load_instrument(iid)
     result = score(defn, [i.max_value for i in defn.items])

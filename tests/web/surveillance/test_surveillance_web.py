@@ -368,7 +368,7 @@ def test_clinic_watchlist_lists_alerting_and_overdue_patients_only(
     assert f'data-patient="{patient.pk}"' in html and f'data-patient="{quiet.pk}"' not in html
     assert "Blood in the urine" in html and "Severity of Dependence Scale (SDS)" in html
     ev = AuditEvent.objects.get(action="surveillance.watchlist_view")
-    assert ev.detail == {"patients": [patient.pk]}
+    assert ev.detail == {"patients": [patient.pk], "tasks": []}
 
 
 def test_banners_on_chart_and_run_sheet(prescriber: Any, nurse: Any, patient: Any, client_as: Any) -> None:

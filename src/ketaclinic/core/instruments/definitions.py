@@ -32,6 +32,7 @@ INSTRUMENT_IDS: tuple[str, ...] = (
     "sds",
     "cognition",
     "peg",
+    "craving",
 )
 
 

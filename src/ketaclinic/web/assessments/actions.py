@@ -40,7 +40,7 @@ from ketaclinic.web.lib.live import clinic_group, notify_group, notify_user
 
 LINK_SALT = "ketaclinic.assessments.remote-link"
 #: Instruments a patient may answer through a remote link (issue 3).
-REMOTE_INSTRUMENTS: tuple[str, ...] = ("phq9", "gad7", "pcl5", "qids-sr16", "cssrs-screener")
+REMOTE_INSTRUMENTS: tuple[str, ...] = ("phq9", "gad7", "pcl5", "qids-sr16", "cssrs-screener", "craving")
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 MAX_LINK_HOURS = 24 * 14
 
@@ -317,6 +317,27 @@ def _new_link(
         expires_at=available_from + dt.timedelta(hours=valid_hours),
         created_by=actor,
         schedule=schedule,
+    )
+
+
+def create_followup_link(
+    *, patient: Any, instrument_id: str, available_from: dt.datetime, valid_hours: int, actor: Any
+) -> RemoteLink:
+    """A personal follow-up link that opens later (another app's follow-up schedule); the caller audits it
+    inside its own transaction."""
+    defn = load_instrument(instrument_id)
+    if instrument_id not in REMOTE_INSTRUMENTS:
+        raise ValidationFailed(
+            {"instrument": [f"{defn.short_title} cannot be sent as a remote questionnaire"]}
+        )
+    return _new_link(
+        patient=patient,
+        defn=defn,
+        available_from=available_from,
+        valid_hours=valid_hours,
+        actor=actor,
+        schedule=None,
+        context=Context.FOLLOW_UP,
     )
 
 

@@ -24,10 +24,19 @@ from ketaclinic.core.surveillance import (
 from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
-from ketaclinic.web.surveillance.models import ClinicSurveillanceSettings, LabResult, SurveillanceDecision
+from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
+from ketaclinic.web.surveillance.models import (
+    ClinicSurveillanceSettings,
+    FollowUp,
+    LabResult,
+    SurveillanceDecision,
+)
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+#: A follow-up link stays open three days from its day (configurable default [R]).
+FOLLOWUP_LINK_HOURS = 72
+#: The personal link asks the craving rating (a patient may answer it remotely); the nurse's call records the SDS.
+FOLLOWUP_INSTRUMENT = "craving"
 MAX_BUNDLE_RESULTS = 500
 
 
@@ -215,3 +224,67 @@ def do_set_surveillance_settings(
             detail={"protocol_id": protocol, "before": before, "after": overrides},
         )
     return row
+
+
+def create_followups(course: Any, actor: Any, request: Any = None) -> list[FollowUp]:
+    """Course-end hook (run in the course-end transaction): one personal craving link per follow-up day of the
+    clinic's schedule (7 and 28 days by default), each opening on its day."""
+    from ketaclinic.web.assessments.actions import create_followup_link
+    from ketaclinic.web.surveillance.selectors import settings_for
+
+    settings = settings_for(course.clinic_id, course.protocol_id)
+    made: list[FollowUp] = []
+    for point in settings.followups.points:
+        link = create_followup_link(
+            patient=course.patient,
+            instrument_id=FOLLOWUP_INSTRUMENT,
+            available_from=course.ended_at + dt.timedelta(days=point.day),
+            valid_hours=FOLLOWUP_LINK_HOURS,
+            actor=actor,
+        )
+        fu = FollowUp.objects.create(
+            clinic_id=course.clinic_id, patient=course.patient, course=course, day=point.day, link=link
+        )
+        record_audit(
+            actor=actor,
+            action="safety_followup.create",
+            obj=fu,
+            patient=course.patient,
+            request=request,
+            detail={"day": point.day, "link": link.pk, "opens": link.available_from.isoformat()},
+        )
+        made.append(fu)
+    return made
+
+
+def do_close_followup_task(*, actor: Any, followup_id: int, note: Any, request: Any = None) -> FollowUp:
+    """A nurse closes an unanswered follow-up's task after calling the patient, saying what was done."""
+    note_text = str(note or "").strip()
+    if not note_text:
+        raise ValidationFailed({"note": ["say what was done (e.g. called, SDS recorded)"]})
+    if len(note_text) > 4000:
+        raise ValidationFailed({"note": ["must be at most 4000 characters"]})
+    with transaction.atomic():
+        fu = FollowUp.objects.select_for_update().select_related("link").filter(pk=followup_id).first()
+        if fu is None:
+            raise NotFoundError("no such follow-up")
+        patient = access_patient_by_id(
+            actor, fu.patient_id, perm=Perm.ASSESSMENT_RECORD, audit_action=None, request=request
+        )
+        if fu.task_closed_at is not None:
+            raise ConflictError("this follow-up task is already closed")
+        if fu.link.used_at is not None:
+            raise ConflictError("the patient answered this follow-up; there is no task to close")
+        fu.task_closed_at = timezone.now()
+        fu.task_closed_by = actor
+        fu.task_note = note_text
+        fu.save(update_fields=["task_closed_at", "task_closed_by", "task_note"])
+        record_audit(
+            actor=actor,
+            action="safety_followup.close_task",
+            obj=fu,
+            patient=patient,
+            request=request,
+            detail={"day": fu.day, "note": note_text},
+        )
+    return fu

@@ -1,4 +1,5 @@
-"""Django app config for long-term safety surveillance: registers the chart banner for open alerts."""
+"""Django app config for long-term safety surveillance: the chart banner for open alerts and tasks, and the
+follow-ups opened when a course ends."""
 
 from django.apps import AppConfig
 
@@ -10,6 +11,10 @@ class SurveillanceConfig(AppConfig):
 
     def ready(self) -> None:
         from ketaclinic.web.patients.tabs import register_banner_provider
+        from ketaclinic.web.surveillance.actions import create_followups
         from ketaclinic.web.surveillance.selectors import surveillance_banners
+        from ketaclinic.web.treatment.courses import register_course_end_hook
 
         register_banner_provider(surveillance_banners)
+        # A course's end opens the withdrawal and craving follow-ups in the same transaction.
+        register_course_end_hook(create_followups)

@@ -85,3 +85,27 @@ class ClinicSurveillanceSettings(models.Model):
 
     def __str__(self) -> str:
         return f"surveillance settings of clinic {self.clinic_id} {self.protocol_id or '(all protocols)'}"
+
+
+class FollowUp(models.Model):
+    """A withdrawal and craving follow-up after a course ends: a personal link that opens on its day and, when
+    it goes unanswered, a nurse task (call the patient and record an SDS) until a nurse closes it."""
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="safety_followups")
+    course = models.ForeignKey("treatment.TreatmentCourse", on_delete=models.PROTECT, related_name="+")
+    day = models.PositiveSmallIntegerField(help_text="Days after the course ended")
+    link = models.OneToOneField("assessments.RemoteLink", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    task_closed_at = models.DateTimeField(null=True, blank=True)
+    task_closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    task_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["link__available_from", "pk"]
+        constraints = [models.UniqueConstraint(fields=["course", "day"], name="uniq_followup_course_day")]
+
+    def __str__(self) -> str:
+        return f"day-{self.day} follow-up of course {self.course_id}"

@@ -25,7 +25,12 @@ from ketaclinic.core.surveillance import (
     surveil,
 )
 from ketaclinic.web.assessments.models import Assessment
-from ketaclinic.web.surveillance.models import ClinicSurveillanceSettings, LabResult, SurveillanceDecision
+from ketaclinic.web.surveillance.models import (
+    ClinicSurveillanceSettings,
+    FollowUp,
+    LabResult,
+    SurveillanceDecision,
+)
 from ketaclinic.web.treatment.models import Administration, TreatmentCourse
 
 #: Instruments the schedule reads.
@@ -173,12 +178,42 @@ def lab_name(loinc: str) -> str:
     return test.name if test else loinc
 
 
+def followups_for_patient(patient: Any) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(patient=patient).select_related("link", "task_closed_by")
+
+
+def open_followup_tasks(*, clinic: Any = None, patient: Any = None) -> QuerySet[FollowUp]:
+    """Follow-ups whose link expired unanswered and whose task no nurse has closed: the nurse calls."""
+    qs = FollowUp.objects.filter(
+        task_closed_at__isnull=True,
+        link__used_at__isnull=True,
+        link__revoked_at__isnull=True,
+        link__expires_at__lte=timezone.now(),
+    ).select_related("patient", "link")
+    if clinic is not None:
+        qs = qs.filter(clinic=clinic)
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    return qs.order_by("link__expires_at", "pk")
+
+
 def surveillance_banners(patient: Any) -> list[dict[str, str]]:
-    """Chart (and run-sheet) banners: one per open alert, and one for overdue screens."""
-    if not Administration.objects.filter(session__patient=patient).exists():
-        return []
-    ev = evaluate_patient(patient)
+    """Chart (and run-sheet) banners: one per open alert, one for overdue screens, one per follow-up task."""
     url = reverse("surveillance:chart_tab", kwargs={"patient_id": patient.pk})
+    tasks = [
+        {
+            "level": "warning",
+            "text": (
+                f"Withdrawal and craving follow-up {fu.day} days after the course went unanswered: "
+                "call the patient and record a Severity of Dependence Scale."
+            ),
+            "url": url,
+        }
+        for fu in open_followup_tasks(patient=patient)
+    ]
+    if not Administration.objects.filter(session__patient=patient).exists():
+        return tasks
+    ev = evaluate_patient(patient)
     out = [
         {
             "level": "danger",
@@ -193,7 +228,7 @@ def surveillance_banners(patient: Any) -> list[dict[str, str]]:
     if ev.overdue:
         names = ", ".join(_item_label(ev.result, f) for f in ev.overdue)
         out.append({"level": "warning", "text": f"Safety screens overdue: {names}.", "url": url})
-    return out
+    return out + tasks
 
 
 def _item_label(result: SurveillanceResult, f: SurveillanceFinding) -> str:

@@ -13,4 +13,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patient/<int:patient_id>/labs/import/", views.import_labs, name="import_labs"),
     path("patient/<int:patient_id>/decide/", views.decide, name="decide"),
     path("patient/<int:patient_id>/fhir/", views.fhir_export, name="fhir"),
+    path("patient/<int:patient_id>/end-course/", views.end_course, name="end_course"),
+    path("followups/<int:followup_id>/close/", views.close_task, name="close_task"),
 ]

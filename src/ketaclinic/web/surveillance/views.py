@@ -38,6 +38,8 @@ FIELD_LABELS = {
     "decision": "Decision",
     "reason": "Reason",
     "protocol_id": "Protocol",
+    "outcome": "Outcome",
+    "note": "Note",
 }
 ALERT_DECISIONS = {
     "bladder_symptoms": ("continue", "reduce", "pause", "refer_urology"),
@@ -110,9 +112,44 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "can_decide": has_perm_in_clinic(request.user, patient.clinic_id, Perm.ALERT_ACKNOWLEDGE),
             "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "on_treatment_days": selectors.settings_for(patient.clinic_id, ev.protocol_id).on_treatment_days,
+            "active_course": patient.treatment_courses.filter(status="active").first(),
+            "can_end_course": has_perm_in_clinic(request.user, patient.clinic_id, Perm.COURSE_MANAGE),
+            "followups": _followup_rows(request, patient),
         }
     )
     return render(request, "surveillance/chart_tab.html", ctx)
+
+
+def _followup_rows(request: HttpRequest, patient: Any) -> list[dict[str, Any]]:
+    """Each follow-up with its link's state; the personal URL for staff to send while it can be answered."""
+    from ketaclinic.web.assessments.actions import link_url
+
+    now = timezone.now()
+    can_send = has_perm_in_clinic(request.user, patient.clinic_id, Perm.ASSESSMENT_RECORD)
+    open_tasks = {fu.pk for fu in selectors.open_followup_tasks(patient=patient)}
+    rows = []
+    for fu in selectors.followups_for_patient(patient)[:50]:
+        status = fu.link.status_at(now)
+        rows.append(
+            {
+                "fu": fu,
+                "status": LINK_STATUS.get(status, status),
+                "url": request.build_absolute_uri(link_url(fu.link))
+                if can_send and status in ("open", "scheduled")
+                else "",
+                "task_open": fu.pk in open_tasks,
+            }
+        )
+    return rows
+
+
+LINK_STATUS = {
+    "scheduled": "opens later",
+    "open": "open",
+    "answered": "answered",
+    "expired": "unanswered",
+    "revoked": "withdrawn",
+}
 
 
 def _exposure_rows(sessions: Any, weight: float | None) -> list[dict[str, Any]]:
@@ -193,6 +230,45 @@ def decide(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def end_course(request: HttpRequest, patient_id: int) -> HttpResponse:
+    from ketaclinic.web.treatment.courses import do_end_course
+
+    patient = load_patient(request, patient_id, audit=False)
+    course = patient.treatment_courses.filter(status="active").first()
+    if course is None:
+        messages.error(request, "There is no active course to end.")
+        return redirect("surveillance:chart_tab", patient_id=patient_id)
+    try:
+        do_end_course(
+            actor=request.user,
+            course_id=course.pk,
+            outcome=request.POST.get("outcome", ""),
+            reason=request.POST.get("reason", ""),
+            request=request,
+        )
+        messages.success(request, "Course ended; the withdrawal and craving follow-ups are scheduled.")
+    except DomainError as exc:
+        _flash(request, exc)
+    return redirect("surveillance:chart_tab", patient_id=patient_id)
+
+
+@login_required
+@require_POST
+def close_task(request: HttpRequest, followup_id: int) -> HttpResponse:
+    try:
+        fu = actions.do_close_followup_task(
+            actor=request.user, followup_id=followup_id, note=request.POST.get("note", ""), request=request
+        )
+        messages.success(request, "Follow-up task closed.")
+        if request.POST.get("back") == "chart":
+            return redirect("surveillance:chart_tab", patient_id=fu.patient_id)
+    except DomainError as exc:
+        _flash(request, exc)
+    return redirect("surveillance:clinic")
+
+
+@login_required
 def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Surveillance results as a FHIR collection Bundle: lab Observations and the questionnaire responses."""
     patient = load_patient(request, patient_id, audit=False)
@@ -226,13 +302,16 @@ def clinic_page(request: HttpRequest) -> HttpResponse:
     access_clinic_by_id(request.user, clinic.pk, perm=Perm.PATIENT_VIEW)
     rows = selectors.clinic_watchlist(clinic)
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    tasks = Paginator(selectors.open_followup_tasks(clinic=clinic), 25).get_page(
+        request.GET.get("tasks_page")
+    )
     with transaction.atomic():
         record_audit(
             actor=request.user,
             action="surveillance.watchlist_view",
             clinic=clinic,
             request=request,
-            detail={"patients": [p.pk for p, _ in page]},
+            detail={"patients": [p.pk for p, _ in page], "tasks": [fu.patient_id for fu in tasks]},
         )
     return render(
         request,
@@ -252,6 +331,8 @@ def clinic_page(request: HttpRequest) -> HttpResponse:
                 for p, ev in page
             ],
             "can_admin": has_perm_in_clinic(request.user, clinic, Perm.CLINIC_ADMIN),
+            "tasks": tasks,
+            "can_close_tasks": has_perm_in_clinic(request.user, clinic, Perm.ASSESSMENT_RECORD),
         },
     )
 
