@@ -70,8 +70,24 @@ def _render_tab(
     can_edit = has_perm_in_clinic(request.user, patient.clinic_id, Perm.COURSE_MANAGE) or has_perm_in_clinic(
         request.user, patient.clinic_id, Perm.THERAPY_RECORD
     )
+    from ketaclinic.web.patientprep import selectors as prep
+    from ketaclinic.web.treatment.selectors import sessions_for_patient
+
+    labels = prep.prompt_labels()
     ctx.update(
         {
+            "upcoming_sessions": list(
+                sessions_for_patient(patient)
+                .filter(first_dose_at__isnull=True)
+                .exclude(status="cancelled")
+                .order_by("scheduled_for")[:10]
+            ),
+            "session_links": list(prep.links_for_patient(patient)[:20]),
+            "reflections": [
+                {"r": r, "rows": [(labels.get(k, k), v) for k, v in r.answers.items()]}
+                for r in prep.reflections_for_patient(patient)[:20]
+            ],
+            "can_link": has_perm_in_clinic(request.user, patient.clinic_id, Perm.ASSESSMENT_RECORD),
             "courses": courses,
             "can_edit": can_edit,
             "owners": [(u.pk, str(u)) for u in clinicians_of(patient.clinic)],

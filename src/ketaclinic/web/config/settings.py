@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.pain",
     "ketaclinic.web.outcomes",
     "ketaclinic.web.careplan",
+    "ketaclinic.web.patientprep",
 ]
 
 MIDDLEWARE = [

@@ -52,4 +52,5 @@ urlpatterns = [
     path("pain/", include("ketaclinic.web.pain.urls")),
     path("outcomes/", include("ketaclinic.web.outcomes.urls")),
     path("careplan/", include("ketaclinic.web.careplan.urls")),
+    path("session/", include("ketaclinic.web.patientprep.urls")),
 ]
