@@ -50,6 +50,20 @@ def test_generates_the_requested_counts_and_a_usable_manifest(tmp_path: Path, ca
         "prescriber",
     ]
     assert User.objects.get(username="bench-5.user01").check_password(out["password"])
+    from django.test import Client
+    from django.urls import NoReverseMatch, reverse
+
+    from ketaclinic.web.patients.tabs import CHART_TABS
+
+    c = Client()
+    c.force_login(User.objects.get(username="bench-5.user01"))
+    heavy = out["heavy_patient_id"]
+    for tab in CHART_TABS:  # every chart tab renders the generated data
+        try:
+            url = reverse(tab.url_name, kwargs={"patient_id": heavy})
+        except NoReverseMatch:
+            continue
+        assert c.get(url).status_code == 200, url
     a = Assessment.objects.filter(clinic=clinic).first()
     assert a is not None and a.fhir_response["resourceType"] == "QuestionnaireResponse"
     assert a.total == sum(x for x in a.answers if x is not None)

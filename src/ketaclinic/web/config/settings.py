@@ -104,16 +104,20 @@ TEMPLATES = [
 _default_url = f"sqlite:///{data_home() / 'ketaclinic.sqlite3'}"
 if _bool("KETACLINIC_TEST_POSTGRES", False) and not os.environ.get("DATABASE_URL"):
     _default_url = "postgres://postgres@127.0.0.1:5432/test"
-# Persistent connections: a request reuses its worker thread's connection for CONN_MAX_AGE seconds instead of
-# opening one per request (checked before reuse, so a restarted server costs one failed request at most).
-# Behind PgBouncer in transaction mode, set KETACLINIC_CONN_MAX_AGE=0 (see docs/operations.md).
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", _default_url),
-        conn_max_age=int(os.environ.get("KETACLINIC_CONN_MAX_AGE", "300")),
-        conn_health_checks=True,
-    )
-}
+# Connections are reused instead of opened per request. Under ASGI every request runs in its own thread, so
+# Django's persistent connections (CONN_MAX_AGE) would leave one open connection per finished request thread;
+# PostgreSQL therefore uses a connection pool per process (psycopg_pool): KETACLINIC_DB_POOL_MAX connections
+# at most per worker process (size PostgreSQL's max_connections or PgBouncer for workers x hosts x this).
+# Behind PgBouncer in transaction mode, set KETACLINIC_DB_POOL_MAX=0 to turn the pool off (docs/operations.md).
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_url), conn_max_age=0)}
+_POOL_MAX = int(os.environ.get("KETACLINIC_DB_POOL_MAX", "8"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _POOL_MAX > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": _POOL_MAX,
+        "timeout": 30,  # seconds a request waits for a free connection before failing
+        "max_idle": 300,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,

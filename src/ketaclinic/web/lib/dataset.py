@@ -302,7 +302,10 @@ def generate_dataset(
             for pid in pids
         ),
     )
-    snapshot = json.dumps({"id": "iv-racemic-depression", "generated": True})
+    from ketaclinic.core.protocols import get_protocol
+
+    protocol = get_protocol("iv-racemic-depression")  # the course's snapshot, as do_start_course stores it
+    snapshot = json.dumps(dict(protocol.raw))
     _copy(
         TreatmentCourse._meta.db_table,
         (
@@ -323,8 +326,8 @@ def generate_dataset(
             (
                 clinic.pk,
                 pid,
-                "iv-racemic-depression",
-                1,
+                protocol.id,
+                protocol.version,
                 snapshot,
                 "Treatment-resistant depression",
                 "active",
