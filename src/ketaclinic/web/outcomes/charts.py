@@ -58,7 +58,13 @@ def _empty(kind: str, title: str, message: str) -> SafeString:
 
 
 def weekly_means_svg(
-    means: Sequence[WeekMean], rules: CohortRules, *, lo: int, hi: int, instrument: str, max_week: int = 12
+    means: Sequence[WeekMean],
+    rules: CohortRules,
+    *,
+    lo: float,
+    hi: float,
+    instrument: str,
+    max_week: int = 12,
 ) -> SafeString:
     """Mean total by week since the first dose with its 95 % band; the remission threshold as a dashed line."""
     title = f"Mean {instrument} score by week since the first dose, with 95 % confidence band"
@@ -77,11 +83,10 @@ def weekly_means_svg(
         + (f" (95 % CI {m.lo:.1f} to {m.hi:.1f})" if m.lo is not None and m.hi is not None else "")
         for m in means
     )
-    step = max(1, (hi - lo) // 4)
     parts = [
         _open("weekly", title, desc),
         _axes(
-            [(y(v), str(v)) for v in range(lo, hi + 1, step)],
+            [(y(lo + (hi - lo) * k / 4), f"{lo + (hi - lo) * k / 4:g}") for k in range(5)],
             [(x(w), str(w)) for w in range(0, max_week + 1, 2)],
             "Weeks since the first dose (0 = baseline)",
         ),

@@ -102,7 +102,7 @@ def clinic_cohort(*, clinic: Any, filters: OutcomeFilters) -> Cohort:
             .values_list("patient_id", "assessed_at", "total")
         )
         for patient_id, at, total in rows.iterator(chunk_size=5000):
-            scores[patient_id].append(Score(at=at, total=Fraction(total)))
+            scores[patient_id].append(Score(at=at, total=Fraction(str(total))))
     return Cohort(
         instrument_id=filters.instrument,
         patients=tuple(

@@ -117,7 +117,7 @@ def make_course(*, clinic: Any, patient: Any, actor: Any, spec: CourseSpec) -> A
                             session=s,
                             code=code,
                             level="warn",
-                            message=code,
+                            message=f"Synthetic alert: {code.replace('_', ' ')}",
                             raised_at=at + dt.timedelta(minutes=20),
                         )
                     for code in spec.side_effects:

@@ -7,14 +7,15 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
+from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import PermissionDeniedError
+from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.outcomes.selectors import OutcomeFilters
 
 ROUTE_LABELS = {
@@ -161,3 +162,56 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
         )
     ctx.update(report)
     return render(request, "outcomes/page.html", ctx)
+
+
+def _pdf_response(content: bytes, filename: str) -> HttpResponse:
+    resp = HttpResponse(content, content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="{filename}"'
+    return resp
+
+
+@login_required
+@require_GET
+def summary_pdf(request: HttpRequest) -> HttpResponse:
+    """The page's figures for the same filters as a PDF (aggregates only)."""
+    from ketaclinic.web.outcomes.summary import clinic_summary_pdf
+
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        raise PermissionDeniedError("you are not a member of any clinic")
+    access_clinic_by_id(request.user, clinic.pk, perm=Perm.OUTCOMES_VIEW)
+    choices = filter_choices(clinic)
+    filters, errors = parse_filters(request.GET, choices)
+    if errors:
+        raise ValidationFailed(errors)
+    report = build_report(clinic, filters)
+    content = clinic_summary_pdf(clinic=clinic, filters=filters, report=report, choices=choices)
+    with transaction.atomic():
+        record_audit(
+            actor=request.user,
+            action="outcomes.summary_pdf",
+            clinic=clinic,
+            request=request,
+            detail={
+                **filters.as_detail(),
+                "enrolled": report["result"].n,
+                "evaluable": report["result"].evaluable,
+            },
+        )
+    return _pdf_response(content, f"outcomes-{clinic.slug}-{timezone.localdate():%Y-%m-%d}.pdf")
+
+
+@login_required
+@require_GET
+def progress_report(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """One patient's progress report (PDF) for referrers and the patient; the read is audited."""
+    from ketaclinic.web.outcomes.progress import progress_data, progress_pdf
+
+    try:
+        patient = access_patient_by_id(
+            request.user, patient_id, request=request, audit_action="outcomes.progress_report"
+        )
+    except NotFoundError as exc:
+        raise Http404(str(exc)) from exc
+    content = progress_pdf(progress_data(patient))
+    return _pdf_response(content, f"progress-report-{patient.mrn}-{timezone.localdate():%Y-%m-%d}.pdf")
