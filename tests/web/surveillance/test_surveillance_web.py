@@ -292,6 +292,7 @@ def test_safety_tab_shows_schedule_alerts_labs_and_is_audited(
     assert "Refer to urology" in html and "above range" not in html
     assert '<span class="badge danger">abnormal</span>' in html
     assert "4 sessions, 140 mg in total (2.00 mg/kg at the current weight)" in html
+    assert 'id="safety-trend-bpic-ss"' in html and 'id="safety-trend-sds"' not in html
     # people read words: the tab's visible text carries no snake_case codes
     tab = html.split('id="safety-tab"', 1)[1]
     visible = re.sub(r"<[^>]*>", " ", tab)
@@ -431,3 +432,48 @@ def test_settings_page_saves_changed_numbers_only(admin_user: Any, client_as: An
     r = c.post("/safety/settings/", {"protocol_id": "", "interval_urinalysis": "0"}, follow=True)
     assert "items.urinalysis.interval_days: must be between 1 and 3650" in r.content.decode()
     assert ClinicSurveillanceSettings.objects.get(clinic=clinic, protocol_id="").overrides == row.overrides
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+def test_api_evaluation_and_lab_entry(prescriber: Any, nurse: Any, patient: Any, client_as: Any) -> None:
+    _bladder_patient(patient, prescriber, nurse)
+    c = client_as(nurse)
+    r = c.get(f"/api/v1/surveillance/patients/{patient.pk}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["exposure"]["sessions"] == 4
+    assert body["open_alerts"] == ["bladder_symptoms", "haematuria"]
+    assert {"code": "liver_enzymes", "status": "not_due_yet", "due_date": None, "last_day": None} in body[
+        "items"
+    ]
+    assert AuditEvent.objects.filter(action="surveillance.view", patient=patient).count() == 1
+    r = c.post(
+        f"/api/v1/surveillance/patients/{patient.pk}/labs",
+        {
+            "loinc": "1920-8",
+            "value": 20,
+            "unit": "U/L",
+            "reference_high": 35,
+            "taken_at": _ago(1).isoformat(),
+        },
+        content_type="application/json",
+    )
+    assert r.status_code == 201 and r.json()["observation"]["valueQuantity"]["value"] == 20
+    before = _snapshot()
+    r = c.post(
+        f"/api/v1/surveillance/patients/{patient.pk}/labs",
+        {"loinc": "1920-8", "value": "x", "taken_at": _ago(1).isoformat()},
+        content_type="application/json",
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["fields"] == {"value": ["must be a number"]}
+    r = c.post(
+        f"/api/v1/surveillance/patients/{patient.pk}/labs/bundle",
+        {"resourceType": "Bundle", "type": "collection", "entry": []},
+        content_type="application/json",
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["fields"] == {"bundle": ["contains no urine dipstick, ALT or AST Observation"]}
+    assert _snapshot() == before

@@ -107,6 +107,7 @@ def _mount() -> None:
     from ketaclinic.web.monitoring.api import router as monitoring
     from ketaclinic.web.patients.api import router as patients
     from ketaclinic.web.screening.api import router as screening
+    from ketaclinic.web.surveillance.api import router as surveillance
     from ketaclinic.web.treatment.api import router as treatment
 
     api.add_router("/patients/", patients)
@@ -116,6 +117,7 @@ def _mount() -> None:
     api.add_router("/monitoring/", monitoring)
     api.add_router("/ledger/", ledger)
     api.add_router("/decision/", decision)
+    api.add_router("/surveillance/", surveillance)
 
 
 _mount()

@@ -115,9 +115,37 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "active_course": patient.treatment_courses.filter(status="active").first(),
             "can_end_course": has_perm_in_clinic(request.user, patient.clinic_id, Perm.COURSE_MANAGE),
             "followups": _followup_rows(request, patient),
+            "trends": _trends(patient, [s.day for s in sessions]),
         }
     )
     return render(request, "surveillance/chart_tab.html", ctx)
+
+
+def _trends(patient: Any, session_days: list[dt.date]) -> list[dict[str, Any]]:
+    """BPIC-SS, SDS and cognitive-screen totals over time, dose days marked (the assessments app's chart)."""
+    from ketaclinic.core.instruments import load_instrument
+    from ketaclinic.web.assessments.trends import trend_svg
+
+    rows = (
+        Assessment.objects.filter(
+            patient=patient,
+            instrument_id__in=selectors.SURVEILLANCE_INSTRUMENTS,
+            complete=True,
+            total__isnull=False,
+        )
+        .order_by("assessed_at", "pk")
+        .values_list("instrument_id", "assessed_at", "total")
+    )
+    series: dict[str, list[tuple[dt.datetime, float]]] = {}
+    for iid, at, total in rows:
+        series.setdefault(iid, []).append((at, float(total)))
+    doses = [dt.datetime.combine(d, dt.time(12), tzinfo=dt.UTC) for d in session_days]
+    out = []
+    for iid in selectors.SURVEILLANCE_INSTRUMENTS:
+        if series.get(iid):
+            defn = load_instrument(iid)
+            out.append({"id": iid, "title": defn.short_title, "svg": trend_svg(defn, series[iid], doses)})
+    return out
 
 
 def _followup_rows(request: HttpRequest, patient: Any) -> list[dict[str, Any]]:
