@@ -22,9 +22,10 @@ def test_critical_rule_wins_over_warn_for_the_same_vital() -> None:
 
 def test_packaged_protocol_rules_drive_the_session_ruleset() -> None:
     assert thresholds_from_vital_rules(monitoring_rules().during) == {
-        "sbp_max": 180.0, "dbp_max": 100.0, "hr_max": 110.0, "spo2_min": 92.0, "rr_min": 10.0, "hr_min": 50.0,
+        "sbp_max": 180.0, "dbp_max": 100.0, "hr_max": 110.0, "spo2_min": 92.0, "rr_min": 8.0, "hr_min": 50.0,
+        "rr_max": 28.0,
     }  # fmt: skip
     rs = session_ruleset()
-    assert (rs.rule("rr-low").enter, rs.rule("rr-low").exit) == (10.0, 12.0)
+    assert (rs.rule("rr-low").enter, rs.rule("rr-low").exit) == (8.0, 10.0)
     assert (rs.rule("hr-low").enter, rs.rule("hr-low").exit) == (50.0, 55.0)
-    assert (rs.rule("rr-high").enter, rs.rule("rr-high").exit) == (28.0, 24.0)  # no protocol value: default
+    assert (rs.rule("rr-high").enter, rs.rule("rr-high").exit) == (28.0, 24.0)

@@ -53,8 +53,11 @@ def test_normal_vitals_raise_nothing() -> None:
         (v(10, spo2=91), [("spo2_low", "critical", True)]),
         (v(10, spo2=93), [("spo2_borderline", "warn", False)]),
         (v(10, spo2=94), []),
-        (v(10, rr=9), [("rr_low", "critical", True)]),
+        (v(10, rr=9), [("rr_low_warn", "warn", False)]),
+        (v(10, rr=7), [("rr_low", "critical", True)]),
+        (v(10, rr=8), [("rr_low_warn", "warn", False)]),
         (v(10, rr=10), []),
+        (v(10, rr=29), [("rr_high", "warn", False)]),
     ],
 )
 def test_intra_dose_thresholds(reading: Vitals, expected: list[tuple[str, str, bool]]) -> None:

@@ -33,7 +33,7 @@ def test_threshold_rule_fires_once_and_is_stored(
     attached: Device, session: DosingSession, token: str
 ) -> None:
     body = post(
-        token, series(attached, session, "8480-6", "mm[Hg]", [170, 185, 190], start=_start(10))
+        token, series(attached, session, "8480-6", "mm[Hg]", [160, 185, 190], start=_start(10))
     ).json()
     assert _fired(body) == ["sbp-high"]
     a = MonitoringAlert.objects.get()
@@ -51,8 +51,9 @@ def test_hysteresis_noisy_readings_give_one_alert(
 ) -> None:
     values = [182 if i % 2 else 176 for i in range(40)]
     body = post(token, series(attached, session, "8480-6", "mm[Hg]", values, start=_start(60))).json()
-    assert _fired(body) == ["sbp-high"]
-    assert MonitoringAlert.objects.count() == 1
+    # 176 is above the 160 warning and 182 above the 180 critical row: each fires once and stays up.
+    assert _fired(body) == ["sbp-high-warn", "sbp-high"]
+    assert MonitoringAlert.objects.count() == 2
 
 
 def test_alert_clears_after_30_s_of_normal_values(
@@ -99,9 +100,13 @@ def test_rate_of_change_rule(attached: Device, session: DosingSession, token: st
 
 
 def test_protocol_threshold_drives_rr_low(attached: Device, session: DosingSession, token: str) -> None:
-    # The packaged protocol stop trigger is RR <10 (the rule file's default is 8): 9/min for 30 s fires.
-    body = post(token, series(attached, session, "9279-1", "/min", [9] * 31, start=_start(40))).json()
+    # The threshold table (flowsheet and sensors alike): RR <10 warns, RR <8 is critical, each held 30 s.
+    body = post(token, series(attached, session, "9279-1", "/min", [9] * 31, start=_start(80))).json()
+    assert _fired(body) == ["rr-low-warn"]
+    start = _start(40)
+    body = post(token, series(attached, session, "9279-1", "/min", [7] * 31, start=start, seq0=100)).json()
     assert _fired(body) == ["rr-low"]
+    assert MonitoringAlert.objects.get(rule_id="rr-low").severity == "critical"
 
 
 def test_alert_is_pushed_to_the_site_board(

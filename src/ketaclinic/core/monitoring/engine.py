@@ -12,6 +12,7 @@ process that took the snapshot would have produced.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -106,17 +107,24 @@ class _State:
 
 
 class _ThresholdState(_State):
-    __slots__ = ("enter", "exit", "sign")
+    __slots__ = ("ceiling", "enter", "exit", "sign")
 
-    def __init__(self, rule: Rule, rearm: float, clear_after: float) -> None:
+    def __init__(self, rule: Rule, rearm: float, clear_after: float, ceiling: float | None = None) -> None:
         super().__init__(rule, rearm, clear_after)
         # "below" rules are evaluated on -value so one comparison serves both directions.
         self.sign = 1.0 if rule.direction == "above" else -1.0
         self.enter = self.sign * rule.enter
         self.exit = self.sign * rule.exit
+        # A warning row of the threshold table stands down past the critical row of the same vital and
+        # direction (one alert per vital, as on the flowsheet): beyond `ceiling` it reads as normal.
+        self.ceiling = math.inf if ceiling is None else self.sign * ceiling
+
+    def _signed(self, v: float) -> float:
+        x = self.sign * v
+        return -math.inf if x > self.ceiling else x
 
     def step(self, t: float, v: float) -> int:
-        x = self.sign * v
+        x = self._signed(v)
         if self.active:
             return self._active_step(t, x <= self.exit)
         if x > self.enter and t >= self.rearm_at:
@@ -128,8 +136,10 @@ class _ThresholdState(_State):
 class _SustainedState(_ThresholdState):
     __slots__ = ("duration", "last_t", "max_gap", "pending_since")
 
-    def __init__(self, rule: Rule, rearm: float, clear_after: float, max_gap: float) -> None:
-        super().__init__(rule, rearm, clear_after)
+    def __init__(
+        self, rule: Rule, rearm: float, clear_after: float, max_gap: float, ceiling: float | None = None
+    ) -> None:
+        super().__init__(rule, rearm, clear_after, ceiling)
         self.duration = rule.duration_seconds
         self.max_gap = max_gap
         self.pending_since: float | None = None
@@ -144,7 +154,7 @@ class _SustainedState(_ThresholdState):
         self.last_t = _t_in(raw.get("last_t"))
 
     def step(self, t: float, v: float) -> int:
-        x = self.sign * v
+        x = self._signed(v)
         gap = t - self.last_t
         self.last_t = t
         if self.active:
@@ -230,12 +240,29 @@ class _RateState(_State):
         return self.window_min[-1][1] - self.window_min[0][1]
 
 
+def _ceiling(rule: Rule, ruleset: RuleSet) -> float | None:
+    """For a warning rule of the threshold table: the enter value of the nearest critical table rule on the
+    same metric and direction (past it, the critical alert speaks for the vital), else None."""
+    if rule.threshold is None or rule.severity is Severity.CRITICAL:
+        return None
+    sign = 1.0 if rule.direction == "above" else -1.0
+    worse = [
+        r.enter
+        for r in ruleset.rules
+        if r.threshold is not None
+        and r.severity is Severity.CRITICAL
+        and r.metric == rule.metric
+        and r.direction == rule.direction
+    ]
+    return min(worse, key=lambda e: sign * e) if worse else None
+
+
 def _make_state(rule: Rule, ruleset: RuleSet) -> _State:
     rearm, clear_after = ruleset.rearm_seconds, ruleset.clear_after_seconds
     if rule.type is RuleType.THRESHOLD:
-        return _ThresholdState(rule, rearm, clear_after)
+        return _ThresholdState(rule, rearm, clear_after, _ceiling(rule, ruleset))
     if rule.type is RuleType.SUSTAINED:
-        return _SustainedState(rule, rearm, clear_after, ruleset.max_gap_seconds)
+        return _SustainedState(rule, rearm, clear_after, ruleset.max_gap_seconds, _ceiling(rule, ruleset))
     return _RateState(rule, rearm, clear_after)
 
 

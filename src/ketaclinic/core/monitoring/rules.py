@@ -11,7 +11,17 @@ from importlib import resources
 from typing import Any
 
 from ketaclinic.core.monitoring.catalog import DataFileError, MetricCatalog, load_catalog
+from ketaclinic.core.protocols.monitoring import VitalRule, monitoring_rules
 from ketaclinic.core.yamlfile import load_yaml
+
+#: Flowsheet vital -> sensor metric, for rules that alert from the shared threshold table.
+VITAL_METRICS: Mapping[str, str] = {
+    "systolic": "sbp",
+    "diastolic": "dbp",
+    "heart_rate": "hr",
+    "spo2": "spo2",
+    "respiratory_rate": "rr",
+}
 
 
 class RuleType(StrEnum):
@@ -52,6 +62,8 @@ class Rule:
     exit_delta: float = math.nan
     window_seconds: float = 0.0
     protocol_threshold: str | None = None
+    #: The row of the shared in-session threshold table this rule alerts from (None: sensor-only rule).
+    threshold: str | None = None
 
     def describe(self, unit: str) -> str:
         """Human wording of the condition, e.g. 'SBP above 180 mm[Hg]'."""
@@ -132,9 +144,35 @@ def _str(raw: object, where: str) -> str:
     return raw.strip()
 
 
-def _parse_rule(raw: Any, where: str, catalog: MetricCatalog) -> Rule:
+def _from_table(raw: dict[str, Any], where: str, table: Mapping[str, VitalRule]) -> dict[str, Any]:
+    """Fill metric, direction, enter, exit, severity and source of a rule from its threshold-table row."""
+    code = _str(raw.get("threshold"), f"{where}.threshold")
+    row = table.get(code)
+    if row is None:
+        raise DataFileError(f"{where}.threshold: unknown threshold {code!r}; known: {', '.join(table)}")
+    for key in ("metric", "direction", "enter", "exit", "severity", "source"):
+        if key in raw:
+            raise DataFileError(f"{where}.{key}: comes from the threshold table row {code!r}; remove it")
+    gap = _num(raw.get("hysteresis"), f"{where}.hysteresis", positive=True)
+    above = row.op == "gt"
+    return {
+        **raw,
+        "metric": VITAL_METRICS[row.vital],
+        "direction": "above" if above else "below",
+        "enter": row.value,
+        "exit": row.value - gap if above else row.value + gap,
+        "severity": "critical" if row.level == "critical" else "warning",
+        "source": f"{row.source} [{row.evidence}]",
+    }
+
+
+def _parse_rule(raw: Any, where: str, catalog: MetricCatalog, table: Mapping[str, VitalRule]) -> Rule:
     if not isinstance(raw, dict):
         raise DataFileError(f"{where}: must be a mapping")
+    threshold = None
+    if "threshold" in raw:
+        raw = _from_table(raw, where, table)
+        threshold = str(raw["threshold"])
     rid = _str(raw.get("id"), f"{where}.id")
     try:
         rtype = RuleType(str(raw.get("type")))
@@ -163,8 +201,9 @@ def _parse_rule(raw: Any, where: str, catalog: MetricCatalog) -> Rule:
         persist = _num(raw.get("duration_seconds", 0), f"{where}.duration_seconds")
         if not 0 <= persist < window:
             raise DataFileError(f"{where}.duration_seconds: must be >= 0 and below window_seconds")
-        if pt is not None:
-            raise DataFileError(f"{where}.protocol_threshold: only threshold and sustained rules take one")
+        if pt is not None or threshold is not None:
+            key = "protocol_threshold" if pt is not None else "threshold"
+            raise DataFileError(f"{where}.{key}: only threshold and sustained rules take one")
         return Rule(
             id=rid, type=rtype, metric=metric, direction=direction, severity=severity, source=source,
             delta=delta, exit_delta=exit_delta, window_seconds=window, duration_seconds=persist,
@@ -180,19 +219,25 @@ def _parse_rule(raw: Any, where: str, catalog: MetricCatalog) -> Rule:
         duration = _num(raw.get("duration_seconds"), f"{where}.duration_seconds", positive=True)
     return Rule(
         id=rid, type=rtype, metric=metric, direction=direction, severity=severity, source=source,
-        enter=enter, exit=exit_, duration_seconds=duration, protocol_threshold=pt,
+        enter=enter, exit=exit_, duration_seconds=duration, protocol_threshold=pt, threshold=threshold,
     )  # fmt: skip
 
 
-def parse_ruleset(doc: Any, *, catalog: MetricCatalog | None = None) -> RuleSet:
-    """Validate a rule-set document (already parsed YAML); raises DataFileError naming the field."""
+def parse_ruleset(
+    doc: Any, *, catalog: MetricCatalog | None = None, table: Mapping[str, VitalRule] | None = None
+) -> RuleSet:
+    """Validate a rule-set document (already parsed YAML); raises DataFileError naming the field.
+
+    `table` is the in-session threshold table by code (default: the packaged one) for `threshold:` rules.
+    """
     cat = catalog if catalog is not None else load_catalog()
+    rows = table if table is not None else {r.code: r for r in monitoring_rules().during}
     if not isinstance(doc, dict):
         raise DataFileError("ruleset: top level must be a mapping")
     raw_rules = doc.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise DataFileError("rules: must be a non-empty list")
-    rules = tuple(_parse_rule(r, f"rules[{i}]", cat) for i, r in enumerate(raw_rules))
+    rules = tuple(_parse_rule(r, f"rules[{i}]", cat, rows) for i, r in enumerate(raw_rules))
     ids = [r.id for r in rules]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
