@@ -12,12 +12,13 @@ from ketaclinic.core.protocols.monitoring import monitoring_rules, parse_monitor
 from ketaclinic.core.protocols.settings import guard_settings, parse_guard_settings
 
 
-def test_library_has_the_six_protocols() -> None:
+def test_library_has_the_protocols() -> None:
     assert [p.id for p in load_protocols()] == [
         "esketamine-mdd-si",
         "esketamine-trd",
         "im-ketamine-depression",
         "iv-ketamine-chronic-pain",
+        "iv-ketamine-pain-single",
         "iv-racemic-depression",
         "oral-sublingual-compounded",
     ]
@@ -42,6 +43,14 @@ def test_key_numbers_match_the_reference() -> None:
     pain = get_protocol("iv-ketamine-chronic-pain")
     assert pain.infusion.bolus_block_above_mg_per_kg.value == 0.35  # type: ignore[union-attr]
     assert pain.infusion.rate_block_above_mg_per_kg_h.value == 2.0  # type: ignore[union-attr]
+    single = get_protocol("iv-ketamine-pain-single")
+    assert (single.dose.default.value, single.infusion.default_duration_min.value) == (1.0, 120)  # type: ignore[union-attr]
+    assert (
+        single.infusion.session_max_mg_per_kg.value,  # type: ignore[union-attr]
+        single.infusion.max_duration_min.value,  # type: ignore[union-attr]
+        single.infusion.rate_block_above_mg_per_kg_h.value,  # type: ignore[union-attr]
+        single.interval.warn_below_hours.value,  # type: ignore[union-attr]
+    ) == (2.0, 300, 2.0, 168)
 
 
 def _walk_sourced(node: Any, path: str = "") -> list[str]:
