@@ -18,7 +18,8 @@ from ketaclinic.cli._lazy import LazyGroup
 
 # (module under ketaclinic.cli, the command names its register(app) adds), in the order help lists them.
 COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("server", ("demo", "serve", "migrate", "createclinic", "createuser", "createtoken", "manage")),
+    ("demo", ("demo",)),
+    ("server", ("serve", "migrate", "createclinic", "createuser", "createtoken", "manage")),
     ("score", ("score", "instruments")),
     ("screen", ("screen",)),
     ("dosecheck", ("dose-check", "protocols")),

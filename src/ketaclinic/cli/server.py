@@ -1,10 +1,10 @@
-"""CLI commands that run the platform: demo, serve, migrate, createclinic, createuser, createtoken, manage, version."""
+"""CLI commands that run the platform: serve, migrate, createclinic, createuser, createtoken, manage."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,9 @@ def _setup(environment: str | None = None) -> None:
 
 
 def _migrate(*, quiet: bool = False) -> None:
+    """Apply pending migrations; unless `quiet`, with a progress bar that advances as each one is applied."""
     from django.core.management import call_command
+    from django.core.management.commands.migrate import Command as MigrateCommand
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
@@ -31,9 +33,16 @@ def _migrate(*, quiet: bool = False) -> None:
     if quiet:
         call_command("migrate", interactive=False, verbosity=0)
         return
-    with typer.progressbar(length=len(plan), label="Migrating database") as bar:
-        call_command("migrate", interactive=False, verbosity=0)
-        bar.update(len(plan))
+    with typer.progressbar(length=len(plan), label="Migrating database", show_pos=True) as bar:
+
+        class _WithProgress(MigrateCommand):
+            def migration_progress_callback(
+                self, action: str, migration: Any = None, fake: bool = False
+            ) -> None:
+                if action == "apply_success":
+                    bar.update(1)
+
+        call_command(_WithProgress(), interactive=False, verbosity=0)
 
 
 def production_problems() -> list[str]:
@@ -66,7 +75,7 @@ def _run_uvicorn(host: str, port: int, workers: int, *, log_level: str) -> None:
         log_level=log_level,
         proxy_headers=True,
         lifespan="on",  # starts the periodic escalation check (ketaclinic.web.config.asgi)
-        ws="websockets-sansio" if _has_module("websockets") else "auto",
+        ws=websocket_implementation(),
     )
 
 
@@ -80,10 +89,11 @@ def default_workers(cpus: int | None = None) -> int:
     return max(1, min(16, n))
 
 
-def _has_module(name: str) -> bool:
+def websocket_implementation() -> str:
+    """uvicorn's sans-I/O websockets protocol when the websockets package is installed."""
     import importlib.util
 
-    return importlib.util.find_spec(name) is not None
+    return "websockets-sansio" if importlib.util.find_spec("websockets") is not None else "auto"
 
 
 def register(app: typer.Typer) -> None:
@@ -93,52 +103,6 @@ def register(app: typer.Typer) -> None:
         _setup()
         _migrate()
         typer.echo("Database is up to date.")
-
-    @app.command()
-    def demo(
-        port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
-        host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-        serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
-        use_database_url: Annotated[
-            bool,
-            typer.Option(
-                "--use-database-url",
-                help="Seed the demo into the database named by DATABASE_URL (e.g. PostgreSQL) instead of the "
-                "embedded SQLite file. Synthetic data only: never point it at a database with real patients.",
-            ),
-        ] = False,
-    ) -> None:
-        """Create (once) the embedded demo database with a synthetic clinic, print sign-in details, and serve it."""
-        allowed = use_database_url or os.environ.get("KETACLINIC_DEMO_ALLOW_DATABASE_URL")
-        if use_database_url and not os.environ.get("DATABASE_URL"):
-            fail("--use-database-url: set DATABASE_URL to the database to seed (e.g. postgres://...)")
-        if os.environ.get("DATABASE_URL") and not allowed:
-            fail(
-                "DATABASE_URL: the demo uses its own embedded SQLite database; unset DATABASE_URL, or pass "
-                "--use-database-url to seed the demo into that database"
-            )
-        _setup("development")
-        from ketaclinic.web.config.bootstrap import data_home
-        from ketaclinic.web.demo import DEMO_PASSWORD, DEMO_STAFF, DOMAIN_APPS, demo_exists, seed_demo
-
-        home = data_home()
-        _migrate()
-        if demo_exists():
-            typer.echo(f"Using the existing demo data in {home}")
-        else:
-            steps = 1 + len(DOMAIN_APPS)  # clinic, staff and patients; then each domain app's data
-            with typer.progressbar(length=steps, label="Seeding synthetic demo clinic") as bar:
-                seed_demo(progress=lambda _step: bar.update(1))
-        typer.echo("")
-        typer.echo("ketaclinic demo — synthetic data only, never real patients.")
-        typer.echo(f"Data directory: {home}")
-        typer.echo(f"Open http://{host}:{port}/ and sign in as one of (password for all: {DEMO_PASSWORD}):")
-        for username, name, roles, _prof in DEMO_STAFF:
-            typer.echo(f"  {username:<18} {name:<22} {', '.join(roles)}")
-        if serve:
-            typer.echo("")
-            sys.stdout.flush()
-            _run_uvicorn(host, port, 1, log_level="warning")
 
     @app.command("serve")
     def serve_cmd(

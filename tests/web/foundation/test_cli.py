@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.demo_home import copy_of_seeded_demo, seeded_template
 
 import ketaclinic
 
@@ -45,13 +50,14 @@ def test_version(tmp_path: Path) -> None:
     assert (out.returncode, out.stdout.strip()) == (0, ketaclinic.__version__)
 
 
-def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
-    first = run(["demo", "--no-serve"], tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert (
-        "sign in as one of" in first.stdout and "dr.patel" in first.stdout and "auditor.smith" in first.stdout
-    )
-    assert (tmp_path / "ketaclinic.sqlite3").exists()
+def test_demo_seeds_once_and_reuses_data(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    _template, first_stdout = seeded_template(tmp_path_factory)
+    assert "sign in as one of" in first_stdout
+    assert "  dr.patel           Dr Asha Patel          Prescriber\n" in first_stdout
+    assert "  desk.lee           Robin Lee              Front desk\n" in first_stdout
+    assert "front_desk" not in first_stdout and "clinic_admin" not in first_stdout  # words, not codes
+    home = copy_of_seeded_demo(tmp_path_factory, tmp_path / "home")
+    assert (home / "ketaclinic.sqlite3").exists()
     count = (
         "from ketaclinic.web.config.bootstrap import setup_django; setup_django()\n"
         "from ketaclinic.web.patients.models import Patient\nfrom ketaclinic.web.clinics.models import Site\n"
@@ -60,7 +66,7 @@ def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
         " Site.objects.filter(clinic__slug='riverside-demo').count(),"
         " sorted(set(Membership.objects.filter(clinic__slug='riverside-demo').values_list('role', flat=True))))"
     )
-    env = base_env(tmp_path)
+    env = base_env(home)
     before = subprocess.run(
         [sys.executable, "-c", count], env=env, capture_output=True, text=True, check=True
     ).stdout
@@ -68,12 +74,62 @@ def test_demo_seeds_once_and_reuses_data(tmp_path: Path) -> None:
         before.strip()
         == "50 2 ['auditor', 'clinic_admin', 'custodian', 'front_desk', 'nurse', 'prescriber', 'researcher', 'therapist']"
     )
-    second = run(["demo", "--no-serve"], tmp_path)
+    second = run(["demo", "--no-serve"], home)
     assert second.returncode == 0 and "Using the existing demo data" in second.stdout
     after = subprocess.run(
         [sys.executable, "-c", count], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert after == before
+
+
+def test_demo_says_where_it_serves_and_serves(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    home = copy_of_seeded_demo(tmp_path_factory, tmp_path / "home")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ketaclinic.cli", "demo", "--port", str(port)],
+        env=base_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(15)]
+        assert lines[0].startswith("Using the existing demo data in ")
+        assert lines[-2:] == ["\n", f"Serving on http://127.0.0.1:{port} — Ctrl+C to stop\n"], lines
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_demo_on_a_busy_port_exits_2_before_creating_anything(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = run(["demo", "--port", str(port)], tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == (
+        f"error: --port: port {port} on 127.0.0.1 is already in use (another ketaclinic demo or server?); "
+        "stop it or choose another port with --port\n"
+    )
+    assert out.stdout == "" and list(tmp_path.iterdir()) == []
 
 
 def test_demo_refuses_an_external_database(tmp_path: Path) -> None:

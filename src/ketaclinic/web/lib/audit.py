@@ -69,10 +69,13 @@ def record_audit(
 
     if patient is None and obj is not None and obj.__class__.__name__ == "Patient":
         patient = obj
+    # The clinic's id is enough for the row: take it from a foreign key column rather than loading the clinic.
     if clinic is None and patient is not None:
-        clinic = patient.clinic
+        clinic = patient.clinic_id
     if clinic is None and obj is not None:
-        clinic = getattr(obj, "clinic", None)
+        clinic = getattr(obj, "clinic_id", None)
+        if clinic is None:
+            clinic = getattr(obj, "clinic", None)
     clinic_kw = {"clinic_id": clinic} if isinstance(clinic, int) else {"clinic": clinic}
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(
