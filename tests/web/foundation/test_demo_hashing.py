@@ -30,7 +30,7 @@ def test_demo_hashes_are_cheap_argon2_and_upgraded_on_first_sign_in(db: Any) -> 
         assert user.check_password("ketaclinic-demo-2026")  # checked during seeding: not re-hashed
         user.refresh_from_db()
         assert user.password.startswith("argon2$") and argon2_cost(user.password) == (1, 1024, 1)
-    assert settings.PASSWORD_HASHERS == before
+    assert before == settings.PASSWORD_HASHERS
     assert user.check_password("ketaclinic-demo-2026")
     user.refresh_from_db()
     assert argon2_cost(user.password) == (2, 102400, 8)  # Django's production Argon2 cost
@@ -42,4 +42,4 @@ def test_settings_are_restored_when_seeding_fails() -> None:
     before = list(settings.PASSWORD_HASHERS)
     with pytest.raises(RuntimeError), demo_password_hashing():
         raise RuntimeError("seed failed")
-    assert settings.PASSWORD_HASHERS == before
+    assert before == settings.PASSWORD_HASHERS
