@@ -217,3 +217,24 @@ def test_order_screen_includes_pk_fragment_for_the_order_regimen(
     r = c.get(url + "&amount_mg=35&duration_min=40", HTTP_HX_REQUEST="true")
     assert r.status_code == 200
     assert b"<svg" in r.content
+
+
+def test_treatment_tab_reads_the_latest_weight_once(nurse: Any, patient: Any, client_as: Any) -> None:
+    """chart_context reads the weight; the tab and its dose-creep signals reuse it (was three reads)."""
+    import datetime as _dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone as _tz
+
+    from ketaclinic.web.patients.models import WeightMeasurement
+
+    WeightMeasurement.objects.create(
+        patient=patient, weight_kg=70, measured_at=_tz.now() - _dt.timedelta(days=1)
+    )
+    c = client_as(nurse)
+    c.get(f"/treatment/patients/{patient.pk}/")
+    with CaptureQueriesContext(connection) as q:
+        r = c.get(f"/treatment/patients/{patient.pk}/")
+    assert r.status_code == 200
+    assert len([x for x in q.captured_queries if 'FROM "patients_weightmeasurement"' in x["sql"]]) == 1

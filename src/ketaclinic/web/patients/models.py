@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -63,7 +64,19 @@ class Patient(models.Model):
         return years
 
     def latest_weight(self) -> WeightMeasurement | None:
-        return self.weights.order_by("-measured_at", "-pk").first()
+        """The newest weight, read once per loaded patient (a chart page and its banners ask several times).
+
+        A patient is loaded afresh for every request and every action, so the cached value is that of the
+        moment it was loaded; `refresh_from_db()` forgets it.
+        """
+        if "_latest_weight" not in self.__dict__:
+            self.__dict__["_latest_weight"] = self.weights.order_by("-measured_at", "-pk").first()
+        cached: WeightMeasurement | None = self.__dict__["_latest_weight"]
+        return cached
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        self.__dict__.pop("_latest_weight", None)
+        super().refresh_from_db(*args, **kwargs)
 
 
 class PatientVersion(models.Model):

@@ -42,13 +42,17 @@ def dose_times_for_patient(patient: Any) -> list[dt.datetime]:
     )
 
 
-def escalation_signals(patient: Any) -> list[str]:
+_UNSET: Any = object()
+
+
+def escalation_signals(patient: Any, *, weight: Any = _UNSET) -> list[str]:
     """Dose-creep / shortening-interval findings on the patient's most recent guarded doses (for the chart)."""
     from ketaclinic.core.protocols import DoseRequest, PatientFacts, check_dose
     from ketaclinic.web.treatment.actions import dose_history
 
     history = sorted(dose_history(patient), key=lambda d: d.time)
-    weight = patient.latest_weight()
+    if weight is _UNSET:  # callers that already hold the latest weight pass it (None included)
+        weight = patient.latest_weight()
     course = TreatmentCourse.objects.filter(patient=patient).first()
     if len(history) < 2 or weight is None or course is None:
         return []

@@ -27,12 +27,12 @@ from ketaclinic.web.treatment.panels import run_sheet_panels
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id)
     ctx = chart_context(request, patient, "treatment")
-    weight = patient.latest_weight()
+    weight = ctx["latest_weight"]  # chart_context read it already: one query per request, not three
     ctx.update(
         {
             "courses": selectors.courses_for_patient(patient),
             "sessions": selectors.sessions_for_patient(patient)[:100],
-            "signals": selectors.escalation_signals(patient),
+            "signals": selectors.escalation_signals(patient, weight=weight),
             "protocols": selectors.protocols_for_clinic(patient.clinic),
             "indications": actions.consent_indications(),
             "weight": weight,
