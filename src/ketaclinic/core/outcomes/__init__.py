@@ -15,6 +15,7 @@ from ketaclinic.core.outcomes.cohort import (
     cohort_instrument_ids,
     cohort_rules,
     parse_cohort,
+    split_scores,
 )
 from ketaclinic.core.outcomes.stats import KMCurve, KMStep, kaplan_meier, wilson_interval
 
@@ -36,5 +37,6 @@ __all__ = [
     "cohort_rules",
     "kaplan_meier",
     "parse_cohort",
+    "split_scores",
     "wilson_interval",
 ]

@@ -105,6 +105,7 @@ def _mount() -> None:
     from ketaclinic.web.decision.api import router as decision
     from ketaclinic.web.ledger.api import router as ledger
     from ketaclinic.web.monitoring.api import router as monitoring
+    from ketaclinic.web.outcomes.api import router as outcomes
     from ketaclinic.web.patients.api import router as patients
     from ketaclinic.web.screening.api import router as screening
     from ketaclinic.web.surveillance.api import router as surveillance
@@ -118,6 +119,7 @@ def _mount() -> None:
     api.add_router("/ledger/", ledger)
     api.add_router("/decision/", decision)
     api.add_router("/surveillance/", surveillance)
+    api.add_router("/outcomes/", outcomes)
 
 
 _mount()
