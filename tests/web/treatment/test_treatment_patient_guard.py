@@ -75,3 +75,28 @@ def test_racemic_ketamine_for_a_16_year_old_needs_a_reason(
     with pytest.raises(ValidationFailed) as exc:
         A.do_sign_order(actor=prescriber, course_id=course.pk, planned_for=timezone.now())
     assert "age_under_18" in exc.value.fields["override_reason"][0]
+
+
+def test_pain_infusion_over_a_day_is_refused_and_nothing_is_stored(
+    cleared: None, prescriber: Any, patient: Any
+) -> None:
+    course = start(prescriber, patient, "iv-ketamine-chronic-pain")
+    before = counts()
+    with pytest.raises(ValidationFailed) as exc:
+        A.do_sign_order(
+            actor=prescriber, course_id=course.pk, planned_for=timezone.now(), dose_mg=840, duration_min=1440
+        )
+    refused = exc.value.fields["dose_mg"]
+    assert [m.split(":")[0] for m in refused] == ["duration_exceeded", "session_total_exceeded"]
+    assert counts() == before
+    order = A.do_sign_order(actor=prescriber, course_id=course.pk, planned_for=timezone.now())
+    assert (float(order.dose_mg), order.duration_min, order.guard_decision) == (98.0, 240, "allow")
+
+
+def test_depression_push_is_refused(cleared: None, prescriber: Any, patient: Any) -> None:
+    course = start(prescriber, patient)
+    with pytest.raises(ValidationFailed) as exc:
+        A.do_sign_order(
+            actor=prescriber, course_id=course.pk, planned_for=timezone.now(), dose_mg=35, duration_min=2
+        )
+    assert [m.split(":")[0] for m in exc.value.fields["dose_mg"]] == ["bolus_exceeded"]
