@@ -69,6 +69,9 @@ def score_json(iid: str, answers: str) -> dict[str, Any]:
         ("peg", "4,5,5", 4.67, None, []),
         ("peg", "10,10,10", 10, None, []),
         ("craving", "7", 7, None, []),
+        ("side-effects", "0,0,0,0,0,0,0,0,0,0,0,0", 0, None, []),
+        ("side-effects", "1,0,0,0,0,2,0,0,0,0,2,0", 5, None, ["urinary_symptoms", "craving_reported"]),
+        ("side-effects", "0,0,0,0,0,1,0,1,0,0,1,0", 3, None, ["urinary_symptoms"]),
     ],
 )
 def test_score_json_contract(
@@ -146,7 +149,7 @@ def test_instruments_json_lists_the_library() -> None:
     ids = [i["id"] for i in obj["instruments"]]
     assert ids == [
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg", "craving",
+        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg", "craving", "side-effects",
     ]  # fmt: skip
     phq9 = obj["instruments"][0]
     assert (phq9["items"], phq9["total_range"], phq9["loinc_total"], phq9["flags"]) == (

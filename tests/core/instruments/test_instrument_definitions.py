@@ -37,7 +37,7 @@ def test_every_definition_has_version_licence_source(iid: str) -> None:
 
 def test_wording_only_for_licensed_instruments() -> None:
     with_text = {i for i in INSTRUMENT_IDS if any(it.text for it in load_instrument(i).items)}
-    assert with_text == {"phq9", "gad7", "pcl5", "pain-nrs", "craving"}  # craving: our own wording
+    assert with_text == {"phq9", "gad7", "pcl5", "pain-nrs", "craving", "side-effects"}  # own wording
     for i in with_text:
         assert all(it.text for it in load_instrument(i).items)
 

@@ -60,6 +60,7 @@ CONTRACT_SHAPE: dict[str, tuple[int, list[int]]] = {  # items, max value per ite
     "cognition": (1, [30]),
     "peg": (3, [10] * 3),
     "craving": (1, [10]),
+    "side-effects": (12, [3] * 12),
 }
 
 BOUNDARY_CASES = [
@@ -73,7 +74,7 @@ BOUNDARY_CASES = [
 def test_library_has_the_contract_instruments_and_the_cognition_extension() -> None:
     assert INSTRUMENT_IDS == (
         "phq9", "gad7", "madrs", "qids-sr16", "pcl5", "ybocs", "ymrs", "cadss", "moaas", "pain-nrs",
-        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg", "craving",
+        "bpic-ss", "cssrs-screener", "sds", "cognition", "peg", "craving", "side-effects",
     )  # fmt: skip
 
 
@@ -101,7 +102,7 @@ def test_every_band_boundary(iid: str, band: str, total: int) -> None:
     assert result.severity == band
 
 
-@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition", "peg", "craving"])
+@pytest.mark.parametrize("iid", ["cadss", "moaas", "sds", "cognition", "peg", "craving", "side-effects"])
 def test_instruments_without_bands_have_null_severity(iid: str) -> None:
     defn = load_instrument(iid)
     result = score(defn, [i.max_value for i in defn.items])
@@ -449,3 +450,13 @@ def test_cssrs_q6b_yes_with_q6_no_is_rejected() -> None:
         score(load_instrument("cssrs-screener"), [0, 0, 0, 0, 0, 0, 1])
     assert (exc.value.field, exc.value.item) == ("item 6b", 7)
     assert "skip logic" in exc.value.reason
+
+
+def test_side_effect_checklist_is_marked_not_validated_and_has_no_bands() -> None:
+    defn = load_instrument("side-effects")
+    assert "not validated" in defn.title
+    assert (defn.bands, defn.remote_allowed, defn.total_max) == ((), True, 36)
+    r = score(defn, [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])  # any blood in the urine flags
+    assert (r.total, r.severity, r.flag_codes) == (1, None, ("urinary_symptoms",))
+    r = score(defn, [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0])  # mild frequency, mild craving: no flag
+    assert r.flag_codes == ()

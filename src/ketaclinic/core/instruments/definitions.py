@@ -33,6 +33,7 @@ INSTRUMENT_IDS: tuple[str, ...] = (
     "cognition",
     "peg",
     "craving",
+    "side-effects",
 )
 
 
