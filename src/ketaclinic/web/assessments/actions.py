@@ -40,7 +40,15 @@ from ketaclinic.web.lib.live import clinic_group, notify_group, notify_user
 
 LINK_SALT = "ketaclinic.assessments.remote-link"
 #: Instruments a patient may answer through a remote link (issue 3).
-REMOTE_INSTRUMENTS: tuple[str, ...] = ("phq9", "gad7", "pcl5", "qids-sr16", "cssrs-screener", "craving", "side-effects")
+REMOTE_INSTRUMENTS: tuple[str, ...] = (
+    "phq9",
+    "gad7",
+    "pcl5",
+    "qids-sr16",
+    "cssrs-screener",
+    "craving",
+    "side-effects",
+)
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 MAX_LINK_HOURS = 24 * 14
 
