@@ -29,6 +29,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("schedules", ("run-schedules",)),
     ("telehealth", ("telehealth",)),
     ("outcomes", ("outcomes",)),
+    ("exports", ("export-fhir", "export-research", "outcomes-recompute")),
     ("surveillance", ("surveillance",)),
     ("mme", ("mme",)),
 )
