@@ -33,3 +33,24 @@ def read_json_file(path: Path, *, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"{what}: {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+
+
+def setup_django_for_reading() -> None:
+    """Start Django for a command that only reads the database.
+
+    On a data directory that has no database yet this exits 2 without creating anything (no directory, no
+    generated secret, no empty database file), instead of initialising a new installation as a side effect.
+    """
+    from django.apps import apps
+
+    from ketaclinic.web.config.bootstrap import embedded_database_missing, setup_django
+
+    if apps.ready:  # already running against a database (a test, or a caller that set Django up)
+        return
+    home = embedded_database_missing()
+    if home is not None:
+        fail(
+            f"KETACLINIC_HOME: no ketaclinic database in {home}; "
+            "run `ketaclinic migrate` (or `ketaclinic demo`) first, or set DATABASE_URL"
+        )
+    setup_django()

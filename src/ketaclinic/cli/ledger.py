@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ketaclinic.cli._common import emit_json, fail
+from ketaclinic.cli._common import emit_json, fail, setup_django_for_reading
 
 EXIT_TAMPERED = 1
 
@@ -19,18 +19,12 @@ ledger_app = typer.Typer(
 )
 
 
-def _setup() -> None:
-    from ketaclinic.web.config.bootstrap import setup_django
-
-    setup_django()
-
-
 @ledger_app.command("verify")
 def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Recompute the hash chain: exit 0 when intact, 1 naming the first altered, removed or reordered entry."""
-    _setup()
+    setup_django_for_reading()
     from django.db import DatabaseError
 
     from ketaclinic.web.ledger.selectors import chain_verify
@@ -86,7 +80,7 @@ def register_command(
         fail("--format: must be csv or pdf")
     if fmt == "pdf" and out is None:
         fail("--out: a PDF must be written to a file")
-    _setup()
+    setup_django_for_reading()
     from ketaclinic.web.clinics.models import Site
     from ketaclinic.web.ledger.models import Product
     from ketaclinic.web.ledger.reports import register_csv_bytes, register_pdf

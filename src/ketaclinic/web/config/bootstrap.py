@@ -11,12 +11,26 @@ from platformdirs import user_data_dir
 SETTINGS_MODULE = "ketaclinic.web.config.settings"
 
 
-def data_home() -> Path:
-    """The data directory: $KETACLINIC_HOME, else a per-user data folder. Created on first use."""
+DATABASE_FILE = "ketaclinic.sqlite3"
+
+
+def data_home(*, create: bool = True) -> Path:
+    """The data directory: $KETACLINIC_HOME, else a per-user data folder. Created on first use unless `create`
+    is false (read-only commands must not create anything)."""
     raw = os.environ.get("KETACLINIC_HOME")
     path = Path(raw).expanduser() if raw else Path(user_data_dir("ketaclinic", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def embedded_database_missing() -> Path | None:
+    """The data directory when the embedded database is in use and does not exist yet, else None."""
+    test_postgres = os.environ.get("KETACLINIC_TEST_POSTGRES", "").strip().lower() in {"1", "true", "yes", "on"}
+    if os.environ.get("DATABASE_URL") or test_postgres:
+        return None
+    home = data_home(create=False)
+    return None if (home / DATABASE_FILE).is_file() else home
 
 
 def local_secret_key() -> str:

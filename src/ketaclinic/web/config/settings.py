@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from ketaclinic.web.config.bootstrap import data_home, local_secret_key
+from ketaclinic.web.config.bootstrap import DATABASE_FILE, data_home, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "insecure-default-do-not-use-in-production"
@@ -101,7 +101,7 @@ TEMPLATES = [
 
 # Database: DATABASE_URL, else the embedded SQLite file in the data directory.
 # Tests on PostgreSQL: KETACLINIC_TEST_POSTGRES=1 (optionally KETACLINIC_PG_TEST_DB for the test database name).
-_default_url = f"sqlite:///{data_home() / 'ketaclinic.sqlite3'}"
+_default_url = f"sqlite:///{data_home() / DATABASE_FILE}"
 if _bool("KETACLINIC_TEST_POSTGRES", False) and not os.environ.get("DATABASE_URL"):
     _default_url = "postgres://postgres@127.0.0.1:5432/test"
 # Connections are reused instead of opened per request. Under ASGI every request runs in its own thread, so
