@@ -26,7 +26,8 @@ def data_home(*, create: bool = True) -> Path:
 
 def embedded_database_missing() -> Path | None:
     """The data directory when the embedded database is in use and does not exist yet, else None."""
-    test_postgres = os.environ.get("KETACLINIC_TEST_POSTGRES", "").strip().lower() in {"1", "true", "yes", "on"}
+    flag = os.environ.get("KETACLINIC_TEST_POSTGRES", "").strip().lower()
+    test_postgres = flag in {"1", "true", "yes", "on"}
     if os.environ.get("DATABASE_URL") or test_postgres:
         return None
     home = data_home(create=False)
