@@ -77,12 +77,19 @@ def _course(patient: Any, doctor: Any, cosigner: Any, started: dt.datetime) -> A
         )
 
 
+#: Patients other tests need untouched: MRN-000011 (assessments browser test), MRN-000045/46 (the screening
+#: browser test screens them from nothing).
+_RESERVED_MRNS = frozenset({"MRN-000011", "MRN-000045", "MRN-000046"})
+
+
 def _pick(ctx: Any, n: int) -> list[Any]:
     """The last `n` patients with a weight, no open suicide alert and no course yet (the other demos take the first)."""
     from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
 
     out = []
     for p in reversed(ctx.patients):
+        if p.mrn in _RESERVED_MRNS:
+            continue
         if p.latest_weight() is None or has_unacknowledged_suicide_alert(p) or p.treatment_courses.exists():
             continue
         out.append(p)
