@@ -88,3 +88,10 @@ def test_share_counts_the_denominator_and_the_excluded_apart() -> None:
     )
     assert (share.rate, share.reduction_pct) == (Decimal("66.7"), 25)
     assert sparing_share([]).rate is None
+
+
+def test_series_adds_a_point_on_each_visit_day() -> None:
+    lines = [oxy(20, D0)]
+    visits = [D0 + dt.timedelta(days=3), D0 + dt.timedelta(days=90)]  # the second is after the end: ignored
+    series = load_series(lines, D0, D0 + dt.timedelta(days=10), visits=visits)
+    assert [((p.day - D0).days, p.total) for p in series] == [(0, 60), (3, 60), (10, 60)]

@@ -167,6 +167,19 @@ def test_taper_step_stops_the_line_and_starts_a_new_one(
     four = dict(s.changes)[4]
     assert four is not None and (four.at.total, four.pct_change) == (45, Decimal("-25.0"))
     assert s.load.total_mme_per_day == 45
+    # a PEG visit between the steps adds a point at that day's load
+    from ketaclinic.web.assessments.actions import do_record_assessment
+
+    when = timezone.make_aware(dt.datetime.combine(days_ago(50), dt.time(10, 0)))
+    do_record_assessment(
+        actor=nurse,
+        patient_id=patient.pk,
+        instrument_id="peg",
+        answers=[5, 5, 4],
+        context="follow_up",
+        assessed_at=when,
+    )
+    assert [(p.day, p.total) for p in selectors.pain_summary(patient).visits] == [(days_ago(50), 45)]
     # the same dose again, a change day before the start, and a stopped line are refused
     refused(
         lambda: actions.do_change_opioid_dose(

@@ -110,13 +110,19 @@ def load_on(lines: Sequence[OpioidLine], day: dt.date, table: MmeTable | None = 
 
 
 def load_series(
-    lines: Sequence[OpioidLine], start: dt.date, end: dt.date, table: MmeTable | None = None
+    lines: Sequence[OpioidLine],
+    start: dt.date,
+    end: dt.date,
+    table: MmeTable | None = None,
+    *,
+    visits: Sequence[dt.date] = (),
 ) -> list[LoadPoint]:
-    """The load on `start`, on every day in (start, end] where a line starts or stops, and on `end`."""
+    """The load on `start`, on every day in (start, end] where a line starts or stops or a visit falls, and on `end`."""
     days = {start, end} | {
         d for ln in lines for d in (ln.start, ln.stop) if d is not None and start < d <= end
     }
-    return [load_on(lines, d, table) for d in sorted(days) if d <= end]
+    days |= {d for d in visits if start <= d <= end}
+    return [load_on(lines, d, table) for d in sorted(days)]
 
 
 def pct_change(baseline: Decimal, value: Decimal) -> Decimal | None:

@@ -123,6 +123,20 @@ def baseline_day(patient: Any) -> dt.date | None:
     return timezone.localdate(first or course.started_at)
 
 
+def visit_days(patient: Any) -> list[dt.date]:
+    """Days the patient was seen: ketamine doses and pain scores (PEG, pain NRS)."""
+    from ketaclinic.web.assessments.models import Assessment
+    from ketaclinic.web.treatment.models import DosingSession
+
+    doses = DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False).values_list(
+        "first_dose_at", flat=True
+    )
+    scores = Assessment.objects.filter(patient=patient, instrument_id__in=("peg", "pain-nrs")).values_list(
+        "assessed_at", flat=True
+    )
+    return sorted({timezone.localdate(t) for t in (*doses, *scores)})
+
+
 @dataclass(frozen=True)
 class PainSummary:
     load: MmeResult
@@ -130,6 +144,7 @@ class PainSummary:
     baseline: LoadPoint | None
     changes: list[tuple[int, SparingChange | None]]
     series: list[LoadPoint]
+    visits: list[LoadPoint]
     benzodiazepine: bool
     overdose_history: bool
     naloxone_offer: NaloxoneOffer | None
@@ -144,6 +159,8 @@ def pain_summary(patient: Any, today: dt.date | None = None) -> PainSummary:
     base_day = baseline_day(patient)
     starts = [ln.start for ln in lines] + ([base_day] if base_day else [])
     first = min(starts) if starts else today
+    visits = [d for d in visit_days(patient) if d <= today]
+    series = load_series(lines, min([first, today, *visits]), today, table, visits=visits)
     return PainSummary(
         load=load,
         baseline_day=base_day,
@@ -151,7 +168,8 @@ def pain_summary(patient: Any, today: dt.date | None = None) -> PainSummary:
         changes=[
             (w, change_at(lines, base_day, w, today, table) if base_day else None) for w in CHANGE_WEEKS
         ],
-        series=load_series(lines, min(first, today), today, table),
+        series=series,
+        visits=[p for p in series if p.day in set(visits)],
         benzodiazepine=benzo,
         overdose_history=overdose,
         naloxone_offer=naloxone_offer_current(patient, timezone.now()),
