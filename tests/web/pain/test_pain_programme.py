@@ -409,3 +409,11 @@ def test_clinic_share_with_its_denominator(
     html = client_as(prescriber).get("/pain/").content.decode()
     assert "1 of 2" in html and "50.0 %" in html
     assert AuditEvent.objects.filter(action="pain.cohort_view").count() == 1
+
+
+def test_load_words() -> None:
+    from ketaclinic.web.pain.views import load_words
+
+    assert [load_words(Decimal(t), c) for t, c in (("60.00", True), ("28.80", False), ("0.00", False), ("0", True))] == [
+        "60", "at least 28.8", "not convertible", "0",
+    ]  # fmt: skip

@@ -14,7 +14,7 @@ from ketaclinic.core.pain.mme import format_number
 from ketaclinic.core.pain.sparing import LoadPoint
 
 W, LEFT, RIGHT = 640, 56, 16
-TOP_H, GAP, PAIN_H, AXIS = 120, 26, 110, 24
+PAD, TOP_H, GAP, PAIN_H, AXIS = 22, 130, 34, 110, 24
 H = TOP_H + GAP + PAIN_H + AXIS + 12
 PAIN_COLOURS = {"peg": "#1565c0", "pain-nrs": "#2e7d32"}
 
@@ -54,18 +54,18 @@ def pain_chart_svg(
     ]
 
     def y_load(v: Decimal) -> float:
-        return float(8 + (TOP_H - 8) * (1 - (v / top)))
+        return float(PAD + (TOP_H - PAD) * (1 - (v / top)))
 
     def y_pain(v: float) -> float:
         return TOP_H + GAP + PAIN_H * (1 - v / 10)
 
     # panel frames and axis labels
     parts.append(
-        f'<text x="4" y="12" font-size="10">MME/day</text>'
+        f'<text x="{LEFT}" y="12" font-size="10" font-weight="bold">Opioid load, MME/day</text>'
         f'<text x="{LEFT - 6}" y="{y_load(top) + 4:.1f}" font-size="10" text-anchor="end">{top}</text>'
         f'<text x="{LEFT - 6}" y="{y_load(Decimal(0)):.1f}" font-size="10" text-anchor="end">0</text>'
         f'<line x1="{LEFT}" y1="{y_load(Decimal(0)):.1f}" x2="{W - RIGHT}" y2="{y_load(Decimal(0)):.1f}" stroke="#555"/>'
-        f'<text x="4" y="{TOP_H + GAP - 4}" font-size="10">Pain 0-10</text>'
+        f'<text x="{LEFT}" y="{TOP_H + GAP - 10}" font-size="10" font-weight="bold">Pain score, 0-10</text>'
         f'<text x="{LEFT - 6}" y="{y_pain(10) + 4:.1f}" font-size="10" text-anchor="end">10</text>'
         f'<text x="{LEFT - 6}" y="{y_pain(0):.1f}" font-size="10" text-anchor="end">0</text>'
         f'<line x1="{LEFT}" y1="{y_pain(0):.1f}" x2="{W - RIGHT}" y2="{y_pain(0):.1f}" stroke="#555"/>'
@@ -83,7 +83,7 @@ def pain_chart_svg(
     if baseline_day:
         x = _x(baseline_day, d0, d1)
         parts.append(
-            f'<line class="baseline" x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{y_pain(0):.1f}" stroke="#6a1b9a" '
+            f'<line class="baseline" x1="{x:.1f}" y1="{PAD}" x2="{x:.1f}" y2="{y_pain(0):.1f}" stroke="#6a1b9a" '
             f'stroke-dasharray="3,3"><title>Baseline {baseline_day:%Y-%m-%d}</title></line>'
         )
     if series:

@@ -66,6 +66,13 @@ def _num(v: Decimal | None) -> str:
     return "" if v is None else format_number(v)
 
 
+def load_words(total: Decimal, complete: bool) -> str:
+    """A load for people: "60", "at least 60" (a lower bound), or "not convertible" (nothing converts)."""
+    if complete:
+        return format_number(total)
+    return "not convertible" if total == 0 else f"at least {format_number(total)}"
+
+
 def _line_rows(meds: list[OpioidMedication], today: dt.date) -> list[dict[str, Any]]:
     table = load_mme_table()
     rows = []
@@ -149,7 +156,7 @@ def _render_tab(
     ctx.update(
         {
             "summary": summary,
-            "total": format_number(summary.load.total_mme_per_day),
+            "total": load_words(summary.load.total_mme_per_day, summary.load.complete),
             "findings": [
                 {
                     "level": f.level,
@@ -384,7 +391,7 @@ def run_sheet_panel(request: Any, session: Any) -> SafeString | None:
     last = selectors.last_opioid_dose(session)
     ctx = {
         "s": session,
-        "total": format_number(load.total_mme_per_day),
+        "total": load_words(load.total_mme_per_day, load.complete),
         "load": load,
         "findings": [
             {"message": f.message, "words": LEVEL_WORDS.get(f.level, f.level), "level": f.level}
@@ -425,10 +432,8 @@ def clinic_page(request: HttpRequest) -> HttpResponse:
             "rows": [
                 {
                     "r": r,
-                    "baseline": _num(r.baseline.total) if r.baseline else None,
-                    "baseline_lower": r.baseline is not None and not r.baseline.complete,
-                    "current": _num(r.current.total),
-                    "current_lower": not r.current.complete,
+                    "baseline": load_words(r.baseline.total, r.baseline.complete) if r.baseline else None,
+                    "current": load_words(r.current.total, r.current.complete),
                 }
                 for r in page.object_list
             ],
