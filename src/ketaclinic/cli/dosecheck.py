@@ -36,7 +36,13 @@ def register(app: typer.Typer) -> None:
         ],
         as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object")] = False,
     ) -> None:
-        """Check a proposed dose against its protocol and the patient's dose history."""
+        """Check a proposed dose against its protocol and the patient's dose history.
+
+        REQUEST: {"patient": {"weight_kg", "birth_date"?}, "protocol": ID (see `ketaclinic protocols`),
+        "history": [DOSE, ...], "proposed": DOSE}; DOSE: {"time", "drug", "route", "dose_mg", "duration_min"?}.
+
+        Example input: examples/dose-check-iv-third-infusion.json
+        """
         from ketaclinic.core.protocols import DoseRequestError, check_dose, get_protocol, parse_dose_request
         from ketaclinic.core.protocols.model import protocol_ids
 

@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
         ],
         as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
     ) -> None:
-        """Opioid load in morphine milligram equivalents per day, with warnings and the naloxone prompt."""
+        """Opioid load in morphine milligram equivalents per day, with warnings and the naloxone prompt.
+
+        Example input: examples/mme-medications.json
+        """
         from ketaclinic.core.pain.mme import MmeInputError, format_number, mme_for
 
         data = read_json_file(medications, what="MEDICATIONS")

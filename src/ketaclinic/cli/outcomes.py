@@ -25,7 +25,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object")] = False,
     ) -> None:
         """Cohort outcomes: evaluable patients, response and remission rates with Wilson 95 % intervals,
-        and the Kaplan-Meier median time to first response."""
+        and the Kaplan-Meier median time to first response.
+
+        Example input: examples/outcomes-cohort.json
+        """
         from ketaclinic.core.outcomes import CohortError, analyse_cohort, parse_cohort
 
         data = read_json_file(cohort, what="COHORT")

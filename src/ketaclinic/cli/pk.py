@@ -33,8 +33,14 @@ def simulate_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Simulate plasma concentrations (ng/mL) for a regimen with a published model."""
-    from ketaclinic.core.pk import load_model, parse_regimen, simulate
+    """Simulate plasma concentrations (ng/mL) for a regimen with a published model.
+
+    REGIMEN: {"patient": {"weight_kg", "age"?, "sex"?}, "doses": [{"drug", "route", "amount_mg", "start_min",
+    "duration_min"?}], "times_min": [...]}.
+
+    Example input: examples/pk-simulate-esketamine-84mg.json
+    """
+    from ketaclinic.core.pk import list_models, load_model, parse_regimen, simulate
     from ketaclinic.core.pk.regimen import RegimenError, limits
 
     data = read_json_file(regimen_file, what="REGIMEN")
@@ -47,6 +53,14 @@ def simulate_cmd(
         fail(f"--population: must be between 0 and {lim.max_population}")
     if seed is not None and seed < 0:
         fail("--seed: must be >= 0")
+    if population > 0 and not mdl.has_variability:
+        # Virtual patients of such a model are all the typical patient: a "band" would be a flat line.
+        with_variability = ", ".join(m.id for m in list_models() if m.has_variability and m.drug == mdl.drug)
+        fail(
+            f"--population: model {mdl.id} has no published between-subject variability, so every virtual "
+            "patient would be the typical patient; leave out --population"
+            + (f", or use a model with variability ({with_variability})" if with_variability else "")
+        )
     if analyte is not None and analyte not in {a.id for a in mdl.analytes}:
         fail(
             f"--analyte: model {mdl.id} has no analyte {analyte!r} (has: {', '.join(a.id for a in mdl.analytes)})"
@@ -69,10 +83,6 @@ def simulate_cmd(
         out["percentiles"] = {str(p): _round(v) for p, v in sim.percentiles.items()}
         out["population"] = population
         out["seed"] = seed
-        if not mdl.has_variability:
-            out["note"] = (
-                f"model {mdl.id} has no published between-subject variability: percentiles equal the typical curve"
-            )
     out["citation"] = mdl.citation
     out["disclaimer"] = "Decision support, not a dosing instruction."
     if as_json:
@@ -101,7 +111,7 @@ def models_cmd(
         emit_json({"models": models})
         return
     for m in models:
-        typer.echo(f"{m['id']}: {m['drug']} [{', '.join(m['routes'])}] analytes {', '.join(m['analytes'])}")
+        typer.echo(f"{m['id']}: {m['drug']} [{', '.join(m['route'])}] analytes {', '.join(m['analytes'])}")
         typer.echo(f"    {m['citation']}")
 
 

@@ -29,7 +29,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
     ) -> None:
-        """Screen a patient's intake bundle for contraindications: eligible, needs_review or ineligible."""
+        """Screen a patient's intake bundle for contraindications: eligible, needs_review or ineligible.
+
+        BUNDLE: a FHIR R4 Bundle with one Patient and the intake's Condition, Observation (blood pressure,
+        heart rate, weight), MedicationStatement and AllergyIntolerance resources.
+
+        Example input: examples/screen-intake-bundle.json
+        """
         from datetime import UTC, datetime
 
         from ketaclinic.core.fhir.intake import BundleError

@@ -31,7 +31,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object")] = False,
     ) -> None:
-        """Exposure, screens due or overdue, and safety alerts for one patient on a day."""
+        """Exposure, screens due or overdue, and safety alerts for one patient on a day.
+
+        Example input: examples/surveillance-history.json
+        """
         from ketaclinic.core.surveillance import (
             HistoryError,
             SettingsError,

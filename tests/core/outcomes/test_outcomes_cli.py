@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ketaclinic.cli import app
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "outcomes-cohort.json"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "outcomes-cohort.json"
 runner = CliRunner()
 
 

@@ -18,7 +18,7 @@ from ketaclinic.core.outcomes import (
     parse_cohort,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "outcomes-cohort.json"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "outcomes-cohort.json"
 FD = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 

@@ -168,3 +168,22 @@ def test_invalid_json_file_exits_2(tmp_path: Path) -> None:
     r = _run(tmp_path, "{not json", "--model", "domino", "--json")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith("error: REGIMEN:")
+
+
+def test_population_on_a_model_without_variability_says_so(tmp_path: Path) -> None:
+    r = _run(tmp_path, IV, "--model", "domino", "--population", "100", "--seed", "1", "--json")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == (
+        "error: --population: model domino has no published between-subject variability, so every virtual "
+        "patient would be the typical patient; leave out --population, or use a model with variability "
+        "(herd-2007)\n"
+    )
+
+
+def test_models_list_routes_once() -> None:
+    r = runner.invoke(app, ["pk", "models", "--json"])
+    models = json.loads(r.stdout)["models"]
+    assert all("routes" not in m for m in models)
+    assert next(m for m in models if m["id"] == "hijazi")["route"] == ["iv"]
+    text = runner.invoke(app, ["pk", "models"]).stdout
+    assert "hijazi: ketamine [iv] analytes ketamine\n" in text

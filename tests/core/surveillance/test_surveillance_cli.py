@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ketaclinic.cli import app
 
 runner = CliRunner()
-EXAMPLE = Path(__file__).parents[3] / "docs" / "examples" / "surveillance-history.json"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "surveillance-history.json"
 
 
 def _run(tmp_path: Path, payload: object, *args: str) -> tuple[int, str, str]:

@@ -202,7 +202,6 @@ class Model:
             "name": self.name,
             "drug": self.drug,
             "route": sorted(self.routes),
-            "routes": sorted(self.routes),
             "analytes": [a.id for a in self.analytes],
             "default_analyte": self.default_analyte.id,
             "citation": self.citation,
