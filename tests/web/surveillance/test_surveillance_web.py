@@ -477,3 +477,27 @@ def test_api_evaluation_and_lab_entry(prescriber: Any, nurse: Any, patient: Any,
     assert r.status_code == 400
     assert r.json()["error"]["fields"] == {"bundle": ["contains no urine dipstick, ALT or AST Observation"]}
     assert _snapshot() == before
+
+
+def test_watchlist_queries_do_not_grow_with_patients(
+    prescriber: Any, nurse: Any, patient: Any, clinic: Any, site: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ketaclinic.web.patients.models import Patient, WeightMeasurement
+
+    _bladder_patient(patient, prescriber, nurse)
+    with CaptureQueriesContext(connection) as one:
+        assert len(selectors.clinic_watchlist(clinic)) == 1
+    for k in range(3):
+        p = Patient.objects.create(
+            clinic=clinic, home_site=site, mrn=f"MRN-Q{k}", given_name="Q", family_name=f"Q{k}",
+            birth_date=dt.date(1980, 1, 1), sex_at_birth="male",
+        )  # fmt: skip
+        WeightMeasurement.objects.create(patient=p, weight_kg=Decimal("80"), measured_at=_ago(60))
+        _bladder_patient(p, prescriber, nurse)
+    with CaptureQueriesContext(connection) as four:
+        assert len(selectors.clinic_watchlist(clinic)) == 4
+    # patients, doses, questionnaires, labs, weights, courses, clinic settings, decisions
+    assert len(four.captured_queries) == len(one.captured_queries) == 8

@@ -75,15 +75,9 @@ def lab_ref(lab: LabResult) -> str:
     return f"Observation/lab-{lab.pk}"
 
 
-def settings_for(clinic_id: int, protocol_id: str) -> SurveillanceSettings:
-    """The clinic's settings for a protocol: its protocol-specific overrides, else its clinic-wide ones, else
-    the shipped defaults. Stored overrides were validated on save; a now-invalid row falls back to defaults."""
-    rows = {
-        r.protocol_id: r
-        for r in ClinicSurveillanceSettings.objects.filter(
-            clinic_id=clinic_id, protocol_id__in=[protocol_id, ""]
-        )
-    }
+def _settings_from_rows(
+    rows: dict[str, ClinicSurveillanceSettings], protocol_id: str
+) -> SurveillanceSettings:
     row = rows.get(protocol_id) or rows.get("")
     if row is None or not row.overrides:
         return default_settings()
@@ -93,76 +87,125 @@ def settings_for(clinic_id: int, protocol_id: str) -> SurveillanceSettings:
         return default_settings()
 
 
-def _protocol_and_course_end(patient: Any) -> tuple[str, dt.date | None]:
-    courses = list(TreatmentCourse.objects.filter(patient=patient).order_by("-started_at", "-pk")[:20])
+def settings_for(clinic_id: int, protocol_id: str) -> SurveillanceSettings:
+    """The clinic's settings for a protocol: its protocol-specific overrides, else its clinic-wide ones, else
+    the shipped defaults. Stored overrides were validated on save; a now-invalid row falls back to defaults."""
+    rows = {
+        r.protocol_id: r
+        for r in ClinicSurveillanceSettings.objects.filter(
+            clinic_id=clinic_id, protocol_id__in=[protocol_id, ""]
+        )
+    }
+    return _settings_from_rows(rows, protocol_id)
+
+
+def _protocol_and_course_end(courses: list[TreatmentCourse]) -> tuple[str, dt.date | None]:
+    """Courses newest first: the active course's protocol (no course end), else the latest course's protocol and
+    the latest end."""
     if not courses:
         return "", None
-    if any(c.status == TreatmentCourse.Status.ACTIVE for c in courses):
-        active = next(c for c in courses if c.status == TreatmentCourse.Status.ACTIVE)
+    active = next((c for c in courses if c.status == TreatmentCourse.Status.ACTIVE), None)
+    if active is not None:
         return active.protocol_id, None
     ended = [c.ended_at for c in courses if c.ended_at is not None]
     return courses[0].protocol_id, (max(ended).astimezone(dt.UTC).date() if ended else None)
 
 
+def patient_histories(patients: list[Any]) -> dict[int, tuple[History, bool, str]]:
+    """The surveillance input of each patient from the records, in a fixed number of queries:
+    {patient id: (history, weight known, protocol id)}."""
+    from ketaclinic.web.patients.models import WeightMeasurement
+
+    ids = [p.pk for p in patients]
+    doses: dict[int, list[DoseRecord]] = {i: [] for i in ids}
+    for pk, pid, at, mg in Administration.objects.filter(session__patient_id__in=ids).values_list(
+        "pk", "session__patient_id", "administered_at", "dose_mg"
+    ):
+        doses[pid].append(DoseRecord(ref=f"MedicationAdministration/{pk}", time=at, dose_mg=float(mg)))
+    assessments: dict[int, list[AssessmentRecord]] = {i: [] for i in ids}
+    for pk, pid, iid, at, total in Assessment.objects.filter(
+        patient_id__in=ids, instrument_id__in=SURVEILLANCE_INSTRUMENTS, complete=True, total__isnull=False
+    ).values_list("pk", "patient_id", "instrument_id", "assessed_at", "total"):
+        assessments[pid].append(
+            AssessmentRecord(ref=f"QuestionnaireResponse/{pk}", instrument=iid, time=at, total=float(total))
+        )
+    observations: dict[int, list[ObservationRecord]] = {i: [] for i in ids}
+    for lab in LabResult.objects.filter(patient_id__in=ids).only(
+        "pk", "patient_id", "loinc", "taken_at", "value_number", "value_text", "unit", "reference_high"
+    ):
+        observations[lab.patient_id].append(
+            ObservationRecord(
+                ref=lab_ref(lab),
+                code=lab.loinc,
+                time=lab.taken_at,
+                value=float(lab.value_number) if lab.value_number is not None else lab.value_text,
+                unit=lab.unit or None,
+                reference_high=float(lab.reference_high) if lab.reference_high is not None else None,
+            )
+        )
+    weights: dict[int, float] = {}
+    for pid, kg in (
+        WeightMeasurement.objects.filter(patient_id__in=ids)
+        .order_by("patient_id", "-measured_at", "-pk")
+        .values_list("patient_id", "weight_kg")
+    ):
+        weights.setdefault(pid, float(kg))
+    courses: dict[int, list[TreatmentCourse]] = {i: [] for i in ids}
+    for c in (
+        TreatmentCourse.objects.filter(patient_id__in=ids)
+        .order_by("-started_at", "-pk")
+        .only("pk", "patient_id", "protocol_id", "status", "ended_at", "started_at")
+    ):
+        courses[c.patient_id].append(c)
+    out: dict[int, tuple[History, bool, str]] = {}
+    for pid in ids:
+        protocol_id, course_end = _protocol_and_course_end(courses[pid])
+        history = History(
+            weight_kg=weights.get(pid, 1.0),
+            doses=tuple(doses[pid]),
+            assessments=tuple(assessments[pid]),
+            observations=tuple(observations[pid]),
+            course_end=course_end,
+        )
+        out[pid] = (history, pid in weights, protocol_id)
+    return out
+
+
 def patient_history(patient: Any) -> tuple[History, bool, str]:
     """The surveillance input from the records: (history, weight known, protocol id)."""
-    doses = tuple(
-        DoseRecord(ref=f"MedicationAdministration/{a.pk}", time=a.administered_at, dose_mg=float(a.dose_mg))
-        for a in Administration.objects.filter(session__patient=patient).only(
-            "pk", "administered_at", "dose_mg"
+    return patient_histories([patient])[patient.pk]
+
+
+def evaluate_patients(patients: list[Any], *, on: dt.date | None = None) -> dict[int, PatientSurveillance]:
+    """Evaluate several patients (of any clinics) in a fixed number of queries."""
+    histories = patient_histories(patients)
+    day = on or timezone.now().astimezone(dt.UTC).date()
+    clinic_ids = {p.clinic_id for p in patients}
+    rows: dict[int, dict[str, ClinicSurveillanceSettings]] = {c: {} for c in clinic_ids}
+    for r in ClinicSurveillanceSettings.objects.filter(clinic_id__in=clinic_ids):
+        rows[r.clinic_id][r.protocol_id] = r
+    decided: dict[int, set[tuple[str, tuple[str, ...]]]] = {p.pk: set() for p in patients}
+    for pid, code, evidence in SurveillanceDecision.objects.filter(
+        patient_id__in=[p.pk for p in patients]
+    ).values_list("patient_id", "alert_code", "evidence"):
+        decided[pid].add((code, tuple(evidence)))
+    out: dict[int, PatientSurveillance] = {}
+    for p in patients:
+        history, weight_known, protocol_id = histories[p.pk]
+        settings = _settings_from_rows(rows[p.clinic_id], protocol_id)
+        result = surveil(history, day, settings)
+        out[p.pk] = PatientSurveillance(
+            result=result,
+            open_alerts=tuple(f for f in result.alerts if (f.code, f.evidence) not in decided[p.pk]),
+            weight_known=weight_known,
+            protocol_id=protocol_id,
+            overridden=bool(settings.overridden),
         )
-    )
-    assessments = tuple(
-        AssessmentRecord(
-            ref=f"QuestionnaireResponse/{a.pk}",
-            instrument=a.instrument_id,
-            time=a.assessed_at,
-            total=float(a.total),
-        )
-        for a in Assessment.objects.filter(
-            patient=patient, instrument_id__in=SURVEILLANCE_INSTRUMENTS, complete=True, total__isnull=False
-        ).only("pk", "instrument_id", "assessed_at", "total")
-    )
-    observations = tuple(
-        ObservationRecord(
-            ref=lab_ref(lab),
-            code=lab.loinc,
-            time=lab.taken_at,
-            value=float(lab.value_number) if lab.value_number is not None else lab.value_text,
-            unit=lab.unit or None,
-            reference_high=float(lab.reference_high) if lab.reference_high is not None else None,
-        )
-        for lab in LabResult.objects.filter(patient=patient)
-    )
-    weight = patient.latest_weight()
-    protocol_id, course_end = _protocol_and_course_end(patient)
-    history = History(
-        weight_kg=float(weight.weight_kg) if weight is not None else 1.0,
-        doses=doses,
-        assessments=assessments,
-        observations=observations,
-        course_end=course_end,
-    )
-    return history, weight is not None, protocol_id
+    return out
 
 
 def evaluate_patient(patient: Any, *, on: dt.date | None = None) -> PatientSurveillance:
-    history, weight_known, protocol_id = patient_history(patient)
-    settings = settings_for(patient.clinic_id, protocol_id)
-    day = on or timezone.now().astimezone(dt.UTC).date()
-    result = surveil(history, day, settings)
-    decided = {
-        (d.alert_code, tuple(d.evidence))
-        for d in SurveillanceDecision.objects.filter(patient=patient).only("alert_code", "evidence")
-    }
-    open_alerts = tuple(f for f in result.alerts if (f.code, f.evidence) not in decided)
-    return PatientSurveillance(
-        result=result,
-        open_alerts=open_alerts,
-        weight_known=weight_known,
-        protocol_id=protocol_id,
-        overridden=bool(settings.overridden),
-    )
+    return evaluate_patients([patient], on=on)[patient.pk]
 
 
 def decisions_for_patient(patient: Any) -> QuerySet[SurveillanceDecision]:
@@ -239,15 +282,17 @@ def _item_label(result: SurveillanceResult, f: SurveillanceFinding) -> str:
 
 
 def clinic_watchlist(clinic: Any, *, on: dt.date | None = None) -> list[tuple[Any, PatientSurveillance]]:
-    """Patients of `clinic` with an open alert or an overdue item, the most urgent first."""
+    """Patients of `clinic` with an open alert or an overdue item, the most urgent first (a fixed number of
+    queries, whatever the number of patients)."""
     from ketaclinic.web.patients.models import Patient
 
-    dosed = Administration.objects.filter(session__clinic=clinic).values("session__patient_id").distinct()
-    patients = Patient.objects.filter(clinic=clinic, pk__in=dosed).order_by("family_name", "given_name", "pk")
-    rows = []
-    for p in patients:
-        ev = evaluate_patient(p, on=on)
-        if ev.open_alerts or ev.overdue:
-            rows.append((p, ev))
+    dosed = Administration.objects.filter(session__clinic=clinic).values("session__patient_id")
+    patients = list(
+        Patient.objects.filter(clinic=clinic, pk__in=dosed).order_by("family_name", "given_name", "pk")
+    )
+    evaluations = evaluate_patients(patients, on=on)
+    rows = [
+        (p, evaluations[p.pk]) for p in patients if evaluations[p.pk].open_alerts or evaluations[p.pk].overdue
+    ]
     rows.sort(key=lambda r: (-len(r[1].open_alerts), -len(r[1].overdue), r[0].family_name, r[0].pk))
     return rows
