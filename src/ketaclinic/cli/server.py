@@ -65,8 +65,15 @@ def production_problems() -> list[str]:
 
 
 def _run_uvicorn(host: str, port: int, workers: int, *, log_level: str) -> None:
+    import inspect
+
     import uvicorn
 
+    extra: dict[str, object] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # uvicorn kills a worker that misses its 5-s health ping; a busy worker (20 sign-ins hashing at once
+        # on a loaded host) is not hung, and killing it drops every socket it serves. Allow 30 s.
+        extra["timeout_worker_healthcheck"] = 30
     uvicorn.run(
         "ketaclinic.web.config.asgi:application",
         host=host,
@@ -76,6 +83,7 @@ def _run_uvicorn(host: str, port: int, workers: int, *, log_level: str) -> None:
         proxy_headers=True,
         lifespan="on",  # starts the periodic escalation check (ketaclinic.web.config.asgi)
         ws=websocket_implementation(),
+        **extra,  # type: ignore[arg-type]
     )
 
 

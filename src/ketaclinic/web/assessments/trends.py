@@ -43,7 +43,12 @@ def trend_svg(
         t1 += dt.timedelta(hours=12)
     parts: list[str] = []
     title = f"{defn.short_title} trend"
-    desc = "; ".join(f"{timezone.localtime(t):%Y-%m-%d}: {v}" for t, v in points) or "no complete scores"
+    tz = timezone.get_current_timezone()  # once: timezone.localtime() per point looks it up every time
+
+    def local(t: dt.datetime) -> dt.datetime:
+        return t.astimezone(tz)
+
+    desc = "; ".join(f"{local(t):%Y-%m-%d}: {v}" for t, v in points) or "no complete scores"
     parts.append(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
         f'class="trend" data-instrument="{escape(defn.id)}" aria-labelledby="t-{escape(defn.id)} d-{escape(defn.id)}">'
@@ -63,14 +68,14 @@ def trend_svg(
         f'<line x1="{LEFT}" y1="{H - BOTTOM}" x2="{W - RIGHT}" y2="{H - BOTTOM}" stroke="#555"/>'
         f'<text x="{LEFT - 6}" y="{TOP + 8}" font-size="10" text-anchor="end">{hi}</text>'
         f'<text x="{LEFT - 6}" y="{H - BOTTOM}" font-size="10" text-anchor="end">{lo}</text>'
-        f'<text x="{LEFT}" y="{H - 8}" font-size="10">{timezone.localtime(t0):%Y-%m-%d}</text>'
-        f'<text x="{W - RIGHT}" y="{H - 8}" font-size="10" text-anchor="end">{timezone.localtime(t1):%Y-%m-%d}</text>'
+        f'<text x="{LEFT}" y="{H - 8}" font-size="10">{local(t0):%Y-%m-%d}</text>'
+        f'<text x="{W - RIGHT}" y="{H - 8}" font-size="10" text-anchor="end">{local(t1):%Y-%m-%d}</text>'
     )
     for d in dose_times:
         x = _x(d, t0, t1)
         parts.append(
             f'<line class="dose" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{H - BOTTOM}" stroke="#6a1b9a" '
-            f'stroke-dasharray="3,3"><title>Dose {timezone.localtime(d):%Y-%m-%d %H:%M}</title></line>'
+            f'stroke-dasharray="3,3"><title>Dose {local(d):%Y-%m-%d %H:%M}</title></line>'
         )
     coords = [(_x(t, t0, t1), _y(v, lo, hi), t, v) for t, v in points]
     if len(coords) > 1:
@@ -79,7 +84,7 @@ def trend_svg(
     for x, y, t, v in coords:
         parts.append(
             f'<circle class="point" data-total="{v}" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1565c0">'
-            f"<title>{timezone.localtime(t):%Y-%m-%d %H:%M}: {v}</title></circle>"
+            f"<title>{local(t):%Y-%m-%d %H:%M}: {v}</title></circle>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
