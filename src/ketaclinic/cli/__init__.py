@@ -32,6 +32,8 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("exports", ("export-fhir", "export-research", "outcomes-recompute")),
     ("surveillance", ("surveillance",)),
     ("mme", ("mme",)),
+    ("staff", ("staff",)),
+    ("audit", ("audit",)),
 )
 
 

@@ -189,20 +189,15 @@ def test_role_permissions(
     assert has_perm_in_clinic(user, other_clinic, perm) is False
 
 
-def test_clinic_admin_creates_user_and_site(admin_user: Any, clinic: Any, client_as: Any) -> None:
+def test_clinic_admin_invites_user_and_creates_site(admin_user: Any, clinic: Any, client_as: Any) -> None:
     c = client_as(admin_user)
     r = c.post(
         "/clinic/settings/",
-        {
-            "form": "user",
-            "username": "newnurse",
-            "password": "a-long-password-77",
-            "roles": ["nurse"],
-            "display_name": "New",
-        },
+        {"form": "invite", "username": "newnurse", "roles": ["nurse"], "display_name": "New"},
     )
-    assert r.status_code == 302
-    assert User.objects.get(username="newnurse").memberships.get().role == "nurse"
+    assert r.status_code == 200 and "/accounts/set-password/" in r.context["one_time_link"]
+    invited = User.objects.get(username="newnurse")
+    assert invited.memberships.get().role == "nurse" and not invited.has_usable_password()
     r = c.post(
         "/clinic/settings/",
         {"form": "site", "name": "Second", "jurisdiction": "AU-NSW", "timezone": "Australia/Sydney"},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -15,6 +17,7 @@ from ketaclinic.web.accounts.models import ApiToken, Membership, User
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
+from ketaclinic.web.lib.live import close_sockets, user_group
 
 
 def do_create_user(
@@ -61,16 +64,46 @@ def do_create_user(
     return user
 
 
-def do_create_api_token(*, actor: User, name: str) -> tuple[ApiToken, str]:
-    """Create a bearer token for `actor`; returns the row and the raw token (shown once, never stored)."""
+def token_lifetime_days(user: User) -> int:
+    """The shortest API-token lifetime among the clinics the user works in (default KETACLINIC_API_TOKEN_DAYS)."""
+    from ketaclinic.web.clinics.models import Clinic
+
+    days = list(
+        Clinic.objects.filter(memberships__user=user, memberships__is_active=True).values_list(
+            "api_token_days", flat=True
+        )
+    )
+    return max(1, min([d for d in days if d] or [int(settings.KETACLINIC_API_TOKEN_DAYS)]))
+
+
+def do_create_api_token(
+    *, actor: User, name: str, request: HttpRequest | None = None
+) -> tuple[ApiToken, str]:
+    """Create a bearer token for `actor`; returns the row and the raw token (shown once, never stored).
+
+    The token expires after the clinic's lifetime (the admin's setting; 90 days unless changed).
+    """
     if not name.strip():
         raise ValidationFailed({"name": ["is required"]})
     raw = ApiToken.new_raw()
+    days = token_lifetime_days(actor)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=actor, name=name.strip()[:100], prefix=raw[3:11], digest=ApiToken.digest_of(raw)
+            user=actor,
+            name=name.strip()[:100],
+            prefix=raw[3:11],
+            digest=ApiToken.digest_of(raw),
+            expires_at=timezone.now() + timedelta(days=days),
         )
-        record_audit(actor=actor, action="api_token.create", obj=token)
+        for clinic_id in account_clinic_ids(actor):
+            record_audit(
+                actor=actor,
+                action="api_token.create",
+                obj=token,
+                clinic=clinic_id,
+                request=request,
+                detail={"expires_at": token.expires_at.isoformat() if token.expires_at else None},
+            )
     return token, raw
 
 
@@ -81,8 +114,10 @@ def do_revoke_api_token(*, actor: User, token_id: int) -> ApiToken:
             raise NotFoundError("no such token")
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])
-            record_audit(actor=actor, action="api_token.revoke", obj=token)
+            token.revoked_by = actor
+            token.save(update_fields=["revoked_at", "revoked_by"])
+            for clinic_id in account_clinic_ids(actor):
+                record_audit(actor=actor, action="api_token.revoke", obj=token, clinic=clinic_id)
     return token
 
 
@@ -94,6 +129,8 @@ def do_record_sign_in(*, user: User, request: HttpRequest) -> None:
 
 
 def do_record_sign_out(*, user: User, request: HttpRequest) -> None:
+    """Audit the sign-out and close the user's live sockets."""
     with transaction.atomic():
         for clinic_id in account_clinic_ids(user):
             record_audit(actor=user, action="auth.logout", obj=user, clinic=clinic_id, request=request)
+        close_sockets(user_group(user.pk), "signed out")

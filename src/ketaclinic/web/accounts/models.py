@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from ketaclinic.web.accounts.roles import ROLE_LABELS, Role
 
@@ -29,12 +32,34 @@ class User(AbstractUser):
         return str(self)
 
 
+def effective_membership_q(prefix: str = "") -> Q:
+    """Memberships in force now: active, and approved or past their cooling-off (or needing neither).
+
+    `prefix` is the lookup path from the queried model, e.g. "memberships__" from User.
+    """
+    return Q(**{f"{prefix}is_active": True}) & (
+        Q(**{f"{prefix}approval_required": False})
+        | Q(**{f"{prefix}approved_at__isnull": False})
+        | Q(**{f"{prefix}effective_from__lte": timezone.now()})
+    )
+
+
 class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(max_length=32, choices=[(r.value, ROLE_LABELS[r]) for r in Role])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Separation of duties: a grant of a role that can move or witness controlled stock (or administer the
+    # clinic) made by an admin takes effect only once a second admin or the clinic's registrant approves it,
+    # or once the clinic's cooling-off period (effective_from) has passed. Rows made by the operator's CLI
+    # and rows of other roles need no approval.
+    granted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    approval_required = models.BooleanField(default=False)
+    approved_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    effective_from = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -43,6 +68,13 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+    def is_effective(self, now: datetime) -> bool:
+        if not self.is_active:
+            return False
+        if not self.approval_required or self.approved_at is not None:
+            return True
+        return self.effective_from is not None and self.effective_from <= now
 
 
 class ApiToken(models.Model):
@@ -55,6 +87,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Tokens made before expiry existed: none."
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -66,6 +102,32 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class SetPasswordToken(models.Model):
+    """A one-time, expiring link with which a person sets their own password (invitation or forced reset).
+
+    Only the SHA-256 of the token is stored; the raw value is shown once to the admin who made it.
+    """
+
+    class Purpose(models.TextChoices):
+        INVITE = "invite", "Invitation"
+        RESET = "reset", "Password reset"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="set_password_tokens")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} for {self.user}"
+
+    @staticmethod
+    def new_raw() -> str:
+        return secrets.token_urlsafe(32)
 
 
 class AuthThrottle(models.Model):

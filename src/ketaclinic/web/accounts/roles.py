@@ -38,6 +38,8 @@ ROLE_LABELS = {
 
 class Perm(StrEnum):
     PATIENT_VIEW = "patient.view"
+    # Clinical data (screening, scales, alerts, dosing, sessions, monitoring): not front desk or clinic admin.
+    CLINICAL_VIEW = "clinical.view"
     PATIENT_EDIT = "patient.edit"
     ASSESSMENT_RECORD = "assessment.record"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
@@ -61,6 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.PRESCRIBER: frozenset(
         {
             Perm.PATIENT_VIEW,
+            Perm.CLINICAL_VIEW,
             Perm.PATIENT_EDIT,
             Perm.ASSESSMENT_RECORD,
             Perm.ALERT_ACKNOWLEDGE,
@@ -80,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.NURSE: frozenset(
         {
             Perm.PATIENT_VIEW,
+            Perm.CLINICAL_VIEW,
             Perm.PATIENT_EDIT,
             Perm.ASSESSMENT_RECORD,
             Perm.SCREENING_RECORD,
@@ -91,15 +95,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.FRONT_DESK: frozenset({Perm.PATIENT_VIEW, Perm.PATIENT_EDIT}),
     Role.CUSTODIAN: frozenset({Perm.STOCK_MOVE, Perm.LEDGER_VIEW}),
     # Auditors read everything and edit nothing.
-    Role.AUDITOR: frozenset({Perm.PATIENT_VIEW, Perm.LEDGER_VIEW, Perm.AUDIT_VIEW, Perm.OUTCOMES_VIEW}),
+    Role.AUDITOR: frozenset(
+        {Perm.PATIENT_VIEW, Perm.CLINICAL_VIEW, Perm.LEDGER_VIEW, Perm.AUDIT_VIEW, Perm.OUTCOMES_VIEW}
+    ),
     Role.CLINIC_ADMIN: frozenset(
         {Perm.CLINIC_ADMIN, Perm.AUDIT_VIEW, Perm.DEVICE_MANAGE, Perm.PATIENT_VIEW, Perm.OUTCOMES_VIEW}
     ),
     # Preparation, integration and psychotherapy sessions; psychotherapy notes stay with their author.
-    Role.THERAPIST: frozenset({Perm.PATIENT_VIEW, Perm.THERAPY_RECORD, Perm.TELEHEALTH_SCHEDULE}),
+    Role.THERAPIST: frozenset(
+        {Perm.PATIENT_VIEW, Perm.CLINICAL_VIEW, Perm.THERAPY_RECORD, Perm.TELEHEALTH_SCHEDULE}
+    ),
     # Researchers see the clinic's de-identified cohort aggregates and nothing else: no chart, no identifiers.
     Role.RESEARCHER: frozenset({Perm.OUTCOMES_VIEW, Perm.RESEARCH_VIEW}),
 }
+
+
+# Roles whose grant by an admin needs a second admin's or the registrant's approval (or the clinic's cooling-off
+# period): they can move or witness controlled stock, or (admins) approve such grants themselves.
+APPROVAL_ROLES = frozenset({Role.PRESCRIBER, Role.NURSE, Role.CUSTODIAN, Role.CLINIC_ADMIN})
 
 
 def perms_for_roles(roles: set[str]) -> frozenset[Perm]:
@@ -110,13 +123,17 @@ def perms_for_roles(roles: set[str]) -> frozenset[Perm]:
 
 
 def memberships_of(user: Any) -> dict[int, set[str]]:
-    """{clinic_id: roles} of the user's active memberships; one query, cached on the user object for the request."""
+    """{clinic_id: roles} of the user's active, effective memberships (approved or past their cooling-off); one query, cached on the user object for the request."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return {}
     cached: dict[int, set[str]] | None = user.__dict__.get("_kc_memberships")
     if cached is None:
+        from ketaclinic.web.accounts.models import effective_membership_q
+
         cached = {}
-        for clinic_id, role in user.memberships.filter(is_active=True).values_list("clinic_id", "role"):
+        for clinic_id, role in user.memberships.filter(effective_membership_q()).values_list(
+            "clinic_id", "role"
+        ):
             cached.setdefault(clinic_id, set()).add(role)
         user.__dict__["_kc_memberships"] = cached
     return cached

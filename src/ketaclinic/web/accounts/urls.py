@@ -10,4 +10,5 @@ urlpatterns = [
     path("logout/", views.sign_out, name="logout"),
     path("switch-clinic/", views.switch_clinic, name="switch_clinic"),
     path("me/", views.account, name="account"),
+    path("set-password/<str:token>/", views.set_password, name="set_password"),
 ]

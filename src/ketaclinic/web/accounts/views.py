@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from ketaclinic.web.accounts import actions
+from ketaclinic.web.accounts import actions, staff
 from ketaclinic.web.accounts.throttle import check_auth_rate
 from ketaclinic.web.lib.access import user_clinic_ids
 from ketaclinic.web.lib.audit import client_ip
-from ketaclinic.web.lib.errors import DomainError, RateLimitedError
+from ketaclinic.web.lib.errors import DomainError, RateLimitedError, ValidationFailed
 from ketaclinic.web.lib.middleware import SESSION_KEY
 
 LOCKED_MESSAGE = "This account is temporarily locked after repeated failed sign-ins. Try again later or ask a clinic admin."
@@ -76,16 +77,80 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     new_token = None
+    errors: dict[str, list[str]] = {}
+    status = 200
+    retry_after: int | None = None
     if request.method == "POST":
         try:
             if "revoke" in request.POST:
                 actions.do_revoke_api_token(actor=request.user, token_id=int(request.POST["revoke"]))  # type: ignore[arg-type]
                 messages.success(request, "Token revoked.")
+            elif request.POST.get("form") == "password":
+                staff.do_change_own_password(
+                    actor=request.user,  # type: ignore[arg-type]
+                    current=request.POST.get("current_password", ""),
+                    password=request.POST.get("password", ""),
+                    password2=request.POST.get("password2", ""),
+                    request=request,
+                )
+                update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
+                messages.success(request, "Password changed.")
+                return redirect("accounts:account")
             else:
                 _, new_token = actions.do_create_api_token(
-                    actor=request.user, name=request.POST.get("name", "")
-                )  # type: ignore[arg-type]
-        except (DomainError, ValueError) as exc:
-            messages.error(request, str(exc))
+                    actor=request.user,  # type: ignore[arg-type]
+                    name=request.POST.get("name", ""),
+                    request=request,
+                )
+        except ValidationFailed as exc:
+            errors, status = exc.fields, 400
+            messages.error(request, exc.message)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = exc.status
+            retry_after = getattr(exc, "retry_after", None)
+        except ValueError:
+            messages.error(request, "revoke: not a token id")
+            status = 400
     tokens = request.user.api_tokens.order_by("-created_at")  # type: ignore[union-attr]
-    return render(request, "accounts/account.html", {"tokens": tokens, "new_token": new_token})
+    response = render(
+        request,
+        "accounts/account.html",
+        {"tokens": tokens, "new_token": new_token, "errors": errors, "now": timezone.now()},
+        status=status,
+    )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def set_password(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-time link of an invitation or a forced reset: the person chooses their own password."""
+    row = staff.set_password_token_user(token)
+    if row is None:
+        return render(request, "accounts/set_password.html", {"invalid": True}, status=404)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            staff.do_set_password_with_token(
+                raw=token,
+                password=request.POST.get("password", ""),
+                password2=request.POST.get("password2", ""),
+                request=request,
+            )
+        except ValidationFailed as exc:
+            errors = exc.fields
+        except DomainError:
+            return render(request, "accounts/set_password.html", {"invalid": True}, status=404)
+        else:
+            if request.user.is_authenticated:
+                logout(request)
+            messages.success(request, "Password set. Sign in with your new password.")
+            return redirect("accounts:login")
+    return render(
+        request,
+        "accounts/set_password.html",
+        {"account": row.user, "purpose": row.get_purpose_display(), "errors": errors},
+        status=400 if errors else 200,
+    )

@@ -109,13 +109,13 @@ def _patient_ref(patient: Any) -> str:
 def prescribers_for(patient: Any) -> list[Any]:
     """The patient's prescriber(s): care-team prescribers who still prescribe in the clinic, else every
     active prescriber of the clinic (an alert must always reach someone)."""
-    from ketaclinic.web.accounts.models import Membership, User
+    from ketaclinic.web.accounts.models import Membership, User, effective_membership_q
     from ketaclinic.web.patients.models import CareTeamMember
 
     prescriber_ids = set(
-        Membership.objects.filter(clinic_id=patient.clinic_id, role="prescriber", is_active=True).values_list(
-            "user_id", flat=True
-        )
+        Membership.objects.filter(
+            effective_membership_q(), clinic_id=patient.clinic_id, role="prescriber"
+        ).values_list("user_id", flat=True)
     )
     team = set(
         CareTeamMember.objects.filter(patient=patient, team_role="prescriber").values_list(

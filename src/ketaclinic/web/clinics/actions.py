@@ -167,3 +167,59 @@ def do_add_registration(
             detail={"kind": kind, "number": number, "expires_on": expiry.isoformat() if expiry else None},
         )
     return reg
+
+
+def do_set_token_lifetime(
+    *, actor: Any, clinic: Clinic, days: Any, request: HttpRequest | None = None
+) -> Clinic:
+    """The lifetime of API tokens made by this clinic's staff (1 to 365 days)."""
+    require_perm(actor, clinic, Perm.CLINIC_ADMIN)
+    try:
+        n = int(str(days).strip())
+    except (TypeError, ValueError):
+        raise ValidationFailed({"api_token_days": ["must be a whole number of days"]}) from None
+    if not 1 <= n <= 365:
+        raise ValidationFailed({"api_token_days": ["must be between 1 and 365 days"]})
+    with transaction.atomic():
+        row = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        before = row.api_token_days
+        row.api_token_days = n
+        row.save(update_fields=["api_token_days"])
+        record_audit(
+            actor=actor,
+            action="clinic.token_lifetime",
+            obj=row,
+            clinic=row,
+            request=request,
+            detail={"api_token_days": [before, n]},
+        )
+    return row
+
+
+def do_set_staff_policy(
+    *, clinic: Clinic, registrant: Any = None, cooling_off_hours: int | None = None, operator: str
+) -> Clinic:
+    """The operator (command line only) names the clinic's registrant and its cooling-off period for role grants.
+
+    Not offered to clinic admins: an admin who could name the registrant or shorten the cooling-off could
+    approve their own grants through an account they control.
+    """
+    errors: dict[str, list[str]] = {}
+    if cooling_off_hours is not None and not 0 <= cooling_off_hours <= 24 * 90:
+        errors["cooling_off_hours"] = ["must be between 0 and 2160 hours"]
+    if registrant is not None and not registrant.memberships.filter(clinic=clinic, is_active=True).exists():
+        errors["registrant"] = [f"{registrant.username} is not a member of {clinic.name}"]
+    if errors:
+        raise ValidationFailed(errors)
+    with transaction.atomic():
+        row = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        detail: dict[str, Any] = {}
+        if registrant is not None:
+            detail["registrant"] = [row.registrant_id, registrant.pk]
+            row.registrant = registrant
+        if cooling_off_hours is not None:
+            detail["grant_cooling_off_hours"] = [row.grant_cooling_off_hours, cooling_off_hours]
+            row.grant_cooling_off_hours = cooling_off_hours
+        row.save()
+        record_audit(actor=operator, action="clinic.staff_policy", obj=row, clinic=row, detail=detail)
+    return row

@@ -14,6 +14,22 @@ class Clinic(models.Model):
     email = models.EmailField(blank=True)
     is_synthetic = models.BooleanField(default=False, help_text="Demo data made by `ketaclinic demo`.")
     created_at = models.DateTimeField(auto_now_add=True)
+    registrant = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The person who holds the clinic's controlled-substance registration; may approve role grants.",
+    )
+    grant_cooling_off_hours = models.PositiveIntegerField(
+        default=0,
+        help_text="Hours after which a controlled-stock role grant takes effect without a second approval "
+        "(0: a second admin or the registrant must approve).",
+    )
+    api_token_days = models.PositiveIntegerField(
+        default=90, help_text="Lifetime in days of API tokens made by this clinic's staff."
+    )
 
     class Meta:
         ordering = ["name"]

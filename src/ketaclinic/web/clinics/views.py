@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
-from ketaclinic.web.accounts.actions import do_create_user
+from ketaclinic.web.accounts import staff
 from ketaclinic.web.accounts.models import User
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
 from ketaclinic.web.clinics import actions
@@ -56,17 +59,22 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
                 messages.success(request, "Registration added.")
-            elif form == "user":
-                do_create_user(
+            elif form in STAFF_FORMS:
+                link = _staff_form(request, clinic, form)
+                if link is not None:
+                    one_time_link = request.build_absolute_uri(reverse("accounts:set_password", args=[link]))
+                    messages.success(
+                        request, "Copy the one-time link below and give it to the person; it is shown once."
+                    )
+                    return _render(request, clinic, {}, "", 200, one_time_link)
+            elif form == "token_policy":
+                actions.do_set_token_lifetime(
                     actor=request.user,
                     clinic=clinic,
-                    username=request.POST.get("username", ""),
-                    password=request.POST.get("password", ""),
-                    roles=request.POST.getlist("roles"),
-                    display_name=request.POST.get("display_name", ""),
-                    email=request.POST.get("email", ""),
+                    days=request.POST.get("api_token_days", ""),
+                    request=request,
                 )
-                messages.success(request, "User created.")
+                messages.success(request, "API token lifetime saved.")
             return redirect("clinics:settings")
         except ValidationFailed as exc:
             errors, status = exc.fields, 400
@@ -74,26 +82,104 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
             status = exc.status
-    staff = (
+    return _render(request, clinic, errors, form, status, None)
+
+
+STAFF_FORMS = {"invite", "grant", "approve", "revoke", "deactivate", "reactivate", "reset", "revoke_tokens"}
+
+
+def _staff_form(request: HttpRequest, clinic: Any, form: str) -> str | None:
+    """Run one staff-lifecycle form; returns a one-time set-password token when the form made one."""
+    p, actor = request.POST, request.user
+    if form == "invite":
+        _, raw = staff.do_invite_user(
+            actor=actor,
+            clinic=clinic,
+            username=p.get("username", ""),
+            roles=p.getlist("roles"),
+            display_name=p.get("display_name", ""),
+            email=p.get("email", ""),
+            request=request,
+        )
+        return raw
+    if form == "grant":
+        m = staff.do_grant_role(
+            actor=actor, clinic=clinic, user_id=p.get("user_id"), role=p.get("role", ""), request=request
+        )
+        messages.success(
+            request,
+            f"{m.get_role_display()} granted to {m.user}"
+            + (
+                ": it takes effect once a second admin or the registrant approves it."
+                if m.approval_required
+                else "."
+            ),
+        )
+    elif form == "approve":
+        m = staff.do_approve_grant(
+            actor=actor, clinic=clinic, membership_id=p.get("membership_id"), request=request
+        )
+        messages.success(request, f"{m.get_role_display()} of {m.user} approved.")
+    elif form == "revoke":
+        m = staff.do_revoke_role(
+            actor=actor, clinic=clinic, membership_id=p.get("membership_id"), request=request
+        )
+        messages.success(request, f"{m.get_role_display()} of {m.user} revoked.")
+    elif form == "deactivate":
+        u = staff.do_deactivate_user(actor=actor, clinic=clinic, user_id=p.get("user_id"), request=request)
+        messages.success(request, f"{u} deactivated: signed out everywhere, API tokens revoked.")
+    elif form == "reactivate":
+        u = staff.do_reactivate_user(actor=actor, clinic=clinic, user_id=p.get("user_id"), request=request)
+        messages.success(request, f"{u} reactivated.")
+    elif form == "reset":
+        _, raw = staff.do_force_password_reset(
+            actor=actor, clinic=clinic, user_id=p.get("user_id"), request=request
+        )
+        return raw
+    elif form == "revoke_tokens":
+        n = staff.do_revoke_user_tokens(actor=actor, clinic=clinic, user_id=p.get("user_id"), request=request)
+        messages.success(request, f"{n} API token{'s' if n != 1 else ''} revoked.")
+    return None
+
+
+def _render(
+    request: HttpRequest,
+    clinic: Any,
+    errors: dict[str, list[str]],
+    form: str,
+    status: int,
+    one_time_link: str | None,
+) -> HttpResponse:
+    now = timezone.now()
+    staff_users = (
         User.objects.filter(memberships__clinic=clinic)
         .distinct()
         .order_by("username")
         .prefetch_related("memberships")
     )
+    rows = []
+    for u in staff_users:
+        grants = [
+            {
+                "m": m,
+                "state": "revoked" if not m.is_active else ("active" if m.is_effective(now) else "pending"),
+            }
+            for m in sorted(u.memberships.all(), key=lambda m: m.pk)
+            if m.clinic_id == clinic.pk
+        ]
+        rows.append((u, grants))
     ctx = {
         "clinic": clinic,
         "sites": clinic.sites.prefetch_related("registrations"),
         "jurisdictions": JURISDICTION_CHOICES,
         "registration_kinds": Registration.Kind.choices,
         "roles": [(r.value, r.label) for r in Role],
-        "staff": [
-            (u, [m.get_role_display() for m in u.memberships.all() if m.clinic_id == clinic.pk])
-            for u in staff
-        ],
+        "staff": rows,
         "errors": errors,
         "form": form,
         "post": request.POST,
         "today": timezone.localdate(),
-        "now": timezone.now(),
+        "now": now,
+        "one_time_link": one_time_link,
     }
     return render(request, "clinics/settings.html", ctx, status=status)

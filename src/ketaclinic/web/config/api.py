@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI
@@ -35,6 +36,7 @@ class TokenAuth(HttpBearer):
         row = (
             ApiToken.objects.select_related("user")
             .filter(digest=ApiToken.digest_of(token), revoked_at__isnull=True, user__is_active=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
             .first()
         )
         if row is None:
@@ -44,6 +46,38 @@ class TokenAuth(HttpBearer):
         return row.user
 
 
+def _docs_sign_in(view: Any) -> Any:
+    """The schema and the docs page need a signed-in user (session or bearer token) when
+    KETACLINIC_API_DOCS_REQUIRE_SIGN_IN is on (the default in production)."""
+    from functools import wraps
+
+    from django.conf import settings
+    from django.http import JsonResponse
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if getattr(settings, "KETACLINIC_API_DOCS_REQUIRE_SIGN_IN", False):
+            user = getattr(request, "user", None)
+            signed_in = user is not None and user.is_authenticated and user.is_active
+            header = request.headers.get("Authorization", "")
+            if not signed_in and not (
+                header.startswith("Bearer ") and TokenAuth().authenticate(request, header[7:].strip())
+            ):
+                return JsonResponse(
+                    {
+                        "error": {
+                            "code": "not_authenticated",
+                            "message": "sign in or send a valid bearer token",
+                            "fields": {},
+                        }
+                    },
+                    status=401,
+                )
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 api = NinjaAPI(
     title="ketaclinic API",
     version="1",
@@ -51,6 +85,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=[TokenAuth(), SessionAuth(csrf=True)],
     docs_url="/docs",
+    docs_decorator=_docs_sign_in,
 )
 
 
@@ -101,6 +136,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _mount() -> None:
+    from ketaclinic.web.accounts.api import router as staff
     from ketaclinic.web.assessments.api import router as assessments
     from ketaclinic.web.decision.api import router as decision
     from ketaclinic.web.ledger.api import router as ledger
@@ -120,6 +156,7 @@ def _mount() -> None:
     api.add_router("/decision/", decision)
     api.add_router("/surveillance/", surveillance)
     api.add_router("/outcomes/", outcomes)
+    api.add_router("/staff/", staff)
 
 
 _mount()

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ketaclinic.web.lib.middleware.HeadAsGetMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ketaclinic.web.lib.middleware.SessionIdleRefreshMiddleware",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "ketaclinic.web.lib.middleware.ActiveClinicMiddleware",
     "ketaclinic.web.lib.middleware.DomainErrorMiddleware",
+    "ketaclinic.web.lib.middleware.ApiBodyGuardMiddleware",
 ]
 
 ROOT_URLCONF = "ketaclinic.web.config.urls"
@@ -162,6 +164,20 @@ KETACLINIC_RATE_LIMITS = {
     "witness_username": (_USERNAME_LIMIT, 60),
 }
 
+# Staff lifecycle: invitation and reset links expire after this many hours; API tokens after this many days
+# unless the clinic sets a lifetime of its own.
+KETACLINIC_SET_PASSWORD_HOURS = int(os.environ.get("KETACLINIC_SET_PASSWORD_HOURS", "72"))
+KETACLINIC_API_TOKEN_DAYS = int(os.environ.get("KETACLINIC_API_TOKEN_DAYS", "90"))
+
+# Request bodies: at most this many bytes (413 beyond, in the API's JSON error shape) and JSON nested at most
+# this deep (400), checked before parsing. Django's own upload limit is kept in step.
+KETACLINIC_MAX_BODY_BYTES = int(os.environ.get("KETACLINIC_MAX_BODY_BYTES", str(2_500_000)))
+KETACLINIC_MAX_JSON_DEPTH = int(os.environ.get("KETACLINIC_MAX_JSON_DEPTH", "32"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = KETACLINIC_MAX_BODY_BYTES
+
+# The API schema (/api/v1/openapi.json) and docs page need sign-in in production (anyone may read them elsewhere).
+KETACLINIC_API_DOCS_REQUIRE_SIGN_IN = _bool("KETACLINIC_API_DOCS_REQUIRE_SIGN_IN", PRODUCTION)
+
 # X-Forwarded-For is believed only from these proxy addresses or networks (comma-separated, e.g. 10.0.0.0/8).
 KETACLINIC_TRUSTED_PROXIES = _list("KETACLINIC_TRUSTED_PROXIES", "")
 
@@ -229,6 +245,8 @@ else:
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
+    # Load balancers probe /healthz over plain HTTP: it answers without a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))

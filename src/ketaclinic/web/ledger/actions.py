@@ -135,10 +135,10 @@ def authenticate_witness(
         raise ValidationFailed({field: ["a witness is required"]})
     if witness.pk == actor.pk:
         raise ValidationFailed({field: ["the witness must be someone other than you"]})
-    from ketaclinic.web.accounts.models import Membership
+    from ketaclinic.web.accounts.models import Membership, effective_membership_q
 
     if not Membership.objects.filter(
-        user_id=witness.pk, clinic_id=clinic.pk, role__in=WITNESS_ROLES, is_active=True
+        effective_membership_q(), user_id=witness.pk, clinic_id=clinic.pk, role__in=WITNESS_ROLES
     ).exists():
         raise ValidationFailed(
             {field: ["the witness must be a prescriber, nurse or custodian of this clinic"]}

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.core.ledger import EntryType
-from ketaclinic.web.accounts.models import User
+from ketaclinic.web.accounts.models import User, effective_membership_q
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger import actions, reports, selectors
@@ -291,8 +291,8 @@ def _options(clinic: Clinic, name: str) -> list[tuple[str, str]] | None:
     if name in ("witness", "second_witness"):
         users = (
             User.objects.filter(
+                effective_membership_q("memberships__"),
                 memberships__clinic=clinic,
-                memberships__is_active=True,
                 memberships__role__in=sorted(actions.WITNESS_ROLES),
                 is_active=True,
             )

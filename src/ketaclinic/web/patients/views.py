@@ -172,10 +172,12 @@ def chart(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _clinic_staff(clinic: Any) -> list[Any]:
-    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.accounts.models import User, effective_membership_q
 
     return list(
-        User.objects.filter(memberships__clinic=clinic, memberships__is_active=True, is_active=True)
+        User.objects.filter(
+            effective_membership_q("memberships__"), memberships__clinic=clinic, is_active=True
+        )
         .distinct()
         .order_by("username")
     )

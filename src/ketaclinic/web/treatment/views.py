@@ -234,7 +234,7 @@ def _detach_device(r: HttpRequest, sid: int, p: Any) -> None:
 def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
     """The run sheet's controlled-substance panel: what can be withdrawn, what the session holds, whether it
     reconciles, and who may witness the waste."""
-    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.accounts.models import User, effective_membership_q
     from ketaclinic.web.treatment import stock
 
     active = s.status in ("pre_dose_checks", "dosing", "monitoring", "discharge_ready")
@@ -258,9 +258,9 @@ def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
     if held and s.status in ("dosing", "monitoring", "discharge_ready"):
         witnesses = list(
             User.objects.filter(
+                effective_membership_q("memberships__"),
                 is_active=True,
                 memberships__clinic_id=s.clinic_id,
-                memberships__is_active=True,
                 memberships__role__in=["prescriber", "nurse", "custodian"],
             )
             .exclude(pk=request.user.pk)
