@@ -31,3 +31,33 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditLink(models.Model):
+    """One link of the audit hash chain, sealing one event (append-only, like the events themselves)."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(
+        AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="chain_link"
+    )
+    event_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"audit link {self.seq} (event {self.event_id})"
+
+
+class AuditChainHead(models.Model):
+    """The last link's seq and hash, kept apart from the links so a truncated chain is noticed (one row)."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+    max_event_id = models.BigIntegerField(default=0, help_text="Highest event id sealed so far.")
+
+    def __str__(self) -> str:
+        return f"audit chain head {self.seq}"

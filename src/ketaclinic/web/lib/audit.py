@@ -78,6 +78,14 @@ def record_audit(
             clinic = getattr(obj, "clinic", None)
     clinic_kw = {"clinic_id": clinic} if isinstance(clinic, int) else {"clinic": clinic}
     user = actor if getattr(actor, "is_authenticated", False) else None
+    from django.db import transaction
+
+    from ketaclinic.web.audit.chain import seal_after_commit
+
+    # Seal into the hash chain once committed (at most one pending hook per transaction).
+    conn = transaction.get_connection()
+    if not any(getattr(cb[1], "__name__", "") == "seal_after_commit" for cb in conn.run_on_commit):
+        transaction.on_commit(seal_after_commit)
     return AuditEvent.objects.create(
         actor=user,
         actor_label=(user.get_username() if user is not None else str(actor or "anonymous"))[:150],
