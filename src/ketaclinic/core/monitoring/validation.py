@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ketaclinic.core.monitoring.catalog import MetricCatalog, load_catalog
@@ -63,21 +63,22 @@ def _text_id(raw: object) -> str | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
-        return str(raw)
-    if isinstance(raw, str) and raw.strip() and len(raw) <= 64:
+        return str(raw) if 0 <= raw < 2**63 else None
+    if isinstance(raw, str) and raw.strip() and len(raw) <= 64 and raw.isprintable():
         return raw.strip()
     return None
 
 
 def parse_time(raw: object) -> datetime | None:
     """An ISO 8601 instant with an explicit offset (or Z); None when naive or unparseable."""
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or len(raw) > 64:
         return None
     try:
         t = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if t.tzinfo is None or t.utcoffset() is None:
+        if t.tzinfo is None or t.utcoffset() is None:
+            return None
+        t.astimezone(UTC)  # an offset that pushes the instant past year 9999 or before year 1
+    except (ValueError, OverflowError):
         return None
     return t
 
@@ -105,10 +106,20 @@ def validate_compact(
     errors: list[FieldError] = []
     device = _text_id(item.get("device"))
     if device is None:
-        errors.append(FieldError("device", "required: the device identifier (string or integer)"))
+        errors.append(
+            FieldError(
+                "device",
+                "required: the device identifier (printable string of at most 64 characters, or integer)",
+            )
+        )
     session = _text_id(item.get("session"))
     if session is None:
-        errors.append(FieldError("session", "required: the session identifier (string or integer)"))
+        errors.append(
+            FieldError(
+                "session",
+                "required: the session identifier (printable string of at most 64 characters, or integer)",
+            )
+        )
     seq_raw = item.get("seq")
     seq = -1
     if isinstance(seq_raw, bool) or not isinstance(seq_raw, int) or seq_raw < 0 or seq_raw >= 2**63:
@@ -124,6 +135,8 @@ def validate_compact(
     value: float | None = None
     if isinstance(value_raw, bool) or not isinstance(value_raw, int | float):
         errors.append(FieldError("value", "required: a number"))
+    elif isinstance(value_raw, int) and abs(value_raw) > 10**15:
+        errors.append(FieldError("value", "is too large"))
     elif not math.isfinite(value_raw):
         errors.append(FieldError("value", "must be a finite number"))
     else:

@@ -84,3 +84,82 @@ class SessionIdleRefreshMiddleware:
             if not isinstance(seen, int) or now - seen >= settings.SESSION_REFRESH_EVERY_S:
                 session[REFRESH_KEY] = now
         return self.get_response(request)
+
+
+def _api_error(status: int, code: str, message: str, fields: dict[str, list[str]]) -> HttpResponse:
+    from django.http import JsonResponse
+
+    return JsonResponse({"error": {"code": code, "message": message, "fields": fields}}, status=status)
+
+
+class ApiBodyGuardMiddleware:
+    """Limit API request bodies before any view parses them: size (413) and JSON nesting depth (400), in the
+    API's JSON error shape. The FHIR intake import checks its own (deeper) limit after its access check."""
+
+    DEFERRED = ("/api/v1/screening/patients/",)
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            refused = self._check(request)
+            if refused is not None:
+                return refused
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> HttpResponse | None:
+        from django.conf import settings
+        from django.core.exceptions import RequestDataTooBig
+
+        from ketaclinic.core.jsonlimits import check_json
+
+        limit = int(settings.KETACLINIC_MAX_BODY_BYTES)
+        too_big = _api_error(
+            413,
+            "body_too_large",
+            f"body: larger than {limit} bytes",
+            {"body": [f"larger than {limit} bytes"]},
+        )
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            return too_big
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if content_type and "json" not in content_type:
+            return None
+        if request.path.startswith(self.DEFERRED) and request.path.endswith("/import"):
+            return None
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return too_big
+        problem = check_json(body, max_bytes=limit, max_depth=int(settings.KETACLINIC_MAX_JSON_DEPTH))
+        if problem is None:
+            return None
+        if problem.startswith("is larger"):
+            return too_big
+        return _api_error(400, "validation_failed", f"body: {problem}", {"body": [problem]})
+
+
+class HeadAsGetMiddleware:
+    """HEAD works wherever GET does: the request is served as a GET and the body dropped (headers kept)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "HEAD":
+            return self.get_response(request)
+        request.method = "GET"
+        response = self.get_response(request)
+        request.method = "HEAD"
+        if getattr(response, "streaming", False):
+            response.streaming_content = []  # type: ignore[attr-defined]
+        else:
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response

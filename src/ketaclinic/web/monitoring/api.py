@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.security import HttpBearer
 
+from ketaclinic.core.jsonlimits import loads_limited
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.monitoring import actions, selectors
 from ketaclinic.web.monitoring.models import Device, MonitoringAlert
@@ -28,9 +29,9 @@ class DeviceTokenAuth(HttpBearer):
 def parse_batch(body: bytes) -> list[Any]:
     """A batch is {"readings": [...]}, a bare list, or a FHIR Bundle of Observations."""
     try:
-        data = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed({"body": [f"not valid JSON: {exc}"]}) from None
+        data = loads_limited(body or b"null", max_bytes=settings.KETACLINIC_MAX_BODY_BYTES)
+    except ValueError as exc:
+        raise ValidationFailed({"body": [str(exc)]}) from None
     if isinstance(data, list):
         return data
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":

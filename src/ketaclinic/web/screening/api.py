@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
+from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening import actions, selectors
@@ -41,10 +43,14 @@ def run_json(run: ScreeningRun) -> dict[str, Any]:
 @router.post("/patients/{patient_id}/import", response={201: dict[str, Any]})
 def import_bundle(request: HttpRequest, patient_id: int) -> Status:
     """Body: the FHIR R4 Bundle itself (application/json or application/fhir+json)."""
+    # Access first (404/403 before anything is read from the body), then the size and depth limits, then parse.
+    access_patient_by_id(request.user, patient_id, perm=Perm.SCREENING_RECORD, audit_action=None)
     try:
-        doc = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationFailed({"bundle": [f"not valid JSON: {exc}"]}) from exc
+        doc = loads_limited(
+            request.body, max_bytes=settings.KETACLINIC_MAX_BODY_BYTES, max_depth=FHIR_MAX_DEPTH
+        )
+    except ValueError as exc:
+        raise ValidationFailed({"bundle": [str(exc)]}) from None
     run = actions.do_import_bundle(actor=request.user, patient_id=patient_id, bundle=doc, request=request)
     return Status(201, run_json(run))
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.screening import actions, selectors
@@ -147,12 +149,19 @@ def import_bundle(request: HttpRequest, patient_id: int) -> HttpResponse:
     upload = request.FILES.get("bundle")
 
     def go() -> Any:
+        access_patient_by_id(request.user, patient_id, perm=Perm.SCREENING_RECORD, audit_action=None)
         if upload is None:
             raise ValidationFailed({"bundle": ["choose a FHIR R4 Bundle JSON file"]})
+        if upload.size is not None and upload.size > settings.KETACLINIC_MAX_BODY_BYTES:
+            raise ValidationFailed({"bundle": [f"is larger than {settings.KETACLINIC_MAX_BODY_BYTES} bytes"]})
         try:
-            doc = json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValidationFailed({"bundle": [f"not a JSON file: {exc}"]}) from exc
+            doc = loads_limited(
+                upload.read(), max_bytes=settings.KETACLINIC_MAX_BODY_BYTES, max_depth=FHIR_MAX_DEPTH
+            )
+        except ValueError as exc:
+            raise ValidationFailed(
+                {"bundle": [str(exc).replace("not valid JSON", "not a JSON file")]}
+            ) from None
         return actions.do_import_bundle(
             actor=request.user, patient_id=patient_id, bundle=doc, request=request
         )
