@@ -27,9 +27,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     @database_sync_to_async
     def _groups_for(self, user: Any) -> list[str]:
+        from ketaclinic.web.accounts.models import effective_membership_q
+        from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
         from ketaclinic.web.clinics.models import Site
 
-        clinic_ids = list(user.memberships.filter(is_active=True).values_list("clinic_id", flat=True))
+        # Clinic and site groups carry clinical events (sessions, alerts): only clinics where the role may read them.
+        clinic_ids = [
+            c
+            for c in sorted(
+                set(user.memberships.filter(effective_membership_q()).values_list("clinic_id", flat=True))
+            )
+            if has_perm_in_clinic(user, c, Perm.CLINICAL_VIEW)
+        ]
         groups = [user_group(user.pk)] + [clinic_group(c) for c in clinic_ids]
         groups += [
             site_group(s) for s in Site.objects.filter(clinic_id__in=clinic_ids).values_list("pk", flat=True)
@@ -42,3 +51,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def live_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
+
+    async def live_close(self, message: dict[str, Any]) -> None:
+        """The user signed out, was deactivated or lost a membership: close (the page reconnects if allowed)."""
+        await self.close(code=4401)

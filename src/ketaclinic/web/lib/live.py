@@ -21,6 +21,21 @@ def site_group(site_id: int) -> str:
     return f"site-{site_id}"
 
 
+def device_group(device_id: int) -> str:
+    return f"device-{device_id}"
+
+
+def close_sockets(group: str, reason: str) -> None:
+    """Close every socket in `group` (a user's or a device's) once the current transaction commits."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(group, {"type": "live.close", "reason": reason})
+
+    transaction.on_commit(send)
+
+
 def send_now(group: str, event: dict[str, Any]) -> None:
     """Send `event` to every socket in `group` immediately (use from async-safe, non-transactional code)."""
     layer = get_channel_layer()

@@ -18,7 +18,7 @@ from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.models import Site
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
-from ketaclinic.web.lib.live import clinic_group, send_now, site_group
+from ketaclinic.web.lib.live import clinic_group, close_sockets, device_group, send_now, site_group
 from ketaclinic.web.monitoring.fastpath import Row, insert_rows_pg
 from ketaclinic.web.monitoring.models import (
     Device,
@@ -194,6 +194,7 @@ def do_rotate_device_token(*, actor: Any, device: Device) -> str:
             token_prefix=raw[:12], token_digest=Device.digest_of(raw), token_issued_at=timezone.now()
         )
         record_audit(actor=actor, action="device.rotate_token", obj=device, detail={"token_prefix": raw[:12]})
+        close_sockets(device_group(device.pk), "token rotated")
     device.refresh_from_db()
     return raw
 
@@ -215,6 +216,7 @@ def do_revoke_device(*, actor: Any, device: Device, reason: str) -> Device:
             revoked_at=now, revoked_by=actor, revoke_reason=reason[:300]
         )
         record_audit(actor=actor, action="device.revoke", obj=device, detail={"reason": reason})
+        close_sockets(device_group(device.pk), "device revoked")
     device.refresh_from_db()
     return device
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -10,7 +11,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
+from ketaclinic.core.jsonlimits import loads_limited
 from ketaclinic.web.lib.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 class DeviceStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -34,7 +38,19 @@ class DeviceStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.device is None:
             await self.close(code=4401)
             return
+        from ketaclinic.web.lib.live import device_group
+
+        self.group = device_group(self.device.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def live_close(self, message: dict[str, Any]) -> None:
+        """The device's token was rotated or the device revoked: the socket authenticated with it closes."""
+        await self.close(code=4401)
 
     @database_sync_to_async
     def _auth(self, token: str) -> Any:
@@ -48,14 +64,27 @@ class DeviceStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         msg_id = None
         try:
             try:
-                obj = json.loads(raw)
-                if isinstance(obj, dict):
+                obj = loads_limited(raw)
+                if (
+                    isinstance(obj, dict)
+                    and isinstance(obj.get("id"), str | int)
+                    and not isinstance(obj.get("id"), bool)
+                ):
                     msg_id = obj.get("id")
-            except json.JSONDecodeError:
+            except ValueError:
                 obj = None
             reply = await self._ingest(raw, arrived)
         except DomainError as exc:
             reply = exc.as_dict()
+        except Exception:  # one bad batch must never close a device's stream
+            logger.exception("device batch failed")
+            reply = {
+                "error": {
+                    "code": "server_error",
+                    "message": "the batch could not be stored; resend it",
+                    "fields": {},
+                }
+            }
         if msg_id is not None:
             reply["id"] = msg_id
         await self.send(text_data=json.dumps(reply))
@@ -72,6 +101,8 @@ class DeviceStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         if device is None:
             return {"error": {"code": "permission_denied", "message": "device revoked", "fields": {}}}
+        if device.token_digest != self.device.token_digest:
+            return {"error": {"code": "permission_denied", "message": "device token rotated", "fields": {}}}
         return do_ingest_readings(device=device, items=parse_batch(raw), arrived=arrived).as_response()
 
 
@@ -90,6 +121,10 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.group = board_group(site_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        from ketaclinic.web.lib.live import user_group
+
+        self.user_group = user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
 
     @database_sync_to_async
@@ -103,6 +138,11 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "user_group", None):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
 
     async def live_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
+
+    async def live_close(self, message: dict[str, Any]) -> None:
+        await self.close(code=4401)
