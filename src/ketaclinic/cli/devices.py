@@ -23,6 +23,8 @@ class _Totals:
     duplicates: int = 0
     rejected: int = 0
     failed_batches: int = 0
+    undelivered_batches: int = 0
+    undelivered_readings: int = 0
     alerts: int = 0
     alert_rules: dict[str, int] = field(default_factory=dict)
     first_errors: list[str] = field(default_factory=list)
@@ -34,6 +36,8 @@ class _Totals:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "failed_batches": self.failed_batches,
+            "undelivered_batches": self.undelivered_batches,
+            "undelivered_readings": self.undelivered_readings,
             "alerts": self.alerts,
             "alert_rules": dict(sorted(self.alert_rules.items())),
             "elapsed_s": round(elapsed, 2),
@@ -94,9 +98,21 @@ def _run_local(
 
 
 async def _drive(
-    url: str, tokens: list[str], rate: float, duration: float, seed: int, offset_min: float, quiet: bool
+    url: str,
+    tokens: list[str],
+    rate: float,
+    duration: float,
+    seed: int,
+    offset_min: float,
+    quiet: bool,
+    *,
+    retry_s: float = 30.0,
+    transport: Any = None,
 ) -> dict[str, Any]:
-    """One simulated sensor per token: each looks up its attached session, then posts one batch per tick."""
+    """One simulated sensor per token: each looks up its attached session, then posts one batch per tick.
+
+    A batch the server does not acknowledge (connection error, HTTP 5xx or 429) is retried with backoff for up
+    to `retry_s` seconds (long enough for a server restart), then counted as undelivered, never as sent."""
     from datetime import UTC, datetime
 
     import httpx
@@ -107,7 +123,9 @@ async def _drive(
     limits = httpx.Limits(
         max_connections=min(64, len(tokens)), max_keepalive_connections=min(64, len(tokens))
     )
-    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=10.0, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url.rstrip("/"), timeout=10.0, limits=limits, transport=transport
+    ) as client:
         who: list[tuple[str, str]] = []
         for i, token in enumerate(tokens):
             try:
@@ -144,20 +162,37 @@ async def _drive(
             while time.perf_counter() - t0 < duration:
                 batch = [r.compact(device=device, session=session) for r in sim.tick()]
                 payload = {"readings": batch}
-                for attempt in range(5):  # retry: the server is idempotent on (device, metric, seq)
+                # Retry (the server is idempotent on device, metric and seq) until the deadline.
+                deadline = time.perf_counter() + retry_s
+                attempt = 0
+                resp = None
+                while True:
                     try:
                         resp = await client.post(INGEST_PATH, json=payload, headers=headers)
-                        if resp.status_code < 500:
+                        if resp.status_code < 500 and resp.status_code != 429:
                             break
                     except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2 * (attempt + 1))
+                        resp = None
+                    wait = min(2.0, 0.1 * 2**attempt)
+                    if resp is not None and resp.status_code == 429:
+                        retry_after = resp.headers.get("Retry-After", "0")
+                        if retry_after.isdigit():
+                            wait = max(wait, float(retry_after))
+                    attempt += 1
+                    if time.perf_counter() + wait > deadline:
+                        resp = None
+                        break
+                    await asyncio.sleep(wait)
+                if resp is None:
+                    totals.undelivered_batches += 1
+                    totals.undelivered_readings += len(batch)
+                    if len(totals.first_errors) < 5:
+                        totals.first_errors.append(f"batch not delivered after {retry_s:g} s of retries")
                 else:
-                    totals.failed_batches += 1
                     totals.sent += len(batch)
-                    continue
-                totals.sent += len(batch)
-                if resp.status_code != 200:
+                if resp is None:
+                    pass
+                elif resp.status_code != 200:
                     totals.failed_batches += 1
                     if len(totals.first_errors) < 5:
                         totals.first_errors.append(f"HTTP {resp.status_code}: {resp.text[:200]}")
@@ -222,6 +257,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print the summary as one JSON object.")
         ] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+        retry_seconds: Annotated[
+            float,
+            typer.Option(
+                "--retry-seconds", help="Keep retrying an unacknowledged batch this long (server restarts)."
+            ),
+        ] = 30.0,
     ) -> None:
         """Simulate wearable sensors (BP rise peaking ~40 min after dosing, desaturations) for demos and load."""
         if patients < 1:
@@ -232,6 +273,8 @@ def register(app: typer.Typer) -> None:
             fail("--duration: must be greater than 0 seconds")
         if minutes_since_dose < 0:
             fail("--minutes-since-dose: must not be negative")
+        if not 0 <= retry_seconds <= 3600:
+            fail("--retry-seconds: must be between 0 and 3600")
         tokens = list(token or [])
         if tokens_file is not None:
             try:
@@ -249,7 +292,16 @@ def register(app: typer.Typer) -> None:
             if len(tokens) < patients:
                 fail(f"--token: {patients} patients need {patients} device tokens, got {len(tokens)}")
             summary = asyncio.run(
-                _drive(url, tokens[:patients], rate, duration, seed, minutes_since_dose, quiet or as_json)
+                _drive(
+                    url,
+                    tokens[:patients],
+                    rate,
+                    duration,
+                    seed,
+                    minutes_since_dose,
+                    quiet or as_json,
+                    retry_s=retry_seconds,
+                )
             )
             summary["mode"] = "server"
         if as_json:
@@ -258,4 +310,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"sent {summary['sent']} readings, stored {summary['stored']}, duplicates {summary['duplicates']}, "
                 f"rejected {summary['rejected']}, alerts {summary['alerts']} in {summary['elapsed_s']} s"
+                + (
+                    f"; NOT DELIVERED: {summary['undelivered_batches']} batches ({summary['undelivered_readings']} readings)"
+                    if summary.get("undelivered_batches")
+                    else ""
+                )
             )

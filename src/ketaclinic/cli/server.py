@@ -48,14 +48,25 @@ def _migrate(*, quiet: bool = False) -> None:
 def production_problems() -> list[str]:
     """Reasons the production server must not start with the current settings."""
     from django.conf import settings
+    from django.core.checks.security.base import (
+        SECRET_KEY_INSECURE_PREFIX,
+        SECRET_KEY_MIN_LENGTH,
+        SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    )
 
     problems = []
+    key = str(settings.SECRET_KEY or "")
+    # The same rule as `manage check --deploy` (security.W009), so serve never starts on a key it warns about.
     if (
-        settings.SECRET_KEY in ("", getattr(settings, "DEFAULT_SECRET", None))
-        or len(settings.SECRET_KEY) < 32
+        key in ("", getattr(settings, "DEFAULT_SECRET", None))
+        or len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or key.startswith(SECRET_KEY_INSECURE_PREFIX)
     ):
         problems.append(
-            "SECRET_KEY: set a unique secret of at least 32 characters (it is unset or the default)"
+            f"SECRET_KEY: set a unique random secret of at least {SECRET_KEY_MIN_LENGTH} characters with at least "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} different characters, not starting {SECRET_KEY_INSECURE_PREFIX!r} "
+            "(it is unset, the default, or too weak)"
         )
     if settings.DEBUG:
         problems.append("DEBUG: must be off in production (unset DEBUG or set DEBUG=0)")
@@ -68,6 +79,10 @@ def _run_uvicorn(host: str, port: int, workers: int, *, log_level: str) -> None:
     import inspect
 
     import uvicorn
+    from django.conf import settings
+
+    # X-Forwarded-For is honoured only from the proxies the operator lists (KETACLINIC_TRUSTED_PROXIES).
+    trusted = list(getattr(settings, "KETACLINIC_TRUSTED_PROXIES", []))
 
     extra: dict[str, object] = {}
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
@@ -80,7 +95,8 @@ def _run_uvicorn(host: str, port: int, workers: int, *, log_level: str) -> None:
         port=port,
         workers=workers,
         log_level=log_level,
-        proxy_headers=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) or None,
         lifespan="on",  # starts the periodic escalation check (ketaclinic.web.config.asgi)
         ws=websocket_implementation(),
         **extra,  # type: ignore[arg-type]

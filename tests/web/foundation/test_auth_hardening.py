@@ -181,3 +181,17 @@ def test_parallel_wrong_passwords_make_at_most_the_thresholds_worth_of_checks(
     assert outcomes.count(authn.Outcome.LOCKED) == n - settings.KETACLINIC_LOCKOUT_THRESHOLD + 1
     nurse.refresh_from_db()
     assert nurse.locked_until is not None
+
+
+def test_api_schema_and_docs_need_sign_in_when_required(nurse: User, client_as: Any) -> None:
+    from ketaclinic.web.accounts.actions import do_create_api_token
+
+    assert Client().get("/api/v1/openapi.json").status_code == 200  # development default: open
+    with override_settings(KETACLINIC_API_DOCS_REQUIRE_SIGN_IN=True):
+        r = Client().get("/api/v1/openapi.json")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
+        assert Client().get("/api/v1/docs").status_code == 401
+        assert client_as(nurse).get("/api/v1/openapi.json").status_code == 200
+        _, raw = do_create_api_token(actor=nurse, name="docs")
+        assert Client().get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+        assert Client().get("/api/v1/openapi.json", HTTP_AUTHORIZATION="Bearer kc_wrong").status_code == 401

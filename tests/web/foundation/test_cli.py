@@ -142,12 +142,24 @@ def test_demo_refuses_an_external_database(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "SECRET_KEY: set a unique secret"),
+        ({}, "SECRET_KEY: set a unique random secret"),
         (
             {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "clinic.example", "DEBUG": "1"},
             "DEBUG: must be off in production",
         ),
-        ({"SECRET_KEY": "short", "ALLOWED_HOSTS": "clinic.example"}, "SECRET_KEY: set a unique secret"),
+        (
+            {"SECRET_KEY": "short", "ALLOWED_HOSTS": "clinic.example"},
+            "SECRET_KEY: set a unique random secret",
+        ),
+        # Long but keys `check --deploy` warns about (security.W009): too few distinct characters, insecure prefix.
+        (
+            {"SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "clinic.example"},
+            "SECRET_KEY: set a unique random secret",
+        ),
+        (
+            {"SECRET_KEY": "django-insecure-" + "abcdefghij" * 5, "ALLOWED_HOSTS": "clinic.example"},
+            "SECRET_KEY: set a unique random secret",
+        ),
         ({"SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS: list the host names"),
     ],
 )
@@ -218,3 +230,28 @@ def test_default_workers_follow_the_cpu_count() -> None:
     from ketaclinic.cli.server import default_workers
 
     assert [default_workers(n) for n in (1, 2, 8, 64)] == [1, 2, 8, 16]
+
+
+def test_healthz_answers_over_plain_http_in_production_without_a_redirect(tmp_path: Path) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    probe = (
+        "from ketaclinic.web.config.bootstrap import setup_django; setup_django()\n"
+        "from django.test import Client\n"
+        "c = Client()\n"
+        "print(c.get('/healthz', HTTP_HOST='clinic.example').status_code,"
+        " c.get('/patients/', HTTP_HOST='clinic.example').status_code)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=base_env(
+            tmp_path,
+            KETACLINIC_ENV="production",
+            SECRET_KEY=secrets.token_urlsafe(50),
+            ALLOWED_HOSTS="clinic.example",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["200", "301"]  # other pages still redirect to HTTPS
