@@ -237,3 +237,34 @@ def test_registration_requires_number_and_valid_date(
         },
     )
     assert r.status_code == 302 and Registration.objects.get().number == "AB1234563"
+
+
+def test_argon2_hashes_run_a_bounded_number_at_once(monkeypatch: Any) -> None:
+    """A burst of sign-ins queues for hashing slots instead of allocating 19 MiB each at the same moment."""
+    import threading
+    import time as _time
+
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    from ketaclinic.web.accounts import hashers
+
+    monkeypatch.setattr(hashers, "_SLOTS", threading.BoundedSemaphore(2))
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow_verify(self: Any, password: str, encoded: str) -> bool:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        _time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return True
+
+    monkeypatch.setattr(Argon2PasswordHasher, "verify", slow_verify)
+    h = hashers.Argon2idHasher()
+    threads = [threading.Thread(target=h.verify, args=("pw", "argon2$x")) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2
