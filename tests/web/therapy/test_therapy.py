@@ -307,3 +307,22 @@ def test_record_form_refusal_renders_400_naming_the_field(
     assert res.status_code == 400
     assert '<span class="field-name">Duration</span>: must be a whole number' in res.content.decode()
     assert counts()[:2] == before[:2]
+
+
+def test_psychotherapy_notes_are_insert_only_in_the_database(
+    therapist: User, prescriber: User, patient: Patient
+) -> None:
+    from django.db import DatabaseError, transaction
+
+    session = record(therapist, patient, note_text=SECRET)
+    note = PsychotherapyNote.objects.get(session=session)
+    actions.do_share_psychotherapy_note(actor=therapist, note_id=note.pk, user_id=prescriber.pk)
+    for fn in (
+        lambda: PsychotherapyNote.objects.filter(pk=note.pk).update(text="rewritten"),
+        lambda: PsychotherapyNote.objects.filter(pk=note.pk).delete(),
+        lambda: PsychotherapyNoteShare.objects.filter(note=note).delete(),
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            fn()
+    note.refresh_from_db()
+    assert note.text == SECRET and note.shares.count() == 1

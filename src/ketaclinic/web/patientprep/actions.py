@@ -48,7 +48,7 @@ def resolve(token: str, *, for_update: bool = False) -> SessionLink:
         "patient", "clinic", "dosing_session", "dosing_session__course", "dosing_session__site"
     )
     if for_update:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(of=("self",))
     if not isinstance(data, dict):
         raise LinkClosed("This link is not valid.")
     link = qs.filter(pk=data.get("s"), nonce=data.get("n")).first()
