@@ -13,7 +13,7 @@ EXIT_BAD_INPUT = 2
 
 
 def fail(message: str, *, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print `message` on stderr and exit with `code` (2 = bad input, per CONTRACTS.md)."""
+    """Print `message` on stderr and exit with `code` (2 = bad input, per docs/cli.md)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 

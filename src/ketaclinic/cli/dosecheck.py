@@ -1,4 +1,4 @@
-"""`ketaclinic dose-check REQUEST.json --json` and `ketaclinic protocols --json` (CONTRACTS.md §3)."""
+"""`ketaclinic dose-check REQUEST.json --json` and `ketaclinic protocols --json` (docs/cli.md)."""
 
 from __future__ import annotations
 

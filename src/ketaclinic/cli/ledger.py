@@ -1,4 +1,4 @@
-"""`ketaclinic ledger`: verify the controlled-substance ledger's hash chain (CONTRACTS.md §5), print registers."""
+"""`ketaclinic ledger`: verify the controlled-substance ledger's hash chain (docs/cli.md), print registers."""
 
 from __future__ import annotations
 

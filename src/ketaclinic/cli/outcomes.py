@@ -1,4 +1,4 @@
-"""`ketaclinic outcomes COHORT.json --json`: cohort response, remission and time to response (CONTRACTS.md §9)."""
+"""`ketaclinic outcomes COHORT.json --json`: cohort response, remission and time to response (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CLI for the pharmacokinetic engine: `ketaclinic pk simulate` and `ketaclinic pk models` (CONTRACTS.md section 4)."""
+"""CLI for the pharmacokinetic engine: `ketaclinic pk simulate` and `ketaclinic pk models` (docs/cli.md)."""
 
 from __future__ import annotations
 

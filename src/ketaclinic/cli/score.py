@@ -1,4 +1,4 @@
-"""CLI: `ketaclinic score INSTRUMENT --answers ...` and `ketaclinic instruments` (CONTRACTS.md §1)."""
+"""CLI: `ketaclinic score INSTRUMENT --answers ...` and `ketaclinic instruments` (docs/cli.md)."""
 
 from __future__ import annotations
 

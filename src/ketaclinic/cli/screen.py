@@ -1,4 +1,4 @@
-"""`ketaclinic screen BUNDLE.json`: eligibility screening of a FHIR R4 intake bundle (CONTRACTS.md §2)."""
+"""`ketaclinic screen BUNDLE.json`: eligibility screening of a FHIR R4 intake bundle (docs/cli.md)."""
 
 from __future__ import annotations
 

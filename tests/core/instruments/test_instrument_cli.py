@@ -1,4 +1,4 @@
-"""`ketaclinic score` and `ketaclinic instruments` exactly per CONTRACTS.md §1."""
+"""`ketaclinic score` and `ketaclinic instruments` exactly."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from ketaclinic.core.instruments import (
     score,
 )
 
-# Bands exactly as CONTRACTS.md §1 states them (independent of the data files, so data drift fails here).
+# Bands exactly as docs/cli.md states them (independent of the data files, so data drift fails here).
 CONTRACT_BANDS: dict[str, list[tuple[str, int, int]]] = {
     "phq9": [
         ("minimal", 0, 4),

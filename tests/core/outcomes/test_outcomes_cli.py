@@ -1,4 +1,4 @@
-"""`ketaclinic outcomes COHORT.json --json` per CONTRACTS.md §9: one JSON object, exit 2 naming the field."""
+"""`ketaclinic outcomes COHORT.json --json` per docs/cli.md: one JSON object, exit 2 naming the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ketaclinic pk simulate` and `ketaclinic pk models` (CONTRACTS.md section 4): exact output and bad input."""
+"""`ketaclinic pk simulate` and `ketaclinic pk models` (docs/cli.md): exact output and bad input."""
 
 from __future__ import annotations
 

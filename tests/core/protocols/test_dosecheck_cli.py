@@ -1,4 +1,4 @@
-"""`ketaclinic dose-check` and `ketaclinic protocols` exactly per CONTRACTS.md §3."""
+"""`ketaclinic dose-check` and `ketaclinic protocols` exactly per docs/cli.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ketaclinic screen` per CONTRACTS.md §2: exact JSON, exit codes, and errors naming the field."""
+"""`ketaclinic screen` per docs/cli.md: exact JSON, exit codes, and errors naming the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-rule tests: triggering and non-triggering codes, status handling and dates (CONTRACTS.md §2)."""
+"""Per-rule tests: triggering and non-triggering codes, status handling and dates (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The database refuses UPDATE/DELETE on ledger entries; tampering done directly in SQL (with the trigger
-dropped) is found by `ketaclinic ledger verify`, which names the first bad entry (CONTRACTS.md §5)."""
+dropped) is found by `ketaclinic ledger verify`, which names the first bad entry (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def _number(value: Any, field: str) -> float:
 
 
 def parse_regimen(data: Any) -> tuple[Regimen, tuple[float, ...]]:
-    """Parse the REGIMEN JSON of CONTRACTS.md section 4 into a regimen and its observation times.
+    """Parse the REGIMEN JSON of docs/cli.md into a regimen and its observation times.
 
     Checks shapes and types only; :func:`validate_regimen` checks the regimen against a model. Raises
     :class:`RegimenError` naming the field.

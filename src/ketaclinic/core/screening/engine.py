@@ -109,7 +109,7 @@ class ScreeningResult:
     trace: tuple[RuleTrace, ...]
 
     def to_contract(self) -> dict[str, Any]:
-        """The exact CONTRACTS.md §2 output object."""
+        """The exact docs/cli.md output object."""
         return {
             "decision": self.decision,
             "findings": [f.to_dict() for f in self.findings],

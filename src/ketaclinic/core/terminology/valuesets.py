@@ -20,7 +20,7 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
-#: Code systems a Condition may be coded in for screening (CONTRACTS.md §2).
+#: Code systems a Condition may be coded in for screening (docs/cli.md).
 CONDITION_SYSTEMS = frozenset({ICD10CM, SNOMED})
 
 

@@ -1,4 +1,4 @@
-"""URL root: each app under its own prefix, the API under /api/v1/."""
+"""URL root: each app under its own prefix, the API under /api/v1/ (/api/ leads to its documentation)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("patients:list")
 
 
+def api_index(request: HttpRequest) -> HttpResponse:
+    """/api/ points to the interactive API documentation of the current version."""
+    return redirect("api-v1:openapi-view")
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     from django.db import connection
 
@@ -35,6 +40,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("api/", api_index, name="api-index"),
     path("api/v1/", api.urls),
     path("accounts/", include("ketaclinic.web.accounts.urls")),
     path("clinic/", include("ketaclinic.web.clinics.urls")),

@@ -70,9 +70,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CANCELLED: frozenset(),
 }
 
-REMS_FORM_DAYS = (
-    7  # SPRAVATO REMS: submit the Patient Monitoring Form within 7 days [V] (clinical-guidance §1.2)
-)
+REMS_FORM_DAYS = 7  # SPRAVATO REMS: submit the Patient Monitoring Form within 7 days [V]
 DEVICE_REST_MIN = 5  # SPRAVATO PI: 5-minute rest between devices [V]
 
 

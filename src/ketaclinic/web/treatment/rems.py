@@ -1,4 +1,4 @@
-"""Spravato REMS Patient Monitoring Form: fields from a discharged session (clinical-guidance §1.2) and a PDF."""
+"""Spravato REMS Patient Monitoring Form: fields from a discharged session and a PDF."""
 
 from __future__ import annotations
 
