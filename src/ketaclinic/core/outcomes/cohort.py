@@ -31,6 +31,7 @@ from ketaclinic.core.instruments.outcomes import RemissionRule, default_outcome_
 from ketaclinic.core.outcomes.stats import KMCurve, kaplan_meier, wilson_interval
 
 SECONDS_PER_DAY = 86400
+Total = int | Fraction
 NotEvaluableReason = Literal["no_first_dose", "no_baseline", "no_follow_up"]
 
 
@@ -54,11 +55,11 @@ class CohortRules:
     response_source: str
     remission: RemissionRule | None
 
-    def responds(self, baseline: Fraction, total: Fraction) -> bool:
+    def responds(self, baseline: Total, total: Total) -> bool:
         # (baseline - total) / baseline >= pct / 100, without division; a zero baseline cannot fall.
         return baseline > 0 and (baseline - total) * 100 >= self.response_pct * baseline
 
-    def remits(self, total: Fraction) -> bool | None:
+    def remits(self, total: Total) -> bool | None:
         if self.remission is None:
             return None
         return total < self.remission.value if self.remission.op == "lt" else total <= self.remission.value
@@ -66,8 +67,10 @@ class CohortRules:
 
 @dataclass(frozen=True, slots=True)
 class Score:
+    """One score. Whole totals are ints (fast exact arithmetic), others exact Fractions (never binary floats)."""
+
     at: datetime
-    total: Fraction
+    total: Total
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +170,11 @@ def days(td: timedelta) -> float:
     return td.total_seconds() / SECONDS_PER_DAY
 
 
-def _num(x: Fraction | None) -> int | float | None:
+def _num(x: Total | None) -> int | float | None:
     if x is None:
         return None
+    if isinstance(x, int):
+        return x
     return int(x) if x.denominator == 1 else float(x)
 
 
@@ -252,10 +257,17 @@ def _time(v: Any, field: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None or t.utcoffset() is None else t
 
 
-def _total(v: Any, field: str, lo: float, hi: float) -> Fraction:
+def exact_total(v: int | float) -> Total:
+    """A stored or given total as an exact number: ints stay ints, 12.0 becomes 12, 1.67 becomes 167/100."""
+    if isinstance(v, int):
+        return v
+    return int(v) if v.is_integer() else Fraction(repr(v))
+
+
+def _total(v: Any, field: str, lo: float, hi: float) -> Total:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise CohortError(field, "must be a number")
-    total = Fraction(v) if isinstance(v, int) else Fraction(repr(v))
+    total = exact_total(v)
     if not lo <= total <= hi:
         raise CohortError(field, f"{v} is outside the instrument's range {lo}-{hi}")
     return total
@@ -340,12 +352,22 @@ def split_scores(p: CohortPatient, rules: CohortRules) -> tuple[Score | None, li
     return (window[-1] if window else None), [s for s in ordered if s.at > fd]
 
 
-def assess_patient(p: CohortPatient, rules: CohortRules) -> PatientOutcome:
-    """One patient's baseline, response and remission under `rules`."""
+Split = tuple[CohortPatient, Score | None, list[Score]]
+
+
+def split_cohort(cohort: Cohort, rules: CohortRules) -> list[Split]:
+    """Each patient with their baseline and post-baseline scores: computed once, shared by every analysis."""
+    return [(p, *split_scores(p, rules)) for p in cohort.patients]
+
+
+def assess_patient(
+    p: CohortPatient, rules: CohortRules, split: tuple[Score | None, list[Score]] | None = None
+) -> PatientOutcome:
+    """One patient's baseline, response and remission under `rules` (`split`: from `split_scores`)."""
     if p.first_dose is None:
         return _not_evaluable(p.id, "no_first_dose", None)
     fd = p.first_dose
-    baseline, post = split_scores(p, rules)
+    baseline, post = split if split is not None else split_scores(p, rules)
     if baseline is None:
         return _not_evaluable(p.id, "no_baseline", None)
     if not post:
@@ -405,7 +427,10 @@ def analyse_outcomes(patients: Sequence[PatientOutcome], rules: CohortRules) -> 
     )
 
 
-def analyse_cohort(cohort: Cohort, rules: CohortRules | None = None) -> CohortResult:
+def analyse_cohort(
+    cohort: Cohort, rules: CohortRules | None = None, *, splits: Sequence[Split] | None = None
+) -> CohortResult:
     """The cohort's outcomes under `rules` (default: the data file's rules for its instrument)."""
     r = rules or cohort_rules(cohort.instrument_id)
-    return analyse_outcomes([assess_patient(p, r) for p in cohort.patients], r)
+    sp = splits if splits is not None else split_cohort(cohort, r)
+    return analyse_outcomes([assess_patient(p, r, (b, post)) for p, b, post in sp], r)

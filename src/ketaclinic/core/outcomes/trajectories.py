@@ -31,9 +31,10 @@ from ketaclinic.core.outcomes.cohort import (
     PatientOutcome,
     Proportion,
     Score,
+    Split,
     days,
     proportion,
-    split_scores,
+    split_cohort,
 )
 from ketaclinic.core.outcomes.stats import Z95
 
@@ -113,11 +114,12 @@ def week_of(delta: timedelta) -> int:
     return max(1, math.ceil(delta / timedelta(days=7)))
 
 
-def weekly_means(cohort: Cohort, rules: CohortRules, *, max_week: int = 12) -> tuple[WeekMean, ...]:
+def weekly_means(
+    cohort: Cohort, rules: CohortRules, *, max_week: int = 12, splits: Sequence[Split] | None = None
+) -> tuple[WeekMean, ...]:
     """Mean total by week since the first dose (week 0 = baseline) over evaluable patients, with 95 % bands."""
     per_week: dict[int, list[float]] = {}
-    for p in cohort.patients:
-        baseline, post = split_scores(p, rules)
+    for p, baseline, post in splits if splits is not None else split_cohort(cohort, rules):
         if baseline is None or not post or p.first_dose is None:
             continue
         latest_in_week: dict[int, Score] = {0: baseline}
@@ -148,15 +150,18 @@ def waterfall(outcomes: Sequence[PatientOutcome]) -> tuple[PatientOutcome, ...]:
 
 
 def durability(
-    cohort: Cohort, rules: CohortRules, settings: DurabilitySettings | None = None
+    cohort: Cohort,
+    rules: CohortRules,
+    settings: DurabilitySettings | None = None,
+    *,
+    splits: Sequence[Split] | None = None,
 ) -> tuple[int, tuple[DurabilityPoint, ...]]:
     """(induction responders, one point per `settings.weeks`)."""
     cfg = settings or durability_settings()
     induction = timedelta(days=cfg.induction_days)
     window = timedelta(days=cfg.window_days)
     responders: list[tuple[Score, list[Score], datetime]] = []
-    for p in cohort.patients:
-        baseline, post = split_scores(p, rules)
+    for p, baseline, post in splits if splits is not None else split_cohort(cohort, rules):
         if baseline is None or p.first_dose is None:
             continue
         fd = p.first_dose

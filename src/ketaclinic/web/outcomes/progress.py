@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,7 @@ from ketaclinic.core.outcomes import (
     cohort_instrument_ids,
 )
 from ketaclinic.core.outcomes import cohort_rules as rules_for
+from ketaclinic.core.outcomes.cohort import exact_total
 from ketaclinic.web.outcomes.pdf import ReportPdf, local_day, local_minute
 
 MAX_ROWS = 60  # per table; the report says how many more there are
@@ -117,7 +117,7 @@ def progress_data(patient: Any) -> ProgressData:
             CohortPatient(
                 id=patient.pk,
                 first_dose=first_dose,
-                scores=tuple(Score(at=t, total=Fraction(str(v))) for t, v in pts),
+                scores=tuple(Score(at=t, total=exact_total(v)) for t, v in pts),
             ),
             rules,
         )

@@ -14,12 +14,12 @@ import datetime as dt
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
-from fractions import Fraction
 
 from django.db import transaction
 from django.utils import timezone
 
 from ketaclinic.core.outcomes import CohortPatient, Score, cohort_instrument_ids, cohort_rules, split_scores
+from ketaclinic.core.outcomes.cohort import exact_total
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.outcomes.models import ExportJob
 
@@ -140,7 +140,7 @@ def run_research_export(job: ExportJob, *, progress: Callable[[int, int], None] 
         .order_by("assessed_at", "pk")
         .values_list("patient_id", "instrument_id", "assessed_at", "total")
     ):
-        scores[(pid, iid)].append(Score(at=at, total=Fraction(str(total))))
+        scores[(pid, iid)].append(Score(at=at, total=exact_total(total)))
     subject: dict[int, tuple[str, dt.timedelta]] = {}
     course_no: dict[int, int] = defaultdict(int)
     rows = 0

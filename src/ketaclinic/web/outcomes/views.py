@@ -90,6 +90,7 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
     """Every figure of the page for the filtered cohort (aggregates only; no identifiers)."""
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.core.outcomes import analyse_cohort, cohort_rules
+    from ketaclinic.core.outcomes.cohort import split_cohort
     from ketaclinic.core.outcomes.trajectories import durability, waterfall, weekly_means
     from ketaclinic.web.outcomes import charts
     from ketaclinic.web.outcomes.selectors import clinic_cohort, cohort_safety
@@ -97,10 +98,11 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
     inst = load_instrument(filters.instrument)
     rules = cohort_rules(filters.instrument)
     cohort = clinic_cohort(clinic=clinic, filters=filters)
-    result = analyse_cohort(cohort, rules)
-    means = weekly_means(cohort, rules)
+    splits = split_cohort(cohort, rules)
+    result = analyse_cohort(cohort, rules, splits=splits)
+    means = weekly_means(cohort, rules, splits=splits)
     bars = waterfall(result.patients)
-    induction_responders, durable = durability(cohort, rules)
+    induction_responders, durable = durability(cohort, rules, splits=splits)
     sessions, safety = cohort_safety(clinic=clinic, filters=filters)
     follow = [p.follow_up for p in result.patients if p.follow_up is not None]
     follow_days = max((f.total_seconds() / 86400 for f in follow), default=0.0)
