@@ -417,3 +417,16 @@ def test_load_words() -> None:
     assert [load_words(Decimal(t), c) for t, c in (("60.00", True), ("28.80", False), ("0.00", False), ("0", True))] == [
         "60", "at least 28.8", "not convertible", "0",
     ]  # fmt: skip
+
+
+def test_patient_answers_the_peg_through_a_remote_link(nurse: User, patient: Patient) -> None:
+    from ketaclinic.web.assessments import actions as assessment_actions
+
+    _, url = assessment_actions.do_create_remote_link(actor=nurse, patient_id=patient.pk, instrument_id="peg")
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    page = Client().get(url)
+    assert page.status_code == 200
+    assert "Average pain in the past week" in page.content.decode()
+    a = assessment_actions.do_submit_remote_answers(token=token, answers=[6, 5, 5])
+    a.refresh_from_db()
+    assert (a.source, a.total, a.instrument_id) == ("remote", 5.33, "peg")

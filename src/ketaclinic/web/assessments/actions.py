@@ -48,6 +48,7 @@ REMOTE_INSTRUMENTS: tuple[str, ...] = (
     "cssrs-screener",
     "craving",
     "side-effects",
+    "peg",
 )
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 MAX_LINK_HOURS = 24 * 14
