@@ -108,7 +108,7 @@ def test_count_case_and_deadline_pages(
 
 def test_verify_page(client_as: Any, auditor: User, stocked: Lot) -> None:
     r = client_as(auditor).get("/ledger/verify/")
-    assert r.status_code == 200 and b"Intact." in r.content and b"1 entries" in r.content
+    assert r.status_code == 200 and b"Intact." in r.content and b"1 entries of this clinic" in r.content
 
 
 def _us_register_fixture(

@@ -141,3 +141,42 @@ def test_a_signature_is_bound_to_its_witness_actor_and_clinic(
         actor=custodian, session=held, lot=stocked, quantity="1", witness=witness, witness_password=sig
     )
     assert e.witness_1_id == witness.pk
+
+
+def test_clinic_verification_reveals_nothing_of_other_clinics(
+    custodian: User, stocked: Lot, other_clinic: Any, client_as: Any, clinic: Any
+) -> None:
+    from django.db import connection
+
+    # Another clinic's ledger with three entries and then an altered one of its own.
+    from ketaclinic.web.accounts.models import Membership
+    from ketaclinic.web.clinics.models import Site
+    from ketaclinic.web.ledger import selectors
+
+    Membership.objects.create(user=custodian, clinic=other_clinic, role="custodian")
+    custodian.__dict__.pop("_kc_memberships", None)
+    other_site = Site.objects.create(clinic=other_clinic, name="Far", jurisdiction="US-CA")
+    loc = actions.do_create_location(actor=custodian, site=other_site, name="Far safe")
+    assert selectors.clinic_chain_verify(clinic) == {"ok": True, "entries": 1, "first_bad": None}
+    assert selectors.clinic_chain_verify(other_clinic) == {"ok": True, "entries": 0, "first_bad": None}
+    own = LedgerEntry.objects.get(clinic=clinic)
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("DROP TRIGGER ledger_ledgerentry_no_update")
+        else:
+            cur.execute("DROP TRIGGER ledger_ledgerentry_no_update_delete ON ledger_ledgerentry")
+        cur.execute("UPDATE ledger_ledgerentry SET reason = %s WHERE id = %s", ["forged", own.pk])
+    r = client_as(custodian).get(f"/api/v1/ledger/clinics/{clinic.pk}/verify")
+    assert r.json() == {
+        "ok": False,
+        "entries": 1,
+        "first_bad": {
+            "seq": own.seq,
+            "position": 1,
+            "problem": "altered",
+            "message": f"entry {own.seq} no longer matches its hash",
+        },
+    }
+    # The other clinic's verification does not learn of it.
+    assert selectors.clinic_chain_verify(other_clinic) == {"ok": True, "entries": 0, "first_bad": None}
+    assert loc.site_id == other_site.pk

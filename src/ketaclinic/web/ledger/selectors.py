@@ -204,6 +204,35 @@ def chain_verify() -> Verification:
     return verify(iter_core_entries(), head=None if head is None else ChainHead(head.seq, head.hash))
 
 
+def clinic_chain_verify(clinic: Clinic) -> dict[str, Any]:
+    """Verify one clinic's entries without revealing anything of other clinics' (count, head, problems).
+
+    Each of the clinic's entries must still match its own hash, and its link must still match the stored hash
+    of the entry before it (whoever's it is: only the two hash strings are compared, nothing else is read).
+    The whole chain, every clinic's, is verified by the operator with `ketaclinic ledger verify`.
+    """
+    from ketaclinic.core.ledger import entry_hash
+
+    rows = list(LedgerEntry.objects.filter(clinic=clinic).order_by("seq"))
+    wanted = [r.seq - 1 for r in rows if r.seq > 1]
+    prev_hashes = dict(LedgerEntry.objects.filter(seq__in=wanted).values_list("seq", "hash"))
+    for position, row in enumerate(rows, start=1):
+        problem = message = ""
+        if entry_hash(core_entry(row)) != row.hash:
+            problem, message = "altered", f"entry {row.seq} no longer matches its hash"
+        elif row.seq > 1 and row.seq - 1 not in prev_hashes:
+            problem, message = "removed", f"the entry before entry {row.seq} is missing"
+        elif row.seq > 1 and prev_hashes[row.seq - 1] != row.prev_hash:
+            problem, message = "broken_link", f"entry {row.seq} no longer follows the entry before it"
+        if problem:
+            return {
+                "ok": False,
+                "entries": len(rows),
+                "first_bad": {"seq": row.seq, "position": position, "problem": problem, "message": message},
+            }
+    return {"ok": True, "entries": len(rows), "first_bad": None}
+
+
 # --- reconciliation and dashboard --------------------------------------------------------------------
 
 
