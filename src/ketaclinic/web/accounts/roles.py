@@ -131,10 +131,14 @@ def memberships_of(user: Any) -> dict[int, set[str]]:
         from ketaclinic.web.accounts.models import effective_membership_q
 
         cached = {}
-        for clinic_id, role in user.memberships.filter(effective_membership_q()).values_list(
-            "clinic_id", "role"
-        ):
+        grants: dict[int, set[str]] = {}
+        rows = user.memberships.filter(effective_membership_q()).values_list(
+            "clinic_id", "role", "clinic__clinical_read_roles"
+        )
+        for clinic_id, role, granted in rows:
             cached.setdefault(clinic_id, set()).add(role)
+            grants[clinic_id] = {g.strip() for g in (granted or "").split(",") if g.strip()}
+        user.__dict__["_kc_clinical_grants"] = grants
         user.__dict__["_kc_memberships"] = cached
     return cached
 
@@ -145,7 +149,14 @@ def roles_in_clinic(user: Any, clinic: Clinic | int) -> set[str]:
 
 
 def has_perm_in_clinic(user: Any, clinic: Clinic | int, perm: Perm) -> bool:
-    return perm in perms_for_roles(roles_in_clinic(user, clinic))
+    roles = roles_in_clinic(user, clinic)
+    if perm in perms_for_roles(roles):
+        return True
+    if perm is Perm.CLINICAL_VIEW:
+        # A clinic may let roles without clinical reads (front desk, admin) read clinical data.
+        clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+        return bool(roles & user.__dict__.get("_kc_clinical_grants", {}).get(clinic_id, set()))
+    return False
 
 
 def require_perm(user: Any, clinic: Clinic | int, perm: Perm) -> None:

@@ -27,6 +27,13 @@ class Clinic(models.Model):
         help_text="Hours after which a controlled-stock role grant takes effect without a second approval "
         "(0: a second admin or the registrant must approve).",
     )
+    clinical_read_roles = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Roles without clinical reads (front_desk, clinic_admin) that this clinic lets read clinical "
+        "data, comma-separated.",
+    )
     api_token_days = models.PositiveIntegerField(
         default=90, help_text="Lifetime in days of API tokens made by this clinic's staff."
     )

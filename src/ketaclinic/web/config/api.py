@@ -99,6 +99,12 @@ def error_response(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    from ketaclinic.web.lib.errors import PermissionDeniedError
+
+    if isinstance(exc, PermissionDeniedError):
+        from ketaclinic.web.lib.audit import record_denied
+
+        record_denied(request, exc)
     response = error_response(request, exc.status, exc.code, exc.message, exc.fields)
     if isinstance(exc, RateLimitedError):
         response["Retry-After"] = str(exc.retry_after)

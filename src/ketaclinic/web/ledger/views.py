@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -43,7 +44,15 @@ def _clinic(request: HttpRequest, perm: Perm = Perm.LEDGER_VIEW) -> Clinic:
 
 
 def _forbidden(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    from ketaclinic.web.lib.audit import record_denied
+
+    record_denied(request, exc)
     return render(request, "error.html", {"error": exc}, status=exc.status)
+
+
+def _audit_page(request: HttpRequest, clinic: Any, action: str, detail: dict[str, Any]) -> None:
+    with transaction.atomic():
+        record_audit(actor=request.user, action=action, clinic=clinic, request=request, detail=detail)
 
 
 # --- dashboard ---------------------------------------------------------------------------------------
@@ -56,6 +65,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
     rows = selectors.balances_for_clinic(clinic)
+    _audit_page(request, clinic, "ledger.dashboard.view", {})
     today = timezone.localdate()
     deadlines = list(selectors.pending_deadlines(clinic))
     return render(
@@ -83,9 +93,9 @@ def entries(request: HttpRequest) -> HttpResponse:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
-    return render(
-        request, "ledger/entries.html", {"entries": selectors.entries_for_clinic(clinic, limit=500)}
-    )
+    rows = selectors.entries_for_clinic(clinic, limit=500)
+    _audit_page(request, clinic, "ledger.entries.view", {"entries": len(rows)})
+    return render(request, "ledger/entries.html", {"entries": rows})
 
 
 @login_required
@@ -94,10 +104,8 @@ def verify(request: HttpRequest) -> HttpResponse:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
-    result = selectors.chain_verify()
-    record_audit(
-        actor=request.user, action="ledger.verify", clinic=clinic, request=request, detail=result.as_dict()
-    )
+    result = selectors.clinic_chain_verify(clinic)
+    record_audit(actor=request.user, action="ledger.verify", clinic=clinic, request=request, detail=result)
     return render(request, "ledger/verify.html", {"result": result}, status=200)
 
 

@@ -100,3 +100,24 @@ def record_audit(
         request_path=(request.path[:300] if request is not None else ""),
         detail=detail or {},
     )
+
+
+def record_denied(request: HttpRequest, exc: Exception) -> None:
+    """Audit a refused attempt (permission denied), attributed to the clinic the user is working in."""
+    from django.db import transaction
+
+    from ketaclinic.web.lib.access import clinic_for_request
+
+    user = getattr(request, "user", None)
+    try:
+        clinic = clinic_for_request(request) if user is not None and user.is_authenticated else None
+    except Exception:  # the active clinic cannot be resolved: still audit the refusal
+        clinic = None
+    with transaction.atomic():
+        record_audit(
+            actor=user,
+            action="access.denied",
+            clinic=clinic,
+            request=request,
+            detail={"method": request.method, "reason": str(getattr(exc, "message", exc))[:300]},
+        )

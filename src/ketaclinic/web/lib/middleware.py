@@ -59,6 +59,12 @@ class DomainErrorMiddleware:
 
         if not isinstance(exception, DomainError) or request.path.startswith("/api/"):
             return None
+        from ketaclinic.web.lib.errors import PermissionDeniedError
+
+        if isinstance(exception, PermissionDeniedError):
+            from ketaclinic.web.lib.audit import record_denied
+
+            record_denied(request, exception)
         response = render(request, "error.html", {"error": exception}, status=exception.status)
         if isinstance(exception, RateLimitedError):
             response["Retry-After"] = str(exception.retry_after)

@@ -6,11 +6,14 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.security import HttpBearer
 
 from ketaclinic.core.jsonlimits import loads_limited
+from ketaclinic.web.accounts.roles import Perm
+from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.monitoring import actions, selectors
 from ketaclinic.web.monitoring.models import Device, MonitoringAlert
@@ -89,15 +92,25 @@ def _device_out(d: Device, session: int | None = None) -> dict[str, Any]:
 
 def _device_for(request: HttpRequest, device_id: int) -> Device:
     d = Device.objects.filter(pk=device_id).first()
-    if d is None:
-        raise NotFoundError(f"device {device_id} not found")
-    selectors.site_for_user(request.user, d.site_id)
+    try:
+        if d is None:
+            raise NotFoundError("missing")
+        selectors.site_for_user(request.user, d.site_id, perm=Perm.DEVICE_MANAGE)
+    except NotFoundError:
+        raise NotFoundError(f"device {device_id} not found") from None  # missing and other clinic's alike
     return d
+
+
+def _audit_read(request: HttpRequest, action: str, site: Any, detail: dict[str, Any]) -> None:
+    with transaction.atomic():
+        record_audit(
+            actor=request.user, action=action, obj=site, clinic=site.clinic, request=request, detail=detail
+        )
 
 
 @router.post("/devices", response={201: dict}, summary="Register a device (the token is shown once)")
 def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[str, Any]]:
-    site = selectors.site_for_user(request.user, payload.site)
+    site = selectors.site_for_user(request.user, payload.site, perm=Perm.DEVICE_MANAGE)
     device, raw = actions.do_register_device(
         actor=request.user, site=site, label=payload.label, serial=payload.serial, kind=payload.kind
     )
@@ -106,11 +119,12 @@ def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[
 
 @router.get("/sites/{site_id}/devices", response=list[DeviceOut])
 def list_devices(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
-    site = selectors.site_for_user(request.user, site_id)
-    return [
-        _device_out(r["device"], r["session"].pk if r["session"] else None)
-        for r in selectors.devices_for_site(site)
-    ]
+    site = selectors.site_for_user(request.user, site_id, perm=Perm.DEVICE_MANAGE)
+    rows = selectors.devices_for_site(site)
+    _audit_read(
+        request, "monitoring.devices.view", site, {"devices": [r["device"].pk for r in rows], "via": "api"}
+    )
+    return [_device_out(r["device"], r["session"].pk if r["session"] else None) for r in rows]
 
 
 class ReasonIn(Schema):
@@ -154,15 +168,24 @@ def detach_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> di
 @router.get("/sites/{site_id}/board", summary="Live board snapshot: sessions, recent vitals, open alerts")
 def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
     site = selectors.site_for_user(request.user, site_id)
-    return selectors.board_snapshot(site)
+    snapshot = selectors.board_snapshot(site)
+    _audit_read(
+        request,
+        "monitoring.board.view",
+        site,
+        {"sessions": [s["id"] for s in snapshot["sessions"]], "via": "api"},
+    )
+    return snapshot
 
 
 @router.get("/sites/{site_id}/alerts")
 def site_alerts(request: HttpRequest, site_id: int, unacknowledged: bool = False) -> list[dict[str, Any]]:
     site = selectors.site_for_user(request.user, site_id)
-    return [
+    alerts = [
         selectors.alert_dict(a) for a in selectors.alerts_for_site(site, unacknowledged_only=unacknowledged)
     ]
+    _audit_read(request, "monitoring.alerts.view", site, {"alerts": [a["id"] for a in alerts], "via": "api"})
+    return alerts
 
 
 class AckIn(Schema):
@@ -173,9 +196,12 @@ class AckIn(Schema):
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str, Any]:
     alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
-    if alert is None:
-        raise NotFoundError(f"alert {alert_id} not found")
-    selectors.site_for_user(request.user, alert.site_id)
+    try:
+        if alert is None:
+            raise NotFoundError("missing")
+        selectors.site_for_user(request.user, alert.site_id)
+    except NotFoundError:
+        raise NotFoundError(f"alert {alert_id} not found") from None  # missing and other clinic's alike
     a = actions.do_acknowledge_alert(
         actor=request.user, alert=alert, action=payload.action, note=payload.note
     )

@@ -133,7 +133,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         from ketaclinic.web.clinics.models import Site
 
         site = Site.objects.filter(pk=site_id).first()
-        return site is not None and has_perm_in_clinic(user, site.clinic_id, Perm.PATIENT_VIEW)
+        return site is not None and has_perm_in_clinic(user, site.clinic_id, Perm.CLINICAL_VIEW)
 
     async def disconnect(self, code: int) -> None:
         if self.group:

@@ -28,9 +28,14 @@ SPARK_WINDOW = timedelta(seconds=120)
 METRICS = ("sbp", "dbp", "hr", "spo2", "rr")
 
 
-def site_for_user(user: Any, site_id: int, *, perm: Perm = Perm.PATIENT_VIEW) -> Site:
-    """The site, if the user may see patients in its clinic (else NotFound / PermissionDenied)."""
-    site = Site.objects.select_related("clinic").filter(pk=site_id).first()
+def site_for_user(user: Any, site_id: int, *, perm: Perm = Perm.CLINICAL_VIEW) -> Site:
+    """The site, if the user may read clinical data (or `perm`) in its clinic. Another clinic's site and a
+    missing one answer alike (NotFound); a member without the permission gets PermissionDenied."""
+    from ketaclinic.web.lib.access import user_clinic_ids
+
+    site = (
+        Site.objects.select_related("clinic").filter(pk=site_id, clinic_id__in=user_clinic_ids(user)).first()
+    )
     if site is None:
         raise NotFoundError(f"site {site_id} not found")
     require_perm(user, site.clinic_id, perm)

@@ -55,7 +55,7 @@ def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @login_required
 def devices(request: HttpRequest, site_id: int) -> HttpResponse:
-    site = selectors.site_for_user(request.user, site_id)
+    site = selectors.site_for_user(request.user, site_id, perm=Perm.DEVICE_MANAGE)
     errors: dict[str, list[str]] = {}
     new_token = None
     if request.method == "POST":
@@ -108,12 +108,18 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
             errors = exc.fields or {"__all__": [exc.message]}
             if not exc.fields:
                 errors = {"__all__": [exc.message]}
+    rows = selectors.devices_for_site(site)
+    with transaction.atomic():
+        record_audit(
+            actor=request.user, action="monitoring.devices.view", obj=site, clinic=site.clinic, request=request,
+            detail={"devices": [r["device"].pk for r in rows]},
+        )  # fmt: skip
     return render(
         request,
         "monitoring/devices.html",
         {
             "site": site,
-            "rows": selectors.devices_for_site(site),
+            "rows": rows,
             "sessions": list(selectors.sessions_on_board(site)),
             "errors": errors,
             "new_token": new_token,
@@ -127,9 +133,12 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
 @require_POST
 def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
-    if alert is None:
-        raise NotFoundError(f"alert {alert_id} not found")
-    selectors.site_for_user(request.user, alert.site_id)
+    try:
+        if alert is None:
+            raise NotFoundError("missing")
+        selectors.site_for_user(request.user, alert.site_id)
+    except NotFoundError:
+        raise NotFoundError(f"alert {alert_id} not found") from None  # missing and other clinic's alike
     try:
         actions.do_acknowledge_alert(
             actor=request.user,

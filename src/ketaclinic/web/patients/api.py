@@ -155,7 +155,7 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
 
 @router.get("/{patient_id}", response={200: PatientOut, **ERRORS})
 def get_patient(request: HttpRequest, patient_id: int) -> Any:
-    return access_patient_by_id(request.user, patient_id, request=request)
+    return access_patient_by_id(request.user, patient_id, perm=Perm.PATIENT_VIEW, request=request)
 
 
 @router.patch("/{patient_id}", response={200: PatientOut, **ERRORS})
@@ -168,7 +168,7 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
 
 @router.get("/{patient_id}/history", response={200: list[VersionOut], **ERRORS})
 def patient_history(request: HttpRequest, patient_id: int) -> Any:
-    patient = access_patient_by_id(request.user, patient_id, request=request)
+    patient = access_patient_by_id(request.user, patient_id, perm=Perm.PATIENT_VIEW, request=request)
     return list(patient.versions.select_related("changed_by").order_by("version"))
 
 

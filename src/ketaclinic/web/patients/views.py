@@ -24,6 +24,8 @@ from ketaclinic.web.patients.models import CareTeamMember, SexAtBirth
 from ketaclinic.web.patients.tabs import CHART_TABS, chart_banners
 
 PAGE_SIZE = 25
+# Tabs with demographics and scheduling only; every other tab shows clinical data (Perm.CLINICAL_VIEW).
+DEMOGRAPHIC_TABS = frozenset({"overview", "history"})
 
 
 def load_patient(
@@ -44,8 +46,11 @@ def load_patient(
 
 def chart_context(request: HttpRequest, patient: Any, active_tab: str) -> dict[str, Any]:
     """Context every chart tab needs: header data, tabs, banners."""
+    clinical = has_perm_in_clinic(request.user, patient.clinic_id, Perm.CLINICAL_VIEW)
     tabs = []
     for tab in CHART_TABS:
+        if not clinical and tab.slug not in DEMOGRAPHIC_TABS:
+            continue  # clinical tabs are not offered to roles that may not read clinical data
         try:
             url = reverse(tab.url_name, kwargs={"patient_id": patient.pk})
         except NoReverseMatch:
@@ -54,9 +59,10 @@ def chart_context(request: HttpRequest, patient: Any, active_tab: str) -> dict[s
     return {
         "patient": patient,
         "tabs": tabs,
-        "banners": chart_banners(patient),
+        "banners": chart_banners(patient) if clinical else [],
+        "clinical": clinical,
         "age": patient.age_on(timezone.localdate()),
-        "latest_weight": patient.latest_weight(),
+        "latest_weight": patient.latest_weight() if clinical else None,
         "can_edit": has_perm_in_clinic(request.user, patient.clinic_id, Perm.PATIENT_EDIT),
     }
 
@@ -162,7 +168,7 @@ def chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     ctx = chart_context(request, patient, "overview")
     ctx.update(
         {
-            "weights": patient.weights.select_related("recorded_by")[:10],
+            "weights": patient.weights.select_related("recorded_by")[:10] if ctx["clinical"] else [],
             "care_team": patient.care_team.select_related("user"),
             "team_roles": CareTeamMember.TeamRole.choices,
             "staff": _clinic_staff(patient.clinic),

@@ -397,7 +397,19 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
 @login_required
 def rems_dashboard(request: HttpRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
-    forms = list(selectors.rems_forms_due(clinic)) if clinic is not None else []
+    if clinic is None:
+        raise NotFoundError("no active clinic")
+    if not has_perm_in_clinic(request.user, clinic, Perm.CLINICAL_VIEW):
+        raise PermissionDeniedError("your role in this clinic does not allow reading REMS monitoring forms")
+    forms = list(selectors.rems_forms_due(clinic))
+    with transaction.atomic():
+        record_audit(
+            actor=request.user,
+            action="rems.dashboard.view",
+            clinic=clinic,
+            request=request,
+            detail={"forms": [f.pk for f in forms]},
+        )
     return render(
         request, "treatment/rems_dashboard.html", {"forms": [(f, selectors.rems_overdue(f)) for f in forms]}
     )
@@ -437,7 +449,7 @@ def board(request: HttpRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise NotFoundError("no active clinic")
-    if not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW):
+    if not has_perm_in_clinic(request.user, clinic, Perm.CLINICAL_VIEW):
         raise PermissionDeniedError("you cannot view this clinic's sessions")
     sessions = selectors.sessions_board(clinic)
     forms = list(selectors.rems_forms_due(clinic))
