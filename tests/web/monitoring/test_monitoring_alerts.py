@@ -171,7 +171,8 @@ def test_acknowledge_refusals_change_nothing(
     assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
     a.refresh_from_db()
     assert a.acknowledged_at is None and a.ack_action == ""
-    assert AuditEvent.objects.exclude(action="access.denied").count() == audits  # refusals are audited, nothing else
+    # The refusals themselves are audited (access.denied); nothing else was written.
+    assert AuditEvent.objects.exclude(action="access.denied").count() == audits
     actions.do_acknowledge_alert(actor=nurse, alert=a, action="artefact")
     with pytest.raises(ConflictError):
         actions.do_acknowledge_alert(actor=nurse, alert=a, action="reassessed")

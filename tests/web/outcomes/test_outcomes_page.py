@@ -180,11 +180,13 @@ def test_auditor_and_admin_may_see_the_page(
 def test_other_roles_are_refused_and_nothing_is_audited(
     role: str, cohort: dict[str, Any], make_user: Callable[..., Any], client_as: Callable[[Any], Client]
 ) -> None:
-    before = AuditEvent.objects.count()
+    before = AuditEvent.objects.exclude(action="access.denied").count()
     r = client_as(make_user(role)).get(URL)
     assert r.status_code == 403
     assert "enrolled" not in r.content.decode()
-    assert AuditEvent.objects.count() == before
+    # No read is audited; the refused attempt itself is (access.denied).
+    assert AuditEvent.objects.exclude(action="access.denied").count() == before
+    assert AuditEvent.objects.filter(action="access.denied", request_path=URL).count() == 1
 
 
 @pytest.mark.parametrize(
