@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "ketaclinic.web.lib.middleware.ActiveClinicMiddleware",
+    "ketaclinic.web.lib.middleware.SiteTimeZoneMiddleware",
     "ketaclinic.web.lib.middleware.DomainErrorMiddleware",
     "ketaclinic.web.lib.middleware.ApiBodyGuardMiddleware",
 ]

@@ -11,6 +11,9 @@ from django.utils.functional import SimpleLazyObject
 
 SESSION_KEY = "kc_clinic_id"
 REFRESH_KEY = "kc_seen"
+#: [clinic id, zone name, expiry epoch]: the active clinic's zone, re-read from its sites every TZ_CACHE_S.
+TZ_KEY = "kc_tz"
+TZ_CACHE_S = 300
 
 
 def _clock() -> int:
@@ -41,6 +44,55 @@ class ActiveClinicMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.clinic = SimpleLazyObject(lambda: _active_clinic(request))  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+def _zone_name(request: HttpRequest) -> str | None:
+    from ketaclinic.web.lib.timezones import zone_name_of_clinic
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    session = request.session
+    cached = session.get(TZ_KEY)
+    now = _clock()
+    if (
+        isinstance(cached, list)
+        and len(cached) == 3
+        and cached[0] == session.get(SESSION_KEY)
+        and cached[0] is not None
+        and isinstance(cached[2], int)
+        and now < cached[2]
+    ):
+        return str(cached[1])
+    clinic = request.clinic  # type: ignore[attr-defined]
+    if not clinic:
+        return None
+    name = zone_name_of_clinic(clinic)
+    session[TZ_KEY] = [clinic.pk, name, now + TZ_CACHE_S]
+    return name
+
+
+class SiteTimeZoneMiddleware:
+    """Show every time in the active clinic's zone: templates' |date and localtime() follow it.
+
+    Runs after ActiveClinicMiddleware. The zone is kept in the session for a few minutes so that a page costs
+    no query for it; switching clinic changes it at once. Anonymous pages keep the server's TIME_ZONE (a view
+    about one patient's link may override it with that clinic's zone).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import timezone
+
+        from ketaclinic.web.lib.timezones import zone_or_default
+
+        name = _zone_name(request)
+        if name is None:
+            return self.get_response(request)
+        with timezone.override(zone_or_default(name)):
+            return self.get_response(request)
 
 
 class DomainErrorMiddleware:

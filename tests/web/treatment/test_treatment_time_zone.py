@@ -1,0 +1,35 @@
+"""The sessions board and the run sheet name the site's zone beside each time (e.g. "06:05 PST")."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from tests.web.treatment.treatment_helpers import session_for
+
+from ketaclinic.web.clinics.models import Site
+from ketaclinic.web.treatment import actions as A
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.mark.usefixtures("cleared")
+def test_run_sheet_and_board_name_the_zone(
+    prescriber: Any, nurse: Any, patient: Any, site: Site, client_as: Any
+) -> None:
+    Site.objects.filter(pk=site.pk).update(timezone="America/Los_Angeles")
+    s = session_for(prescriber, nurse, patient)
+    s.site = site
+    s.scheduled_for = timezone.now()
+    s.save(update_fields=["site", "scheduled_for"])
+    local = timezone.localtime(s.scheduled_for, timezone=LA)
+    c = client_as(nurse)
+    board = c.get("/treatment/").content.decode()
+    assert f"{local:%Y-%m-%d %H:%M %Z}" in board
+    A.do_check_in(actor=nurse, session_id=s.pk)
+    checked_in = s.transitions.get(to_status="checked_in").at
+    sheet = c.get(f"/treatment/sessions/{s.pk}/").content.decode()
+    at = timezone.localtime(checked_in, timezone=LA)
+    assert f"<li>{at:%H:%M %Z} " in sheet  # the timeline's check-in
