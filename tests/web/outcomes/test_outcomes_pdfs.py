@@ -104,14 +104,16 @@ def test_progress_report_access(
     make_user: Callable[..., Any],
     client_as: Callable[[Any], Client],
 ) -> None:
-    before = AuditEvent.objects.count()
+    before = AuditEvent.objects.exclude(action="access.denied").count()
     assert (
         client_as(make_user("researcher")).get(f"/outcomes/patients/{treated.pk}/progress.pdf").status_code
         == 403
     )
     outsider = make_user("prescriber", clinic=other_clinic)
     assert client_as(outsider).get(f"/outcomes/patients/{treated.pk}/progress.pdf").status_code == 404
-    assert AuditEvent.objects.count() == before
+    # No read is audited; the researcher's refused attempt is (access.denied).
+    assert AuditEvent.objects.exclude(action="access.denied").count() == before
+    assert AuditEvent.objects.filter(action="access.denied").count() == 1
 
 
 def test_chart_header_links_the_progress_report(
