@@ -28,6 +28,7 @@ RESTART_ALLOWED = os.environ.get("KETACLINIC_TEST_PG_RESTART") == "1"
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.slow,
+    pytest.mark.serial,
     pytest.mark.skipif(
         not (os.environ.get("KETACLINIC_TEST_POSTGRES") and RESTART_ALLOWED),
         reason="restarts PostgreSQL: set KETACLINIC_TEST_POSTGRES=1 and KETACLINIC_TEST_PG_RESTART=1",
