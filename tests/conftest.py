@@ -36,6 +36,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, (env, reason) in SERVICE_FLAGS.items():
             if marker in item.keywords and not os.environ.get(env):
                 item.add_marker(pytest.mark.skip(reason=f"skipped: {reason}"))
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.slow)
         if in_worker and "serial" in item.keywords:
             # e.g. the PostgreSQL restart test: other workers' tests would fail while the server restarts.
             item.add_marker(pytest.mark.skip(reason="skipped: must run alone, run it with -n 0"))

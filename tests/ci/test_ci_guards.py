@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Seconds each (subprocesses or the whole demo seed): `-m 'not slow'` skips them in a quick loop.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 RESTART_TEST = "tests/web/monitoring/test_monitoring_pg_restart.py"
 

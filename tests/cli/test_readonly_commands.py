@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Seconds each (subprocesses or the whole demo seed): `-m 'not slow'` skips them in a quick loop.
+pytestmark = pytest.mark.slow
+
 READ_ONLY = [
     ["ledger", "verify"],
     ["ledger", "verify", "--json"],

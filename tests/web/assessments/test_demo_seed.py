@@ -12,6 +12,9 @@ from ketaclinic.web.assessments.models import Assessment, RemoteLink, RemoteSche
 from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
 from ketaclinic.web.screening import selectors as screening
 
+# Seconds each (subprocesses or the whole demo seed): `-m 'not slow'` skips them in a quick loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def seeded(db: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

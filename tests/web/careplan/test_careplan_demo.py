@@ -11,6 +11,9 @@ from ketaclinic.web import demo
 from ketaclinic.web.careplan.fhir import care_plan_resource
 from ketaclinic.web.careplan.models import CarePlan
 
+# Seconds each (subprocesses or the whole demo seed): `-m 'not slow'` skips them in a quick loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def seeded(db: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

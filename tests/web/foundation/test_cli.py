@@ -17,6 +17,9 @@ from tests.demo_home import copy_of_seeded_demo, seeded_template
 
 import ketaclinic
 
+# Seconds each (subprocesses or the whole demo seed): `-m 'not slow'` skips them in a quick loop.
+pytestmark = pytest.mark.slow
+
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
     """The caller's environment without database or production settings, pointed at `home`."""

@@ -10,7 +10,7 @@ from ketaclinic.web import demo
 from ketaclinic.web.surveillance import selectors
 from ketaclinic.web.surveillance.demo import ROLES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_demo_patients_tell_their_story(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,9 @@ import pytest
 from ketaclinic.web import demo
 from ketaclinic.web.telehealth.models import ClinicianLicence, TelehealthConsent, Visit
 
+# Seconds each (subprocesses or the whole demo seed): `-m 'not slow'` skips them in a quick loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def seeded(db: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

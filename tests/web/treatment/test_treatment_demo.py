@@ -23,7 +23,7 @@ from ketaclinic.web.treatment.models import (
 )
 from ketaclinic.web.treatment.stock import reconciliation, reconciliation_problems
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_demo_seed_makes_courses_sessions_through_the_ledger_and_outcomes(
