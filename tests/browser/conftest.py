@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.demo_home import copy_of_seeded_demo
 
 CHROMIUM = os.environ.get("KETACLINIC_CHROMIUM", "/usr/bin/chromium")
 DEMO_PASSWORD = "ketaclinic-demo-2026"
@@ -67,16 +68,9 @@ def run_in_server_env(home: str, code: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_home() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="ketaclinic-browser-") as home:
-        subprocess.run(
-            [sys.executable, "-m", "ketaclinic.cli.__main__", "demo", "--no-serve"],
-            env=_server_env(home),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        yield home
+def live_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # A private copy of the demo installation seeded once per test run (tests/demo_home.py).
+    yield str(copy_of_seeded_demo(tmp_path_factory, tmp_path_factory.mktemp("browser") / "home"))
 
 
 @pytest.fixture(scope="session")
