@@ -22,7 +22,7 @@ def test_visible_text_drops_attributes_scripts_and_styles() -> None:
         ("Answer to item_1", "snake_case code", "item_1"),
         ("BP 120/80 mm[Hg]", "UCUM code in brackets", "mm[Hg]"),
         ("Observe for 5400 s", "duration in raw seconds", "5400 s"),
-        ("See clinical-guidance.md §6", "reference to a repository file", "clinical-guidance.md §6"),
+        ("See dosing-guide.md §6", "reference to a repository file", "dosing-guide.md §6"),
         ("Rules in data/ruleset.yaml", "reference to a repository file", "data/ruleset.yaml"),
     ],
 )
