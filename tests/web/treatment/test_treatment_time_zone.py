@@ -33,3 +33,5 @@ def test_run_sheet_and_board_name_the_zone(
     sheet = c.get(f"/treatment/sessions/{s.pk}/").content.decode()
     at = timezone.localtime(checked_in, timezone=LA)
     assert f"<li>{at:%H:%M %Z} " in sheet  # the timeline's check-in
+    # The timeline reads in words; the status code stays in a tooltip.
+    assert '<span title="scheduled">Scheduled</span> → <span title="checked_in">Checked in</span> by' in sheet

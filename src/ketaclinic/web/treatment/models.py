@@ -154,6 +154,11 @@ class DosingSession(models.Model):
         return f"Session {self.pk} ({self.status})"
 
 
+def _status_label(code: str) -> str:
+    labels = dict(DosingSession.Status.choices)
+    return str(labels.get(code, code.replace("_", " ")))
+
+
 class SessionTransition(models.Model):
     """Insert-only timeline of a session's state changes."""
 
@@ -169,6 +174,15 @@ class SessionTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+    @property
+    def from_label(self) -> str:
+        """The status left, in words (the code stays in `from_status`)."""
+        return _status_label(self.from_status)
+
+    @property
+    def to_label(self) -> str:
+        return _status_label(self.to_status)
 
 
 class Administration(models.Model):
