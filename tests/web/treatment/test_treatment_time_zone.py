@@ -35,3 +35,24 @@ def test_run_sheet_and_board_name_the_zone(
     assert f"<li>{at:%H:%M %Z} " in sheet  # the timeline's check-in
     # The timeline reads in words; the status code stays in a tooltip.
     assert '<span title="scheduled">Scheduled</span> → <span title="checked_in">Checked in</span> by' in sheet
+
+
+@pytest.mark.usefixtures("cleared")
+def test_run_sheet_uses_the_sessions_site_zone_whichever_clinic_is_active(
+    prescriber: Any, nurse: Any, patient: Any, site: Site, other_clinic: Any, client_as: Any
+) -> None:
+    from ketaclinic.web.accounts.models import Membership
+
+    Site.objects.filter(pk=site.pk).update(timezone="America/Los_Angeles")
+    Site.objects.create(clinic=other_clinic, name="Harbour", jurisdiction="UK", timezone="Asia/Tokyo")
+    Membership.objects.create(user=nurse, clinic=other_clinic, role="nurse")  # "Other Clinic" sorts first
+    s = session_for(prescriber, nurse, patient)
+    s.site = site
+    s.save(update_fields=["site"])
+    A.do_check_in(actor=nurse, session_id=s.pk)
+    at = timezone.localtime(s.transitions.get(to_status="checked_in").at, timezone=LA)
+    c = client_as(nurse)
+    c.get("/patients/")
+    assert c.session["kc_tz"][:2] == [other_clinic.pk, "Asia/Tokyo"]
+    sheet = c.get(f"/treatment/sessions/{s.pk}/").content.decode()
+    assert f"<li>{at:%H:%M %Z} " in sheet

@@ -10,12 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.lib.timezones import zone_or_default
 from ketaclinic.web.patients.tabs import chart_banners
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.treatment import actions, selectors
@@ -168,7 +170,12 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     ctx.update(_ledger_context(request, s))
     ctx.update(_sensor_context(request, s))
     ctx["extra_panels"] = run_sheet_panels(request, s)
-    return render(request, "treatment/session.html", ctx)
+    # The run sheet is read at the chair: its times are the session's site's, whichever clinic is active.
+    site = s.site or s.patient.home_site
+    if site is None:
+        return render(request, "treatment/session.html", ctx)
+    with timezone.override(zone_or_default(site.timezone)):
+        return render(request, "treatment/session.html", ctx)
 
 
 def _sensor_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
