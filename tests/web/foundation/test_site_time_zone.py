@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ketaclinic.web.accounts.models import Membership
 from ketaclinic.web.clinics.models import Site
@@ -62,3 +63,17 @@ def test_an_unknown_zone_name_falls_back_to_the_server_zone(settings: Any) -> No
     settings.TIME_ZONE = "UTC"
     assert zone_or_default("Mars/Olympus").key == "UTC"
     assert zone_or_default("").key == "UTC"
+
+
+def test_the_patients_remote_form_shows_the_home_sites_zone(
+    prescriber: Any, patient: Any, site: Site
+) -> None:
+    from django.test import Client
+
+    from ketaclinic.web.assessments.actions import do_create_remote_link
+
+    Site.objects.filter(pk=site.pk).update(timezone="America/Los_Angeles")
+    link, url = do_create_remote_link(actor=prescriber, patient_id=patient.pk, instrument_id="phq9")
+    local = link.expires_at.astimezone(ZoneInfo("America/Los_Angeles"))
+    body = Client().get(url).content.decode()
+    assert f"expires {local.day} {local:%B %Y, %H:%M %Z}." in body

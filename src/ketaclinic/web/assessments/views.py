@@ -19,6 +19,7 @@ from ketaclinic.web.assessments.models import Context, SuicideAlert
 from ketaclinic.web.assessments.providers import dose_times
 from ketaclinic.web.assessments.trends import trend_svg
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
+from ketaclinic.web.lib.timezones import zone_name_of_clinic, zone_or_default
 from ketaclinic.web.patients.views import chart_context, load_patient
 
 
@@ -286,9 +287,13 @@ def remote(request: HttpRequest, token: str) -> HttpResponse:
             return _link_closed(request, exc)
         else:
             return render(request, "assessments/remote_done.html", {"defn": defn})
-    return render(
-        request,
-        "assessments/remote.html",
-        {"defn": defn, "items": _items_for_form(defn, values, errors), "errors": errors, "link": link},
-        status=status,
-    )
+    # No one is signed in: the page's times are the patient's home site's (else their clinic's).
+    site = link.patient.home_site
+    zone = zone_or_default(site.timezone if site is not None else zone_name_of_clinic(link.clinic))
+    with timezone.override(zone):
+        return render(
+            request,
+            "assessments/remote.html",
+            {"defn": defn, "items": _items_for_form(defn, values, errors), "errors": errors, "link": link},
+            status=status,
+        )
