@@ -52,7 +52,10 @@ from ketaclinic.web.monitoring.actions import do_register_device
 iv_session = A.DosingSession.objects.get(pk=out["iv"])
 device, token = do_register_device(actor=kim, site=iv_session.site, label="Wrist T1", serial="BROWSER-T1")
 out["device"], out["token"] = device.pk, token
-fmt = lambda minutes: timezone.localtime(now - dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+# The nurse types wall-clock times of the session's site (Los Angeles in the demo), as the run sheet shows them.
+from ketaclinic.web.lib.timezones import zone_or_default
+site_zone = zone_or_default(iv_session.site.timezone)
+fmt = lambda minutes: timezone.localtime(now - dt.timedelta(minutes=minutes), site_zone).strftime("%Y-%m-%dT%H:%M")
 out["t"] = {str(m): fmt(m) for m in (10, 5, 40, 80, 90, 125, 130)}
 print(json.dumps(out))
 """
