@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import yaml
@@ -391,8 +392,15 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
     fn = _STEP.get(step)
     if fn is None:
         raise Http404
+    # Times typed on the run sheet are the wall clock it shows: the session's site's, whichever clinic is
+    # active (the step itself checks access; this only picks the zone, so a missing session stays a 404).
+    zones = DosingSession.objects.filter(pk=session_id).values_list(
+        "site__timezone", "patient__home_site__timezone"
+    )
+    zone = next((z for z in (zones.first() or ()) if z), None)
     try:
-        fn(request, session_id, request.POST)
+        with timezone.override(zone_or_default(zone)) if zone else nullcontext():
+            fn(request, session_id, request.POST)
         messages.success(request, "Saved.")
     except DomainError as exc:
         _flash(request, exc)
