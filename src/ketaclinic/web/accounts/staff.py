@@ -175,20 +175,26 @@ def do_grant_role(*, actor: Any, clinic: Any, user_id: Any, role: str, request: 
         return _grant(actor=actor, clinic=clinic, user=user, role=clean, request=request)
 
 
+def _membership_for_update(clinic: Any, membership_id: Any) -> Membership:
+    """The clinic's membership `membership_id`, row-locked for this transaction; another clinic's is not found."""
+    m = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(pk=_int(membership_id, "membership"), clinic=clinic)
+        .first()
+    )
+    if m is None:
+        raise NotFoundError("no such role grant")
+    return m
+
+
 def do_approve_grant(*, actor: Any, clinic: Any, membership_id: Any, request: Any = None) -> Membership:
     """A second admin (not the one who granted it, not the grantee) or the clinic's registrant approves."""
     is_registrant = actor is not None and clinic.registrant_id == actor.pk
     if actor is not None and not is_registrant and not has_perm_in_clinic(actor, clinic, Perm.CLINIC_ADMIN):
         raise PermissionDeniedError("only a clinic admin or the clinic's registrant may approve a role grant")
     with transaction.atomic():
-        m = (
-            Membership.objects.select_for_update()
-            .select_related("user")
-            .filter(pk=_int(membership_id, "membership"), clinic=clinic)
-            .first()
-        )
-        if m is None:
-            raise NotFoundError("no such role grant")
+        m = _membership_for_update(clinic, membership_id)
         if not m.is_active or not m.approval_required or m.approved_at is not None:
             raise ConflictError(
                 "this role grant is not waiting for approval", fields={"membership": ["not pending"]}
@@ -221,14 +227,7 @@ def do_revoke_role(*, actor: Any, clinic: Any, membership_id: Any, request: Any 
     """Deactivate one membership (a role in this clinic); pending grants are withdrawn the same way."""
     _require_admin(actor, clinic)
     with transaction.atomic():
-        m = (
-            Membership.objects.select_for_update()
-            .select_related("user")
-            .filter(pk=_int(membership_id, "membership"), clinic=clinic)
-            .first()
-        )
-        if m is None:
-            raise NotFoundError("no such role grant")
+        m = _membership_for_update(clinic, membership_id)
         if not m.is_active:
             raise ConflictError("this role is already revoked", fields={"membership": ["already revoked"]})
         m.is_active = False
