@@ -26,7 +26,7 @@ from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_aler
 from ketaclinic.web.patients.models import Patient
 from ketaclinic.web.treatment import actions as A
 from ketaclinic.web.treatment.demo import clear_screening, consent_and_course
-from ketaclinic.web.treatment.models import TreatmentCourse
+from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
 
 patel, okafor = User.objects.get(username="dr.patel"), User.objects.get(username="dr.okafor")
 kim = User.objects.get(username="nurse.kim")
@@ -49,7 +49,7 @@ for key, patient, protocol, product, route in (
     out[key] = s.pk
 # A wrist sensor registered at the IV patient's site (the nurse attaches it from the run sheet).
 from ketaclinic.web.monitoring.actions import do_register_device
-iv_session = A.DosingSession.objects.get(pk=out["iv"])
+iv_session = DosingSession.objects.get(pk=out["iv"])
 device, token = do_register_device(actor=kim, site=iv_session.site, label="Wrist T1", serial="BROWSER-T1")
 out["device"], out["token"] = device.pk, token
 # The nurse types wall-clock times of the session's site (Los Angeles in the demo), as the run sheet shows them.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ketaclinic.web.treatment import actions as A
+from ketaclinic.web.treatment.actions import courses, sessions
 
 
 @pytest.fixture
 def cleared(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(A, "_screening_cleared", lambda patient: True)
-    monkeypatch.setattr(A, "_consent_on_file", lambda patient, protocol, indication: True)
-    monkeypatch.setattr(A, "_suicide_alert_open", lambda patient: False)
+    monkeypatch.setattr(courses, "_screening_cleared", lambda patient: True)
+    monkeypatch.setattr(courses, "_consent_on_file", lambda patient, protocol, indication: True)
+    monkeypatch.setattr(sessions, "_suicide_alert_open", lambda patient: False)

@@ -22,6 +22,7 @@ from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
 from ketaclinic.web.monitoring import actions as M
 from ketaclinic.web.monitoring.models import Device, DeviceAttachment, SensorReading
 from ketaclinic.web.treatment import actions as A
+from ketaclinic.web.treatment.actions import discharge
 from ketaclinic.web.treatment.models import DosingSession
 from ketaclinic.web.treatment.selectors import flowsheet_rows
 
@@ -176,7 +177,7 @@ def test_discharge_failing_after_the_detach_rolls_the_detach_back(
     device, _ = register(nurse, s.site)
     M.do_attach_device(actor=nurse, device=device, session=s)
     calls: list[int] = []
-    real = A._detach_sensors
+    real = discharge._detach_sensors
 
     def detach_then_fail_later(actor: Any, session: Any, reason: str) -> int:
         calls.append(real(actor, session, reason))
@@ -185,8 +186,8 @@ def test_discharge_failing_after_the_detach_rolls_the_detach_back(
     def broken_transition(*a: Any, **k: Any) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(A, "_detach_sensors", detach_then_fail_later)
-    monkeypatch.setattr(A, "_transition", broken_transition)
+    monkeypatch.setattr(discharge, "_detach_sensors", detach_then_fail_later)
+    monkeypatch.setattr(discharge, "_transition", broken_transition)
     before, snap = state(), snapshot(s)
     with pytest.raises(RuntimeError):
         A.do_discharge(actor=nurse, session_id=s.pk)

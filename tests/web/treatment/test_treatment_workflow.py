@@ -21,6 +21,7 @@ from tests.web.treatment.treatment_helpers import (
 
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.treatment import actions as A
+from ketaclinic.web.treatment.actions import courses, sessions
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SessionAlert
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +32,8 @@ NOW = timezone.now
 def test_course_requires_cleared_screening(
     prescriber: Any, patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(A, "_screening_cleared", lambda p: False)
-    monkeypatch.setattr(A, "_consent_on_file", lambda p, pr, ind: True)
+    monkeypatch.setattr(courses, "_screening_cleared", lambda p: False)
+    monkeypatch.setattr(courses, "_consent_on_file", lambda p, pr, ind: True)
     before = counts()
     with pytest.raises(ValidationFailed) as exc:
         start(prescriber, patient)
@@ -41,8 +42,8 @@ def test_course_requires_cleared_screening(
 
 
 def test_course_requires_consent(prescriber: Any, patient: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(A, "_screening_cleared", lambda p: True)
-    monkeypatch.setattr(A, "_consent_on_file", lambda p, pr, ind: False)
+    monkeypatch.setattr(courses, "_screening_cleared", lambda p: True)
+    monkeypatch.setattr(courses, "_consent_on_file", lambda p, pr, ind: False)
     before = counts()
     with pytest.raises(ValidationFailed) as exc:
         start(prescriber, patient)
@@ -302,7 +303,7 @@ def test_unacknowledged_suicide_alert_blocks_dosing(
 ) -> None:
     s = _advance_to(S.CHECKED_IN, prescriber, nurse, patient)
     A.do_record_vitals(actor=nurse, session_id=s.pk, values={"systolic": 120, "diastolic": 80})
-    monkeypatch.setattr(A, "_suicide_alert_open", lambda p: True)
+    monkeypatch.setattr(sessions, "_suicide_alert_open", lambda p: True)
     with pytest.raises(ValidationFailed) as exc:
         A.do_pass_pre_dose_checks(actor=nurse, session_id=s.pk, data=PRE_OK)
     assert list(exc.value.fields) == ["suicide_alert"]

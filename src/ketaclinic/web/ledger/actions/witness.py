@@ -1,0 +1,117 @@
+"""Witness signatures: a second person re-enters their password to co-sign a ledger entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ketaclinic.web.accounts.roles import Role
+from ketaclinic.web.clinics.models import Clinic
+from ketaclinic.web.lib.errors import ValidationFailed
+
+WITNESS_ROLES = frozenset({Role.PRESCRIBER.value, Role.NURSE.value, Role.CUSTODIAN.value})
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessSignature:
+    """Proof that `witness_id` re-entered their password for `actor_id` in `clinic_id`, made only by
+    `authenticate_witness`. Lets a caller authenticate once, outside its own transaction (so a failure is
+    counted and audited even though the write is refused), then pass the proof instead of the password."""
+
+    witness_id: int
+    actor_id: int
+    clinic_id: int
+
+
+_WITNESS_REFUSED = "the witness's password is not correct"
+
+
+def authenticate_witness(
+    *,
+    actor: Any,
+    clinic: Clinic,
+    witness: Any,
+    password: str | None,
+    field: str = "witness",
+    request: Any = None,
+) -> WitnessSignature:
+    """A witness is another active clinical or custody member of the clinic who re-enters their password.
+
+    The password goes through the sign-in path (accounts.authn): rate limited per client address and per
+    witness, failures counted toward the witness's lockout, a locked or inactive account refused, every
+    attempt audited. It runs before any stock check, so the error of a wrong password never depends on the
+    quantity or the balance.
+    """
+    from ketaclinic.web.accounts import authn
+    from ketaclinic.web.accounts.throttle import check_auth_rate
+    from ketaclinic.web.lib.audit import client_ip
+
+    if witness is None:
+        raise ValidationFailed({field: ["a witness is required"]})
+    if witness.pk == actor.pk:
+        raise ValidationFailed({field: ["the witness must be someone other than you"]})
+    from ketaclinic.web.accounts.models import Membership, effective_membership_q
+
+    if not Membership.objects.filter(
+        effective_membership_q(), user_id=witness.pk, clinic_id=clinic.pk, role__in=WITNESS_ROLES
+    ).exists():
+        raise ValidationFailed(
+            {field: ["the witness must be a prescriber, nurse or custodian of this clinic"]}
+        )
+    check_auth_rate(kind="witness", address=client_ip(request), username=witness.get_username())
+    outcome, _ = authn.check_password(
+        username=witness.get_username(),
+        password=password or "",
+        request=request,
+        purpose="witness",
+        user=witness,
+    )
+    if outcome is authn.Outcome.INACTIVE:
+        raise ValidationFailed({field: ["the witness's account is inactive"]})
+    if outcome is authn.Outcome.LOCKED:
+        raise ValidationFailed(
+            {
+                f"{field}_password": [
+                    "the witness's account is locked after repeated failed attempts; try again later"
+                ]
+            }
+        )
+    if outcome is not authn.Outcome.OK:
+        raise ValidationFailed({f"{field}_password": [_WITNESS_REFUSED]})
+    return WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk)
+
+
+def _authenticate_witness(
+    actor: Any,
+    clinic: Clinic,
+    witness: Any,
+    password: str | WitnessSignature | None,
+    field: str,
+    request: Any,
+) -> None:
+    if isinstance(password, WitnessSignature) and witness is not None:
+        if password == WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk):
+            return
+        raise ValidationFailed({field: ["the witness signature belongs to another witness, actor or clinic"]})
+    authenticate_witness(
+        actor=actor,
+        clinic=clinic,
+        witness=witness,
+        password=password if isinstance(password, str) else None,
+        field=field,
+        request=request,
+    )
+
+
+def _authenticate_second_witness(
+    actor: Any,
+    clinic: Clinic,
+    witness: Any,
+    second_witness: Any,
+    password: str | WitnessSignature | None,
+    request: Any,
+) -> None:
+    """The second witness authenticates like the first and must be a different person."""
+    if second_witness is not None and second_witness.pk == witness.pk:
+        raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
+    _authenticate_witness(actor, clinic, second_witness, password, "second_witness", request)

@@ -1,0 +1,306 @@
+"""Charting during a session: vitals, scales, side effects, interventions and session alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ketaclinic.core.protocols.monitoring import (
+    VitalAlert,
+    evaluate_sedation,
+    evaluate_vitals,
+)
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
+from ketaclinic.web.lib.live import clinic_group, notify_group
+from ketaclinic.web.treatment.actions.common import (
+    S,
+    _aware,
+    _require_status,
+    _session_for_update,
+    _transition,
+)
+from ketaclinic.web.treatment.actions.sessions import _vitals_of, baseline_vitals
+from ketaclinic.web.treatment.models import (
+    DosingSession,
+    Intervention,
+    ScaleReading,
+    SessionAlert,
+    SideEffect,
+    VitalSign,
+)
+
+
+def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | None) -> SessionAlert:
+    """Store an evaluated alert on the session (pausing a running infusion if the rule says so) and
+    announce it to the clinic once the transaction commits."""
+    code, level, message = a.code, a.level, a.message
+    paused = a.pause_infusion and session.status == S.DOSING and not session.infusion_paused
+    alert = SessionAlert.objects.create(
+        session=session,
+        code=code,
+        level=level,
+        message=message[:400],
+        source=a.source,
+        vital_sign=vital,
+        paused_infusion=paused,
+        raised_at=timezone.now(),
+    )
+    if paused:
+        session.infusion_paused = True
+        session.save(update_fields=["infusion_paused"])
+    pk, clinic_id, sid = alert.pk, session.clinic_id, session.pk
+    transaction.on_commit(
+        lambda: notify_group(
+            clinic_group(clinic_id),
+            {
+                "type": "alert",
+                "level": level,
+                "code": code,
+                "session": sid,
+                "alert": pk,
+                "text": f"Session {sid}: {message}" + (" Infusion paused." if paused else ""),
+            },
+        )
+    )
+    return alert
+
+
+# A session in which vitals and sedation/dissociation scores may be charted: from check-in until discharge.
+_CHARTING_STATUSES = (S.CHECKED_IN, S.PRE_DOSE_CHECKS, S.DOSING, S.MONITORING, S.DISCHARGE_READY)
+
+
+_VITAL_LIMITS = {
+    "systolic": (40, 300),
+    "diastolic": (20, 200),
+    "heart_rate": (20, 250),
+    "spo2": (50, 100),
+    "respiratory_rate": (2, 60),
+}
+
+
+def record_vitals_in(
+    session: DosingSession,
+    *,
+    actor: Any,
+    taken_at: dt.datetime,
+    values: dict[str, int | None],
+    source: str = VitalSign.Source.MANUAL,
+    device_id: str | None = None,
+) -> tuple[VitalSign, list[SessionAlert]]:
+    """Store one vitals set in a locked session and raise its alerts (used by manual entry and sensors)."""
+    baseline = session.status == S.CHECKED_IN
+    vs = VitalSign.objects.create(
+        session=session,
+        patient=session.patient,
+        taken_at=taken_at,
+        source=source,
+        device_id=device_id,
+        is_baseline=baseline,
+        recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **values,
+    )
+    base = baseline_vitals(session)
+    phase = "pre_dose" if session.status in (S.CHECKED_IN, S.SCHEDULED, S.PRE_DOSE_CHECKS) else "during"
+    alerts = [
+        _raise_alert(session, a, vital=vs)
+        for a in evaluate_vitals(
+            _vitals_of(vs),
+            phase=phase,  # type: ignore[arg-type]
+            baseline=_vitals_of(base) if base and not baseline else None,
+        )
+    ]
+    return vs, alerts
+
+
+def do_record_vitals(
+    *, actor: Any, session_id: int, values: dict[str, Any], taken_at: Any = None, request: Any = None
+) -> tuple[VitalSign, list[SessionAlert]]:
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, *_CHARTING_STATUSES, doing="record vitals")
+        errors: dict[str, list[str]] = {}
+        when = _aware(taken_at, "taken_at", errors) or timezone.now()
+        clean: dict[str, int | None] = {}
+        for k, (lo, hi) in _VITAL_LIMITS.items():
+            raw = values.get(k)
+            if raw in (None, ""):
+                clean[k] = None
+                continue
+            try:
+                x = int(str(raw))
+            except ValueError:
+                errors[k] = ["must be a whole number"]
+                continue
+            if not lo <= x <= hi:
+                errors[k] = [f"must be between {lo} and {hi}"]
+            clean[k] = x
+        if not errors and all(v is None for v in clean.values()):
+            errors["vitals"] = ["enter at least one value"]
+        if (clean.get("systolic") is None) != (clean.get("diastolic") is None) and "systolic" not in errors:
+            errors["diastolic" if clean.get("diastolic") is None else "systolic"] = [
+                "enter both systolic and diastolic"
+            ]
+        if errors:
+            raise ValidationFailed(errors)
+        vs, alerts = record_vitals_in(session, actor=actor, taken_at=when, values=clean)
+        record_audit(
+            actor=actor,
+            action="vitals.record",
+            obj=vs,
+            patient=session.patient,
+            request=request,
+            detail={**{k: v for k, v in clean.items() if v is not None}, "alerts": [a.code for a in alerts]},
+        )
+    return vs, alerts
+
+
+def do_record_scale(
+    *, actor: Any, session_id: int, kind: str, score: Any, taken_at: Any = None, request: Any = None
+) -> ScaleReading:
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, *_CHARTING_STATUSES, doing="record a score")
+        errors: dict[str, list[str]] = {}
+        if kind not in ScaleReading.Kind.values:
+            errors["kind"] = ["must be moaas or cadss"]
+        hi = 5 if kind == "moaas" else 92  # CADSS total 0-92 (23 items scored 0-4)
+        try:
+            value = int(str(score))
+            if not 0 <= value <= hi:
+                errors["score"] = [f"must be between 0 and {hi}"]
+        except ValueError:
+            errors["score"] = ["must be a whole number"]
+            value = 0
+        when = _aware(taken_at, "taken_at", errors) or timezone.now()
+        if errors:
+            raise ValidationFailed(errors)
+        reading = ScaleReading.objects.create(
+            session=session, kind=kind, score=value, taken_at=when, recorded_by=actor
+        )
+        if kind == "moaas":
+            a = evaluate_sedation(value)
+            if a is not None:
+                _raise_alert(session, a, vital=None)
+        record_audit(
+            actor=actor,
+            action="scale.record",
+            obj=session,
+            patient=session.patient,
+            request=request,
+            detail={"kind": kind, "score": value},
+        )
+    return reading
+
+
+def do_record_side_effect(
+    *,
+    actor: Any,
+    session_id: int,
+    code: str,
+    severity: str,
+    onset_at: Any = None,
+    serious: bool = False,
+    notes: str = "",
+    request: Any = None,
+) -> SideEffect:
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.DOSING, S.MONITORING, S.DISCHARGE_READY, doing="record a side effect")
+        errors: dict[str, list[str]] = {}
+        if code not in SideEffect.Code.values:
+            errors["code"] = ["choose a coded side effect"]
+        if severity not in SideEffect.Severity.values:
+            errors["severity"] = ["must be mild, moderate or severe"]
+        when = _aware(onset_at, "onset_at", errors) or timezone.now()
+        if errors:
+            raise ValidationFailed(errors)
+        se = SideEffect.objects.create(
+            session=session,
+            code=code,
+            severity=severity,
+            serious=bool(serious),
+            onset_at=when,
+            notes=notes,
+            recorded_by=actor,
+        )
+        if session.status == S.DISCHARGE_READY:
+            _transition(session, S.MONITORING, actor=actor, detail={"reason": "new side effect"})
+            session.discharge_ready_at = None
+            session.save()
+        record_audit(
+            actor=actor,
+            action="side_effect.record",
+            obj=se,
+            patient=session.patient,
+            request=request,
+            detail={"code": code, "severity": severity, "serious": bool(serious)},
+        )
+    return se
+
+
+def do_resolve_side_effect(*, actor: Any, side_effect_id: int, request: Any = None) -> SideEffect:
+    with transaction.atomic():
+        se = SideEffect.objects.select_for_update().filter(pk=side_effect_id).first()
+        if se is None:
+            raise NotFoundError("no such side effect")
+        session = _session_for_update(actor, se.session_id)
+        if se.resolved_at is not None:
+            raise ConflictError("already resolved")
+        se.resolved_at = timezone.now()
+        se.save(update_fields=["resolved_at"])
+        record_audit(
+            actor=actor, action="side_effect.resolve", obj=se, patient=session.patient, request=request
+        )
+    return se
+
+
+def do_record_intervention(
+    *, actor: Any, session_id: int, description: str, given_at: Any = None, request: Any = None
+) -> Intervention:
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.DOSING, S.MONITORING, S.DISCHARGE_READY, doing="record an intervention")
+        errors: dict[str, list[str]] = {}
+        if not (description or "").strip():
+            errors["description"] = ["is required"]
+        when = _aware(given_at, "given_at", errors) or timezone.now()
+        if errors:
+            raise ValidationFailed(errors)
+        iv = Intervention.objects.create(
+            session=session, description=description.strip(), given_at=when, recorded_by=actor
+        )
+        record_audit(
+            actor=actor,
+            action="intervention.record",
+            obj=session,
+            patient=session.patient,
+            request=request,
+            detail={"description": iv.description},
+        )
+    return iv
+
+
+def do_acknowledge_session_alert(*, actor: Any, alert_id: int, request: Any = None) -> SessionAlert:
+    with transaction.atomic():
+        alert = SessionAlert.objects.select_for_update().filter(pk=alert_id).first()
+        if alert is None:
+            raise NotFoundError("no such alert")
+        session = _session_for_update(actor, alert.session_id)
+        if alert.acknowledged_at is not None:
+            raise ConflictError("already acknowledged")
+        alert.acknowledged_by = actor
+        alert.acknowledged_at = timezone.now()
+        alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        record_audit(
+            actor=actor,
+            action="session_alert.acknowledge",
+            obj=session,
+            patient=session.patient,
+            request=request,
+            detail={"alert": alert.pk, "code": alert.code},
+        )
+    return alert

@@ -1,0 +1,252 @@
+"""Shared pieces of the treatment actions: the session state machine, protocol lookup, field parsing,
+the locked session load and the dose guard.
+
+Every action validates, runs in one transaction with its audit row, and changes nothing when it raises.
+The dose guard (`ketaclinic.core.protocols.check_dose`) guards every order and every administration:
+`block` is refused; `warn` needs a prescriber's written reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ketaclinic.core.protocols import (
+    Dose,
+    DoseCheckResult,
+    DoseRequest,
+    DoseRequestError,
+    PatientFacts,
+    Protocol,
+    check_dose,
+    get_protocol,
+    parse_protocol,
+)
+from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
+from ketaclinic.web.lib.live import clinic_group, notify_group
+from ketaclinic.web.treatment.models import (
+    ClinicProtocol,
+    DosingSession,
+    SessionTransition,
+    TreatmentCourse,
+)
+
+S = DosingSession.Status
+
+
+# The session state machine: allowed next states from each state.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.SCHEDULED: frozenset({S.CHECKED_IN, S.CANCELLED}),
+    S.CHECKED_IN: frozenset({S.PRE_DOSE_CHECKS, S.CANCELLED}),
+    S.PRE_DOSE_CHECKS: frozenset({S.DOSING, S.CANCELLED}),
+    S.DOSING: frozenset({S.MONITORING}),
+    S.MONITORING: frozenset({S.DISCHARGE_READY}),
+    S.DISCHARGE_READY: frozenset({S.DISCHARGED, S.MONITORING}),
+    S.DISCHARGED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+
+REMS_FORM_DAYS = 7  # SPRAVATO REMS: submit the Patient Monitoring Form within 7 days [V]
+
+
+DEVICE_REST_MIN = 5  # SPRAVATO PI: 5-minute rest between devices [V]
+
+
+def resolve_protocol(clinic: Any, protocol_id: str) -> Protocol:
+    """A packaged protocol, or the clinic's own active one; ValidationFailed naming `protocol_id`."""
+    try:
+        return get_protocol(protocol_id)
+    except KeyError:
+        pass
+    cp = ClinicProtocol.objects.filter(clinic=clinic, protocol_id=protocol_id, active=True).first()
+    if cp is None:
+        raise ValidationFailed({"protocol_id": [f"unknown protocol {protocol_id!r}"]})
+    return parse_protocol(cp.definition)
+
+
+def course_protocol(course: TreatmentCourse) -> Protocol:
+    return parse_protocol(course.protocol_snapshot)
+
+
+def _aware(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            errors.setdefault(field, []).append("is not a date-time")
+            return None
+    if not isinstance(value, dt.datetime):
+        errors.setdefault(field, []).append("is not a date-time")
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+def _decimal(
+    value: Any, field: str, errors: dict[str, list[str]], *, required: bool = True
+) -> Decimal | None:
+    if value is None or value == "":
+        if required:
+            errors.setdefault(field, []).append("is required")
+        return None
+    try:
+        d = Decimal(str(value))
+    except ArithmeticError:
+        errors.setdefault(field, []).append("must be a number")
+        return None
+    if not d.is_finite() or d <= 0:
+        errors.setdefault(field, []).append("must be greater than 0")
+        return None
+    return d
+
+
+def _duration_min(value: Any, errors: dict[str, list[str]]) -> int | None:
+    """An optional infusion duration: None when left empty; a whole number of minutes above 0, or an error
+    on duration_min (and None)."""
+    if value in (None, ""):
+        return None
+    try:
+        dur = int(value)
+    except (TypeError, ValueError):
+        dur = 0
+    if dur <= 0:
+        errors["duration_min"] = ["must be a whole number of minutes greater than 0"]
+        return None
+    return dur
+
+
+def _session_for_update(actor: Any, session_id: int, perm: Perm = Perm.SESSION_RUN) -> DosingSession:
+    session = (
+        DosingSession.objects.select_for_update(of=("self",))
+        .select_related("patient", "course", "order", "clinic")
+        .filter(pk=session_id)
+        .first()
+    )
+    if session is None:
+        raise NotFoundError("no such session")
+    access_patient_by_id(actor, session.patient_id, perm=perm, audit_action=None)
+    return session
+
+
+def _transition(session: DosingSession, to: str, *, actor: Any, detail: dict[str, Any] | None = None) -> None:
+    frm = session.status
+    if to not in TRANSITIONS.get(frm, frozenset()):
+        raise ConflictError(
+            f"cannot move a session from '{S(frm).label}' to '{S(to).label}'",
+            fields={"status": [f"session is {S(frm).label}"]},
+        )
+    session.status = to
+    SessionTransition.objects.create(
+        session=session, from_status=frm, to_status=to, at=timezone.now(), actor=actor, detail=detail or {}
+    )
+    record_audit(
+        actor=actor,
+        action=f"session.{to}",
+        obj=session,
+        patient=session.patient,
+        detail={"from": frm, "to": to, **(detail or {})},
+    )
+    pk, clinic_id = session.pk, session.clinic_id
+    transaction.on_commit(
+        lambda: notify_group(clinic_group(clinic_id), {"type": "session", "session": pk, "status": to})
+    )
+
+
+def _require_status(session: DosingSession, *allowed: str, doing: str) -> None:
+    if session.status not in allowed:
+        raise ConflictError(
+            f"cannot {doing}: the session is '{S(session.status).label}'",
+            fields={"status": [f"session is {S(session.status).label}"]},
+        )
+
+
+def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) -> tuple[Dose, ...]:
+    """The patient's administered doses as guard history; esketamine devices of one session are summed."""
+    out: list[Dose] = []
+    sessions = DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
+    if exclude_session is not None:
+        sessions = sessions.exclude(pk=exclude_session.pk)
+    for s in sessions.prefetch_related("administrations"):
+        admins = list(s.administrations.all())
+        if not admins:
+            continue
+        first = admins[0]
+        total = float(sum(a.dose_mg for a in admins))
+        dur = sum(a.duration_min or 0 for a in admins) or None
+        out.append(
+            Dose(
+                time=first.administered_at,
+                drug=first.drug,
+                route=first.route,
+                dose_mg=total,  # type: ignore[arg-type]
+                duration_min=float(dur) if dur else None,
+            )
+        )
+    return tuple(out)
+
+
+def _previous_weight(patient: Any, current: Any) -> tuple[float | None, dt.date | None]:
+    """The chart's weight recorded before `current` (a WeightMeasurement) and its date in the site's time zone,
+    so the guard can catch a weight that jumped (pounds typed as kilograms)."""
+    if current is None:
+        return None, None
+    prev = patient.weights.filter(measured_at__lt=current.measured_at).order_by("-measured_at", "-pk").first()
+    if prev is None:
+        return None, None
+    return float(prev.weight_kg), timezone.localdate(prev.measured_at)
+
+
+def _guard(
+    patient: Any,
+    protocol: Protocol,
+    weight: Decimal,
+    proposed: Dose,
+    history: tuple[Dose, ...],
+    *,
+    measurement: Any = None,
+) -> DoseCheckResult:
+    previous_kg, previous_on = _previous_weight(patient, measurement)
+    facts = PatientFacts(float(weight), patient.birth_date, previous_kg, previous_on)
+    req = DoseRequest(facts, protocol.id, history, proposed)
+    try:
+        return check_dose(req, protocol)
+    except DoseRequestError as exc:
+        raise ValidationFailed({exc.field.replace("proposed.", ""): [exc.reason]}) from None
+
+
+def _enforce_guard(result: DoseCheckResult, *, actor: Any, clinic: Any, override_reason: str) -> None:
+    if result.decision == "block":
+        raise ValidationFailed(
+            {"dose_mg": [f"{f.code}: {f.message}" for f in result.findings if f.level == "block"]},
+            message="the dose guard blocks this dose",
+        )
+    if result.decision == "warn":
+        if not override_reason.strip():
+            raise ValidationFailed(
+                {
+                    "override_reason": [
+                        "the dose guard warns: "
+                        + "; ".join(f.code for f in result.findings)
+                        + " — a prescriber's reason is required"
+                    ]
+                }
+            )
+        if not has_perm_in_clinic(actor, clinic, Perm.ORDER_SIGN):
+            raise ValidationFailed(
+                {"override_reason": ["only a prescriber may override a dose-guard warning"]}
+            )
+
+
+def latest_weight_for(patient: Any) -> Any:
+    return patient.latest_weight()

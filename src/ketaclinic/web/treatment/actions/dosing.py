@@ -1,0 +1,220 @@
+"""Dosing: administrations (each with its ledger entry), the end of dosing and infusion pauses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ketaclinic.core.protocols import (
+    Dose,
+)
+from ketaclinic.web.lib.audit import record_audit
+from ketaclinic.web.lib.errors import ValidationFailed
+from ketaclinic.web.treatment.actions.common import (
+    DEVICE_REST_MIN,
+    S,
+    _aware,
+    _decimal,
+    _duration_min,
+    _enforce_guard,
+    _guard,
+    _require_status,
+    _session_for_update,
+    _transition,
+    course_protocol,
+    dose_history,
+    latest_weight_for,
+)
+from ketaclinic.web.treatment.actions.custody import _held_lot, _ledger_administration
+from ketaclinic.web.treatment.models import (
+    Administration,
+    DosingSession,
+)
+
+
+def do_record_administration(
+    *,
+    actor: Any,
+    session_id: int,
+    dose_mg: Any,
+    lot_number: str = "",
+    lot_id: Any = None,
+    administered_at: Any = None,
+    route: str | None = None,
+    duration_min: Any = None,
+    override_reason: str = "",
+    request: Any = None,
+) -> Administration:
+    """Record an administered dose (esketamine: one device at a time), guarded by the dose guard.
+
+    The dose comes out of what the session withdrew from the controlled-substance ledger: the lot is the one
+    the session holds (or `lot_id` / `lot_number` when it holds several), and the ledger's administration entry
+    is written in this same transaction, so the dose and its ledger entry are stored together or not at all.
+    """
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.PRE_DOSE_CHECKS, S.DOSING, doing="record a dose")
+        order = session.order
+        if order is None:
+            raise ValidationFailed({"order": ["the session has no signed order"]})
+        protocol = course_protocol(session.course)
+        errors: dict[str, list[str]] = {}
+        dose = _decimal(dose_mg, "dose_mg", errors)
+        when = _aware(administered_at, "administered_at", errors) or (
+            None if "administered_at" in errors else timezone.now()
+        )
+        lot = _held_lot(session, lot_id=lot_id, lot_number=lot_number, errors=errors)
+        rt = route or order.route
+        if rt not in protocol.routes:
+            errors["route"] = [f"must be one of {', '.join(protocol.routes)}"]
+        dur = _duration_min(duration_min, errors)
+        previous = list(session.administrations.all())
+        device_number = None
+        if protocol.device_mg is not None and dose is not None:
+            if dose != Decimal(str(protocol.device_mg.value)):
+                errors["dose_mg"] = [f"record one {protocol.device_mg.value:g} mg device at a time"]
+            device_number = len(previous) + 1
+            if (
+                previous
+                and when is not None
+                and when - previous[-1].administered_at < dt.timedelta(minutes=DEVICE_REST_MIN)
+            ):
+                errors["administered_at"] = [f"wait {DEVICE_REST_MIN} minutes between devices (SPRAVATO PI)"]
+        elif previous:
+            errors["dose_mg"] = ["this session's dose is already recorded"]
+        if errors:
+            raise ValidationFailed(errors)
+        assert dose is not None and when is not None
+        total = dose + sum((a.dose_mg for a in previous), Decimal(0))
+        ordered = float(order.dose_mg)
+        # Device by device the running total stays under the order; check against the order once it is reached.
+        check_ordered = protocol.device_mg is None or float(total) >= ordered
+        proposed = Dose(
+            time=previous[0].administered_at if previous else when,
+            drug=protocol.drug,
+            route=rt,
+            dose_mg=float(total),
+            duration_min=float(dur) if dur else None,
+            ordered_mg=ordered if check_ordered else None,
+        )
+        measurement = order.weight_measurement or latest_weight_for(session.patient)
+        weight = order.weight_kg or (measurement.weight_kg if measurement is not None else None)
+        if weight is None:
+            raise ValidationFailed({"weight": ["no weight on record"]})
+        result = _guard(
+            session.patient,
+            protocol,
+            weight,
+            proposed,
+            dose_history(session.patient, exclude_session=session),
+            measurement=measurement,
+        )
+        _enforce_guard(result, actor=actor, clinic=session.clinic, override_reason=override_reason)
+        admin = Administration.objects.create(
+            session=session,
+            order=order,
+            drug=protocol.drug,
+            route=rt,
+            dose_mg=dose,
+            duration_min=dur,
+            device_number=device_number,
+            lot_number=lot.lot_number if lot is not None else "",
+            administered_at=when,
+            administered_by=actor,
+            guard_decision=result.decision,
+            guard_findings=[f.to_dict() for f in result.findings],
+            override_reason=override_reason.strip(),
+            override_by=actor if override_reason.strip() else None,
+        )
+        assert lot is not None
+        admin.ledger_entry = _ledger_administration(actor, session, order, lot, dose, when, request)
+        admin.save(update_fields=["ledger_entry"])
+        first = not previous
+        if first:
+            session.first_dose_at = when
+            _transition(session, S.DOSING, actor=actor, detail={"administration": admin.pk})
+        if protocol.infusion is None and protocol.device_mg is None:
+            session.dose_ended_at = when
+        elif dur:
+            session.dose_ended_at = when + dt.timedelta(minutes=dur)
+        elif protocol.device_mg is not None:
+            session.dose_ended_at = when
+        session.save()
+        record_audit(
+            actor=actor,
+            action="administration.record",
+            obj=admin,
+            patient=session.patient,
+            request=request,
+            detail={
+                "dose_mg": str(dose),
+                "lot": admin.lot_number,
+                "ledger_seq": admin.ledger_entry.seq,
+                "device": device_number,
+                "guard": result.to_dict(),
+                "override_reason": override_reason.strip(),
+            },
+        )
+        if first:
+            # In the same transaction: the dose and its post-dose questionnaire links are stored together or
+            # not at all (a dose whose follow-up silently failed to schedule would go unmeasured).
+            _post_dose_links(session.patient, when, actor)
+    return admin
+
+
+def _post_dose_links(patient: Any, dose_time: dt.datetime, actor: Any) -> None:
+    from ketaclinic.web.assessments import actions as assessment_actions
+
+    assessment_actions.do_schedule_post_dose_links(patient=patient, dose_time=dose_time, actor=actor)
+
+
+def do_end_dosing(
+    *, actor: Any, session_id: int, ended_at: Any = None, reason: str = "", request: Any = None
+) -> DosingSession:
+    """Dosing is complete (all devices given / infusion finished): start post-dose monitoring."""
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.DOSING, doing="end dosing")
+        errors: dict[str, list[str]] = {}
+        when = _aware(ended_at, "ended_at", errors) or timezone.now()
+        total = sum((a.dose_mg for a in session.administrations.all()), Decimal(0))
+        assert session.order is not None
+        if total < session.order.dose_mg and not reason.strip():
+            errors["reason"] = [f"{total} mg given of {session.order.dose_mg} mg ordered: give a reason"]
+        if errors:
+            raise ValidationFailed(errors)
+        protocol = course_protocol(session.course)
+        if protocol.infusion is not None:
+            session.dose_ended_at = when
+        session.infusion_paused = False
+        session.monitoring_started_at = when
+        _transition(
+            session, S.MONITORING, actor=actor, detail={"total_mg": str(total), "reason": reason.strip()}
+        )
+        session.save()
+    return session
+
+
+def do_set_infusion_paused(
+    *, actor: Any, session_id: int, paused: bool, reason: str = "", request: Any = None
+) -> DosingSession:
+    with transaction.atomic():
+        session = _session_for_update(actor, session_id)
+        _require_status(session, S.DOSING, doing="pause or resume the infusion")
+        if not reason.strip():
+            raise ValidationFailed({"reason": ["is required"]})
+        session.infusion_paused = paused
+        session.save(update_fields=["infusion_paused"])
+        record_audit(
+            actor=actor,
+            action="session.infusion_paused" if paused else "session.infusion_resumed",
+            obj=session,
+            patient=session.patient,
+            request=request,
+            detail={"reason": reason.strip()},
+        )
+    return session
