@@ -58,6 +58,7 @@ def _pages(ctx: Any) -> list[str]:
         "/ledger/entries/",
         "/ledger/verify/",
         "/safety/",
+        "/alerts/",
         "/outcomes/",
         "/pain/",
         "/clinic/settings/",

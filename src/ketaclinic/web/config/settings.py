@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "ketaclinic.web.outcomes",
     "ketaclinic.web.careplan",
     "ketaclinic.web.patientprep",
+    "ketaclinic.web.home",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ketaclinic.web.lib.context.clinic_context",
+                "ketaclinic.web.home.context.nav_counts",
             ],
         },
     }

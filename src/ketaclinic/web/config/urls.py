@@ -59,4 +59,5 @@ urlpatterns = [
     path("outcomes/", include("ketaclinic.web.outcomes.urls")),
     path("careplan/", include("ketaclinic.web.careplan.urls")),
     path("session/", include("ketaclinic.web.patientprep.urls")),
+    path("alerts/", include("ketaclinic.web.home.urls")),
 ]
