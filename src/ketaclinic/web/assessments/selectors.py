@@ -113,3 +113,8 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
         "source": a.source,
         "recorded_by": a.recorded_by_id,
     }
+
+
+def suicide_alert_banner_facts(patient: Any, session: Any = None) -> dict[str, Any]:
+    """Patient-banner facts: how many suicide-risk alerts await a prescriber's acknowledgement (1 query)."""
+    return {"open_alerts": SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).count()}

@@ -37,6 +37,10 @@ class Clinic(models.Model):
     api_token_days = models.PositiveIntegerField(
         default=90, help_text="Lifetime in days of API tokens made by this clinic's staff."
     )
+    weight_max_age_days = models.PositiveIntegerField(
+        default=30,
+        help_text="A weight older than this many days is flagged on the patient banner (re-weigh before dosing).",
+    )
 
     class Meta:
         ordering = ["name"]

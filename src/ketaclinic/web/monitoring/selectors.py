@@ -234,3 +234,12 @@ def attachable_devices(session: DosingSession) -> list[Device]:
 
 def devices_by_id(ids: set[int]) -> dict[int, Device]:
     return {d.pk: d for d in Device.objects.filter(pk__in=ids)}
+
+
+def sensor_alert_banner_facts(patient: Any, session: Any = None) -> dict[str, Any]:
+    """Patient-banner facts: the patient's sensor alerts not yet acknowledged (1 query)."""
+    return {
+        "open_alerts": MonitoringAlert.objects.filter(
+            session__patient=patient, acknowledged_at__isnull=True
+        ).count()
+    }

@@ -20,6 +20,7 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.patients import actions, selectors
 from ketaclinic.web.patients.actions import EDITABLE_FIELDS
+from ketaclinic.web.patients.banner import patient_banner
 from ketaclinic.web.patients.models import CareTeamMember, SexAtBirth
 from ketaclinic.web.patients.tabs import CHART_TABS, chart_banners
 
@@ -58,6 +59,7 @@ def chart_context(request: HttpRequest, patient: Any, active_tab: str) -> dict[s
         tabs.append({"slug": tab.slug, "label": tab.label, "url": url, "active": tab.slug == active_tab})
     return {
         "patient": patient,
+        "banner": patient_banner(patient, clinical=clinical),
         "tabs": tabs,
         "banners": chart_banners(patient) if clinical else [],
         "clinical": clinical,

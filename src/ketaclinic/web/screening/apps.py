@@ -9,7 +9,9 @@ class ScreeningConfig(AppConfig):
     verbose_name = "Screening"
 
     def ready(self) -> None:
+        from ketaclinic.web.patients.banner import register_banner_facts
         from ketaclinic.web.patients.tabs import register_banner_provider
-        from ketaclinic.web.screening.selectors import screening_banners
+        from ketaclinic.web.screening.selectors import screening_banner_facts, screening_banners
 
         register_banner_provider(screening_banners)
+        register_banner_facts(screening_banner_facts)

@@ -67,3 +67,38 @@ def screening_banners(patient: Any) -> list[dict[str, str]]:
         ]
     level = "danger" if run.decision == "ineligible" else "warning"
     return [{"level": level, "text": f"Screening not cleared: {run.decision.replace('_', ' ')}", "url": url}]
+
+
+def _allergy_name(item: IntakeItem) -> str:
+    code = item.resource.get("code") or {}
+    text = code.get("text") if isinstance(code, dict) else None
+    if text:
+        return str(text)
+    summary = item.summary
+    return summary.rsplit(" (", 1)[0] if summary.endswith(")") else summary
+
+
+def _allergy_active(item: IntakeItem) -> bool:
+    status = item.resource.get("clinicalStatus") or {}
+    codes = [c.get("code") for c in status.get("coding", [])] if isinstance(status, dict) else []
+    return not codes or "active" in codes
+
+
+def screening_banner_facts(patient: Any, session: Any = None) -> dict[str, Any]:
+    """Patient-banner facts: active allergies (names) and the screening status in words (2-3 queries)."""
+    items = IntakeItem.objects.filter(
+        patient=patient, kind=IntakeItem.Kind.ALLERGY, retracted_at__isnull=True
+    ).only("resource", "summary")
+    allergies = [_allergy_name(i) for i in items if _allergy_active(i)]
+    run = screening_latest(patient)
+    if run is None:
+        status, level = "No eligibility screening on file", "warning"
+    elif run.decision == "eligible":
+        status, level = f"Eligible (screened {run.on:%Y-%m-%d})", "ok"
+    elif not screening_outstanding(run):
+        status, level = f"Cleared after prescriber review (screened {run.on:%Y-%m-%d})", "ok"
+    elif run.decision == "ineligible":
+        status, level = "Not cleared: ineligible", "danger"
+    else:
+        status, level = "Not cleared: needs a prescriber's review", "warning"
+    return {"allergies": allergies, "screening": status, "screening_level": level}

@@ -181,3 +181,67 @@ def clinic_protocols(clinic: Any) -> list[Any]:
     from ketaclinic.web.treatment.models import ClinicProtocol
 
     return list(ClinicProtocol.objects.filter(clinic=clinic).select_related("created_by"))
+
+
+def _session_number(course: TreatmentCourse, session: DosingSession | None) -> int:
+    """Session number in its course (cancelled sessions are not counted); without a session, the latest's."""
+    from django.db.models import Q
+
+    qs = DosingSession.objects.filter(course=course).exclude(status=DosingSession.Status.CANCELLED)
+    if session is not None:
+        qs = qs.filter(
+            Q(scheduled_for__lt=session.scheduled_for)
+            | Q(scheduled_for=session.scheduled_for, pk__lte=session.pk)
+            | Q(pk=session.pk)
+        )
+    return qs.count()
+
+
+def treatment_banner_facts(patient: Any, session: DosingSession | None = None) -> dict[str, Any]:
+    """Patient-banner facts: the course's protocol and the session's place in it ("induction 3 of 6"), the
+    consent for the course's indication and product, and the session alerts not yet acknowledged
+    (4 queries with an active course or a session; 3 without)."""
+    from ketaclinic.core.protocols.course import course_plan, course_position
+    from ketaclinic.web.screening.models import Consent
+    from ketaclinic.web.treatment.actions import CONSENT_PRODUCT, consent_indications
+    from ketaclinic.web.treatment.models import SessionAlert
+
+    facts: dict[str, Any] = {
+        "open_alerts": SessionAlert.objects.filter(
+            session__patient=patient, acknowledged_at__isnull=True
+        ).count()
+    }
+    course = (
+        session.course
+        if session is not None
+        else TreatmentCourse.objects.filter(patient=patient, status=TreatmentCourse.Status.ACTIVE).first()
+    )
+    consents = Consent.objects.filter(patient=patient).order_by("-signed_at", "-pk")
+    labels = consent_indications()
+    if course is None:
+        latest = consents.first()
+        facts["protocol"] = "No active course"
+        facts["consent_ok"] = latest is not None
+        facts["consent"] = (
+            f"Signed {timezone.localdate(latest.signed_at):%Y-%m-%d} for "
+            f"{labels.get(latest.indication, latest.indication).lower()}"
+            if latest is not None
+            else "None on file"
+        )
+        return facts
+    snapshot = course.protocol_snapshot or {}
+    facts["protocol"] = str(snapshot.get("name") or course.protocol_id)
+    number = _session_number(course, session)
+    facts["course_position"] = (
+        course_position(course_plan(snapshot), number).text if number else "no session yet"
+    )
+    indication = labels.get(course.indication, course.indication).lower()
+    product = CONSENT_PRODUCT.get(str(snapshot.get("drug", "")), "")
+    consent = consents.filter(indication=course.indication, product=product).first()
+    facts["consent_ok"] = consent is not None
+    facts["consent"] = (
+        f"Signed {timezone.localdate(consent.signed_at):%Y-%m-%d} for {indication}"
+        if consent is not None
+        else f"Not on file for {indication}"
+    )
+    return facts

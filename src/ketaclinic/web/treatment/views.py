@@ -19,6 +19,7 @@ from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.lib.timezones import zone_or_default
+from ketaclinic.web.patients.banner import patient_banner
 from ketaclinic.web.patients.tabs import chart_banners
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.treatment import actions, selectors
@@ -140,7 +141,11 @@ def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpRes
 
 
 def _session(request: HttpRequest, session_id: int) -> DosingSession:
-    s = DosingSession.objects.select_related("patient", "course", "order").filter(pk=session_id).first()
+    s = (
+        DosingSession.objects.select_related("patient", "patient__clinic", "course", "order", "site")
+        .filter(pk=session_id)
+        .first()
+    )
     if s is None:
         raise Http404
     access_patient_by_id(request.user, s.patient_id, request=request)
@@ -167,6 +172,11 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "rems_form": getattr(s, "rems_form", None),
         # The chart's banners (suicide risk, dose escalation, long-term safety...) reach the run sheet too.
         "banners": chart_banners(s.patient),
+        "banner": patient_banner(
+            s.patient,
+            clinical=has_perm_in_clinic(request.user, s.clinic_id, Perm.CLINICAL_VIEW),
+            session=s,
+        ),
     }
     ctx.update(_ledger_context(request, s))
     ctx.update(_sensor_context(request, s))
