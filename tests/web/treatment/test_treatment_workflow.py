@@ -21,7 +21,8 @@ from tests.web.treatment.treatment_helpers import (
 
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.treatment import actions as A
-from ketaclinic.web.treatment.actions import courses, sessions
+from ketaclinic.web.treatment import selectors
+from ketaclinic.web.treatment.actions import courses
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SessionAlert
 
 pytestmark = pytest.mark.django_db
@@ -303,7 +304,7 @@ def test_unacknowledged_suicide_alert_blocks_dosing(
 ) -> None:
     s = _advance_to(S.CHECKED_IN, prescriber, nurse, patient)
     A.do_record_vitals(actor=nurse, session_id=s.pk, values={"systolic": 120, "diastolic": 80})
-    monkeypatch.setattr(sessions, "_suicide_alert_open", lambda p: True)
+    monkeypatch.setattr(selectors, "_suicide_alert_open", lambda p: True)
     with pytest.raises(ValidationFailed) as exc:
         A.do_pass_pre_dose_checks(actor=nurse, session_id=s.pk, data=PRE_OK)
     assert list(exc.value.fields) == ["suicide_alert"]

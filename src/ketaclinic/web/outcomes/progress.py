@@ -64,7 +64,7 @@ def patient_tz(patient: Any) -> dt.tzinfo:
 
 
 def _indication_words(code: str) -> str:
-    from ketaclinic.web.treatment.actions import consent_indications
+    from ketaclinic.web.treatment.selectors import consent_indications
 
     return consent_indications().get(code, code)
 

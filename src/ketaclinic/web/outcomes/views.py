@@ -32,8 +32,8 @@ def filter_choices(clinic: Any) -> dict[str, list[tuple[str, str]]]:
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.core.outcomes import cohort_instrument_ids
     from ketaclinic.core.protocols import load_protocols
-    from ketaclinic.web.treatment.actions import consent_indications
     from ketaclinic.web.treatment.models import TreatmentCourse
+    from ketaclinic.web.treatment.selectors import consent_indications
 
     protocols = {p.id: p.name for p in load_protocols()}
     for pid in TreatmentCourse.objects.filter(clinic=clinic).values_list("protocol_id", flat=True).distinct():

@@ -9,7 +9,7 @@ from ninja import Router, Schema
 
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.errors import NotFoundError
-from ketaclinic.web.treatment import actions
+from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, VitalSign
 
 router = Router(tags=["treatment"])
@@ -54,7 +54,7 @@ def _load(request: HttpRequest, session_id: int) -> DosingSession:
 @router.get("/sessions/{session_id}")
 def get_session(request: HttpRequest, session_id: int) -> dict[str, Any]:
     s = _load(request, session_id)
-    d = actions.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
+    d = selectors.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
     return {
         "id": s.pk,
         "patient": s.patient_id,

@@ -128,7 +128,7 @@ def _all_vitals(s: DosingSession, sensor: SensorVitals) -> list[VitalsFacts]:
 def session_fhir_bundle(s: DosingSession) -> dict[str, Any]:
     """Encounter, MedicationRequest, MedicationAdministrations, vital-sign Observations (manual and sensor),
     AdverseEvents and the monitoring Devices the sensor Observations reference."""
-    from ketaclinic.web.treatment.actions import course_protocol
+    from ketaclinic.web.treatment.selectors import course_protocol
 
     admins = list(s.administrations.select_related("administered_by", "override_by"))
     order = s.order

@@ -1,4 +1,5 @@
-"""Reads of the treatment domain: courses, sessions, flowsheets, escalation signals, REMS forms due."""
+"""Reads of the treatment domain: protocols, courses, sessions, dose history, the pre-dose and discharge checks,
+flowsheets, escalation signals, REMS forms due. Selectors never write."""
 
 from __future__ import annotations
 
@@ -8,8 +9,25 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ketaclinic.core.protocols import get_protocol
-from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, TreatmentCourse
+from ketaclinic.core.protocols import Dose, Protocol, get_protocol, parse_protocol
+from ketaclinic.core.protocols.monitoring import (
+    DischargeDecision,
+    DischargeInput,
+    Vitals,
+    evaluate_discharge,
+    evaluate_vitals,
+)
+from ketaclinic.web.lib.errors import ValidationFailed
+from ketaclinic.web.treatment.models import (
+    ClinicProtocol,
+    DosingSession,
+    RemsMonitoringForm,
+    TreatmentCourse,
+    VitalSign,
+)
+
+# The consent record names a product (screening/data/approvals.yaml `products`); a protocol names a drug.
+CONSENT_PRODUCT = {"esketamine": "esketamine_nasal", "ketamine": "ketamine_racemic"}
 
 
 def protocols_for_clinic(clinic: Any) -> list[Any]:
@@ -48,7 +66,6 @@ _UNSET: Any = object()
 def escalation_signals(patient: Any, *, weight: Any = _UNSET) -> list[str]:
     """Dose-creep / shortening-interval findings on the patient's most recent guarded doses (for the chart)."""
     from ketaclinic.core.protocols import DoseRequest, PatientFacts, check_dose
-    from ketaclinic.web.treatment.actions import dose_history
 
     history = sorted(dose_history(patient), key=lambda d: d.time)
     if weight is _UNSET:  # callers that already hold the latest weight pass it (None included)
@@ -203,7 +220,6 @@ def treatment_banner_facts(patient: Any, session: DosingSession | None = None) -
     (4 queries with an active course or a session; 3 without)."""
     from ketaclinic.core.protocols.course import course_plan, course_position
     from ketaclinic.web.screening.models import Consent
-    from ketaclinic.web.treatment.actions import CONSENT_PRODUCT, consent_indications
     from ketaclinic.web.treatment.models import SessionAlert
 
     facts: dict[str, Any] = {
@@ -245,3 +261,141 @@ def treatment_banner_facts(patient: Any, session: DosingSession | None = None) -
         else f"Not on file for {indication}"
     )
     return facts
+
+
+def resolve_protocol(clinic: Any, protocol_id: str) -> Protocol:
+    """A packaged protocol, or the clinic's own active one; ValidationFailed naming `protocol_id`."""
+    try:
+        return get_protocol(protocol_id)
+    except KeyError:
+        pass
+    cp = ClinicProtocol.objects.filter(clinic=clinic, protocol_id=protocol_id, active=True).first()
+    if cp is None:
+        raise ValidationFailed({"protocol_id": [f"unknown protocol {protocol_id!r}"]})
+    return parse_protocol(cp.definition)
+
+
+def course_protocol(course: TreatmentCourse) -> Protocol:
+    return parse_protocol(course.protocol_snapshot)
+
+
+def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) -> tuple[Dose, ...]:
+    """The patient's administered doses as guard history; esketamine devices of one session are summed."""
+    out: list[Dose] = []
+    sessions = DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
+    if exclude_session is not None:
+        sessions = sessions.exclude(pk=exclude_session.pk)
+    for s in sessions.prefetch_related("administrations"):
+        admins = list(s.administrations.all())
+        if not admins:
+            continue
+        first = admins[0]
+        total = float(sum(a.dose_mg for a in admins))
+        dur = sum(a.duration_min or 0 for a in admins) or None
+        out.append(
+            Dose(
+                time=first.administered_at,
+                drug=first.drug,
+                route=first.route,
+                dose_mg=total,  # type: ignore[arg-type]
+                duration_min=float(dur) if dur else None,
+            )
+        )
+    return tuple(out)
+
+
+def latest_weight_for(patient: Any) -> Any:
+    return patient.latest_weight()
+
+
+def consent_indications() -> dict[str, str]:
+    """Indication codes a course may be started for (the codes consent is recorded against), with labels."""
+    from ketaclinic.web.screening.actions import approvals
+
+    return dict(approvals()["indications"])
+
+
+def _suicide_alert_open(patient: Any) -> bool:
+    try:
+        from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
+    except ImportError:  # pragma: no cover - the assessments app is part of the product
+        return False
+    return bool(has_unacknowledged_suicide_alert(patient))
+
+
+def vitals_of(v: VitalSign) -> Vitals:
+    return Vitals(v.taken_at, v.systolic, v.diastolic, v.heart_rate, v.spo2, v.respiratory_rate)
+
+
+def baseline_vitals(session: DosingSession) -> VitalSign | None:
+    return session.vitals.filter(is_baseline=True).order_by("-taken_at", "-pk").first()
+
+
+def pre_dose_problems(
+    session: DosingSession, protocol: Protocol, data: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Every unmet pre-dose check, by field (empty = all checks pass)."""
+    errors: dict[str, list[str]] = {}
+    pd = protocol.pre_dose
+    base = baseline_vitals(session)
+    if base is None or base.systolic is None or base.diastolic is None:
+        errors["vitals"] = ["record baseline vitals (with blood pressure) after check-in"]
+    else:
+        alerts = evaluate_vitals(vitals_of(base), phase="pre_dose")
+        if alerts and not (data.get("bp_attestation_reason") or "").strip():
+            errors["vitals"] = [
+                f"{a.message} A prescriber's risk–benefit attestation is required." for a in alerts
+            ]
+    if not data.get("fasting_confirmed"):
+        errors["fasting_confirmed"] = [
+            f"confirm no food for {pd.fasting_food_hours.value:g} h and no liquids for {pd.fasting_liquids_hours.value:g} h"
+        ]
+    if pd.transport_home_required and not (
+        data.get("transport_confirmed") and (data.get("escort_name") or "").strip()
+    ):
+        errors["transport_confirmed"] = [
+            "confirm transport home and name the escort (no driving until the next day)"
+        ]
+    preg = data.get("pregnancy_test") or ""
+    needs_test = pd.pregnancy_test == "always" or (
+        pd.pregnancy_test == "if_childbearing_potential"
+        and session.patient.sex_at_birth in ("female", "intersex")
+        and session.patient.age_on(timezone.localdate()) < 56
+    )
+    if needs_test and preg != DosingSession.PregnancyTest.NEGATIVE:
+        errors["pregnancy_test"] = ["a negative pregnancy test is required before dosing"]
+    if preg == DosingSession.PregnancyTest.POSITIVE:
+        errors["pregnancy_test"] = ["positive pregnancy test: do not dose"]
+    if _suicide_alert_open(session.patient):
+        errors["suicide_alert"] = [
+            "an unacknowledged suicide-risk alert must be reviewed by a prescriber first"
+        ]
+    if pd.rems_enrolment_required:
+        if not (data.get("rems_enrolment_verified") and session.course.rems_patient_enrolled):
+            errors["rems_enrolment_verified"] = ["verify the patient's Spravato REMS enrolment"]
+        if session.site is None or not session.site.rems_certified:
+            errors["site"] = ["this site is not REMS-certified for esketamine"]
+    return errors
+
+
+def discharge_decision(
+    session: DosingSession, *, escort_present: bool | None = None, now: dt.datetime | None = None
+) -> DischargeDecision:
+    protocol = course_protocol(session.course)
+    base = baseline_vitals(session)
+    moaas = session.scale_readings.filter(kind="moaas").order_by("-taken_at", "-pk").first()
+    return evaluate_discharge(
+        DischargeInput(
+            now=now or timezone.now(),
+            baseline=vitals_of(base) if base else None,
+            vitals=[vitals_of(v) for v in session.vitals.all()],
+            latest_moaas=moaas.score if moaas else None,
+            unresolved_side_effects=[
+                se.get_code_display() for se in session.side_effects.filter(resolved_at__isnull=True)
+            ],
+            escort_present=session.escort_present if escort_present is None else escort_present,
+            first_dose_at=session.first_dose_at,
+            dose_end_at=session.dose_ended_at,
+        ),
+        protocol,
+    )

@@ -38,7 +38,7 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "sessions": selectors.sessions_for_patient(patient)[:100],
             "signals": selectors.escalation_signals(patient, weight=weight),
             "protocols": selectors.protocols_for_clinic(patient.clinic),
-            "indications": actions.consent_indications(),
+            "indications": selectors.consent_indications(),
             "weight": weight,
             "can_prescribe": has_perm_in_clinic(request.user, patient.clinic_id, Perm.ORDER_SIGN),
             "can_run": has_perm_in_clinic(request.user, patient.clinic_id, Perm.SESSION_RUN),
@@ -64,12 +64,12 @@ def _pk_fragments(patient: Any, weight: Any) -> dict[int, dict[str, str]]:
     prior = [
         f"{d.route}:{d.dose_mg:g}:{int((now - d.time).total_seconds() // 60)}"
         + (f":{d.duration_min:g}" if d.duration_min else "")
-        for d in actions.dose_history(patient)
+        for d in selectors.dose_history(patient)
         if 0 <= (now - d.time).total_seconds() <= 24 * 3600
     ]
     out: dict[int, dict[str, str]] = {}
     for course in selectors.courses_for_patient(patient).filter(status="active"):
-        protocol = actions.course_protocol(course)
+        protocol = selectors.course_protocol(course)
         params: list[tuple[str, str]] = [("drug", protocol.drug), ("route", protocol.routes[0])]
         params += [("prior", p) for p in prior]
         default = protocol.default_dose_mg(float(weight.weight_kg)) if weight is not None else None
@@ -155,7 +155,7 @@ def _session(request: HttpRequest, session_id: int) -> DosingSession:
 @login_required
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     s = _session(request, session_id)
-    decision = actions.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
+    decision = selectors.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
     ctx: dict[str, Any] = {
         "s": s,
         "patient": s.patient,
@@ -166,7 +166,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "admins": s.administrations.all(),
         "interventions": s.interventions.all(),
         "transitions": s.transitions.all(),
-        "protocol": actions.course_protocol(s.course),
+        "protocol": selectors.course_protocol(s.course),
         "se_codes": SideEffect.Code.choices,
         "severities": SideEffect.Severity.choices,
         "rems_form": getattr(s, "rems_form", None),

@@ -16,19 +16,9 @@ from ketaclinic.web.treatment.actions.charting import (
     do_resolve_side_effect,
     record_vitals_in,
 )
-from ketaclinic.web.treatment.actions.common import (
-    DEVICE_REST_MIN,
-    REMS_FORM_DAYS,
-    TRANSITIONS,
-    S,
-    course_protocol,
-    dose_history,
-    latest_weight_for,
-    resolve_protocol,
-)
+from ketaclinic.web.treatment.actions.common import DEVICE_REST_MIN, REMS_FORM_DAYS, TRANSITIONS, S
 from ketaclinic.web.treatment.actions.courses import (
     CONSENT_PRODUCT,
-    consent_indications,
     do_add_clinic_protocol,
     do_schedule_session,
     do_sign_order,
@@ -40,7 +30,6 @@ from ketaclinic.web.treatment.actions.custody import (
     do_withdraw_stock,
 )
 from ketaclinic.web.treatment.actions.discharge import (
-    discharge_decision,
     do_cancel_session,
     do_discharge,
     do_mark_discharge_ready,
@@ -51,12 +40,7 @@ from ketaclinic.web.treatment.actions.dosing import (
     do_record_administration,
     do_set_infusion_paused,
 )
-from ketaclinic.web.treatment.actions.sessions import (
-    baseline_vitals,
-    do_check_in,
-    do_pass_pre_dose_checks,
-    pre_dose_problems,
-)
+from ketaclinic.web.treatment.actions.sessions import do_check_in, do_pass_pre_dose_checks
 
 __all__ = [
     "CONSENT_PRODUCT",
@@ -64,10 +48,6 @@ __all__ = [
     "REMS_FORM_DAYS",
     "TRANSITIONS",
     "S",
-    "baseline_vitals",
-    "consent_indications",
-    "course_protocol",
-    "discharge_decision",
     "do_acknowledge_session_alert",
     "do_add_clinic_protocol",
     "do_cancel_session",
@@ -90,9 +70,5 @@ __all__ = [
     "do_submit_rems_form",
     "do_waste_remainder",
     "do_withdraw_stock",
-    "dose_history",
-    "latest_weight_for",
-    "pre_dose_problems",
     "record_vitals_in",
-    "resolve_protocol",
 ]

@@ -23,7 +23,6 @@ from ketaclinic.web.treatment.actions.common import (
     _session_for_update,
     _transition,
 )
-from ketaclinic.web.treatment.actions.sessions import _vitals_of, baseline_vitals
 from ketaclinic.web.treatment.models import (
     DosingSession,
     Intervention,
@@ -32,6 +31,7 @@ from ketaclinic.web.treatment.models import (
     SideEffect,
     VitalSign,
 )
+from ketaclinic.web.treatment.selectors import baseline_vitals, vitals_of
 
 
 def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | None) -> SessionAlert:
@@ -108,9 +108,9 @@ def record_vitals_in(
     alerts = [
         _raise_alert(session, a, vital=vs)
         for a in evaluate_vitals(
-            _vitals_of(vs),
+            vitals_of(vs),
             phase=phase,  # type: ignore[arg-type]
-            baseline=_vitals_of(base) if base and not baseline else None,
+            baseline=vitals_of(base) if base and not baseline else None,
         )
     ]
     return vs, alerts

@@ -1,4 +1,4 @@
-"""Shared pieces of the treatment actions: the session state machine, protocol lookup, field parsing,
+"""Shared pieces of the treatment actions: the session state machine, field parsing,
 the locked session load and the dose guard.
 
 Every action validates, runs in one transaction with its audit row, and changes nothing when it raises.
@@ -23,8 +23,6 @@ from ketaclinic.core.protocols import (
     PatientFacts,
     Protocol,
     check_dose,
-    get_protocol,
-    parse_protocol,
 )
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id
@@ -32,10 +30,8 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group
 from ketaclinic.web.treatment.models import (
-    ClinicProtocol,
     DosingSession,
     SessionTransition,
-    TreatmentCourse,
 )
 
 S = DosingSession.Status
@@ -58,22 +54,6 @@ REMS_FORM_DAYS = 7  # SPRAVATO REMS: submit the Patient Monitoring Form within 7
 
 
 DEVICE_REST_MIN = 5  # SPRAVATO PI: 5-minute rest between devices [V]
-
-
-def resolve_protocol(clinic: Any, protocol_id: str) -> Protocol:
-    """A packaged protocol, or the clinic's own active one; ValidationFailed naming `protocol_id`."""
-    try:
-        return get_protocol(protocol_id)
-    except KeyError:
-        pass
-    cp = ClinicProtocol.objects.filter(clinic=clinic, protocol_id=protocol_id, active=True).first()
-    if cp is None:
-        raise ValidationFailed({"protocol_id": [f"unknown protocol {protocol_id!r}"]})
-    return parse_protocol(cp.definition)
-
-
-def course_protocol(course: TreatmentCourse) -> Protocol:
-    return parse_protocol(course.protocol_snapshot)
 
 
 def _aware(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
@@ -171,31 +151,6 @@ def _require_status(session: DosingSession, *allowed: str, doing: str) -> None:
         )
 
 
-def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) -> tuple[Dose, ...]:
-    """The patient's administered doses as guard history; esketamine devices of one session are summed."""
-    out: list[Dose] = []
-    sessions = DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
-    if exclude_session is not None:
-        sessions = sessions.exclude(pk=exclude_session.pk)
-    for s in sessions.prefetch_related("administrations"):
-        admins = list(s.administrations.all())
-        if not admins:
-            continue
-        first = admins[0]
-        total = float(sum(a.dose_mg for a in admins))
-        dur = sum(a.duration_min or 0 for a in admins) or None
-        out.append(
-            Dose(
-                time=first.administered_at,
-                drug=first.drug,
-                route=first.route,
-                dose_mg=total,  # type: ignore[arg-type]
-                duration_min=float(dur) if dur else None,
-            )
-        )
-    return tuple(out)
-
-
 def _previous_weight(patient: Any, current: Any) -> tuple[float | None, dt.date | None]:
     """The chart's weight recorded before `current` (a WeightMeasurement) and its date in the site's time zone,
     so the guard can catch a weight that jumped (pounds typed as kilograms)."""
@@ -246,7 +201,3 @@ def _enforce_guard(result: DoseCheckResult, *, actor: Any, clinic: Any, override
             raise ValidationFailed(
                 {"override_reason": ["only a prescriber may override a dose-guard warning"]}
             )
-
-
-def latest_weight_for(patient: Any) -> Any:
-    return patient.latest_weight()

@@ -20,23 +20,20 @@ from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
-from ketaclinic.web.treatment.actions.common import (
-    S,
-    _aware,
-    _decimal,
-    _duration_min,
-    _enforce_guard,
-    _guard,
-    course_protocol,
-    dose_history,
-    latest_weight_for,
-    resolve_protocol,
-)
+from ketaclinic.web.treatment.actions.common import S, _aware, _decimal, _duration_min, _enforce_guard, _guard
 from ketaclinic.web.treatment.models import (
     ClinicProtocol,
     DosingSession,
     Order,
     TreatmentCourse,
+)
+from ketaclinic.web.treatment.selectors import (
+    CONSENT_PRODUCT,
+    consent_indications,
+    course_protocol,
+    dose_history,
+    latest_weight_for,
+    resolve_protocol,
 )
 
 
@@ -44,17 +41,6 @@ def _screening_cleared(patient: Any) -> bool:
     from ketaclinic.web.screening.selectors import screening_is_cleared
 
     return bool(screening_is_cleared(patient))
-
-
-# The consent record names a product (screening/data/approvals.yaml `products`); a protocol names a drug.
-CONSENT_PRODUCT = {"esketamine": "esketamine_nasal", "ketamine": "ketamine_racemic"}
-
-
-def consent_indications() -> dict[str, str]:
-    """Indication codes a course may be started for (the codes consent is recorded against), with labels."""
-    from ketaclinic.web.screening.actions import approvals
-
-    return dict(approvals()["indications"])
 
 
 def _consent_on_file(patient: Any, protocol: Protocol, indication: str) -> bool:

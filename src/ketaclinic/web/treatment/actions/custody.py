@@ -9,17 +9,12 @@ from typing import Any
 from django.db import transaction
 
 from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
-from ketaclinic.web.treatment.actions.common import (
-    S,
-    _aware,
-    _require_status,
-    _session_for_update,
-    course_protocol,
-)
+from ketaclinic.web.treatment.actions.common import S, _aware, _require_status, _session_for_update
 from ketaclinic.web.treatment.models import (
     DosingSession,
     Order,
 )
+from ketaclinic.web.treatment.selectors import course_protocol
 
 
 def _ledger_errors(exc: ValidationFailed, rename: dict[str, str]) -> ValidationFailed:

@@ -10,8 +10,6 @@ from django.utils import timezone
 
 from ketaclinic.core.protocols.monitoring import (
     DischargeDecision,
-    DischargeInput,
-    evaluate_discharge,
 )
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
@@ -21,37 +19,13 @@ from ketaclinic.web.treatment.actions.common import (
     _require_status,
     _session_for_update,
     _transition,
-    course_protocol,
 )
 from ketaclinic.web.treatment.actions.custody import _refuse_unreconciled
-from ketaclinic.web.treatment.actions.sessions import _vitals_of, baseline_vitals
 from ketaclinic.web.treatment.models import (
     DosingSession,
     RemsMonitoringForm,
 )
-
-
-def discharge_decision(
-    session: DosingSession, *, escort_present: bool | None = None, now: dt.datetime | None = None
-) -> DischargeDecision:
-    protocol = course_protocol(session.course)
-    base = baseline_vitals(session)
-    moaas = session.scale_readings.filter(kind="moaas").order_by("-taken_at", "-pk").first()
-    return evaluate_discharge(
-        DischargeInput(
-            now=now or timezone.now(),
-            baseline=_vitals_of(base) if base else None,
-            vitals=[_vitals_of(v) for v in session.vitals.all()],
-            latest_moaas=moaas.score if moaas else None,
-            unresolved_side_effects=[
-                se.get_code_display() for se in session.side_effects.filter(resolved_at__isnull=True)
-            ],
-            escort_present=session.escort_present if escort_present is None else escort_present,
-            first_dose_at=session.first_dose_at,
-            dose_end_at=session.dose_ended_at,
-        ),
-        protocol,
-    )
+from ketaclinic.web.treatment.selectors import course_protocol, discharge_decision
 
 
 def _refuse_discharge(decision: DischargeDecision) -> None:

@@ -25,15 +25,13 @@ from ketaclinic.web.treatment.actions.common import (
     _require_status,
     _session_for_update,
     _transition,
-    course_protocol,
-    dose_history,
-    latest_weight_for,
 )
 from ketaclinic.web.treatment.actions.custody import _held_lot, _ledger_administration
 from ketaclinic.web.treatment.models import (
     Administration,
     DosingSession,
 )
+from ketaclinic.web.treatment.selectors import course_protocol, dose_history, latest_weight_for
 
 
 def do_record_administration(
