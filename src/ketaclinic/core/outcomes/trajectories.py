@@ -129,6 +129,11 @@ def weekly_means(
                 latest_in_week[w] = s
         for w, s in latest_in_week.items():
             per_week.setdefault(w, []).append(float(s.total))
+    return week_stats(per_week)
+
+
+def week_stats(per_week: dict[int, list[float]]) -> tuple[WeekMean, ...]:
+    """Mean and 95 % band of each week's values (summed in the order given)."""
     out: list[WeekMean] = []
     for w in sorted(per_week):
         values = per_week[w]
@@ -197,5 +202,6 @@ __all__ = [
     "t975",
     "waterfall",
     "week_of",
+    "week_stats",
     "weekly_means",
 ]

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+import numpy as np
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from ketaclinic.core.outcomes import Cohort, CohortPatient, Score
 from ketaclinic.core.outcomes.cohort import exact_total
+from ketaclinic.core.outcomes.fast import ScoreColumns, from_us
 from ketaclinic.core.outcomes.safety import SafetyRate, safety_events
 from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
 
@@ -90,8 +91,9 @@ def clinic_cohort(*, clinic: Any, filters: OutcomeFilters) -> Cohort:
         # Nothing older than the earliest baseline window can matter.
         earliest = min(doses) - dt.timedelta(days=14)
         patient_ids = cohort_courses(clinic=clinic, filters=filters).values("patient_id")
-        for patient_id, at, total in _score_rows(clinic, filters.instrument, earliest, patient_ids):
-            scores[patient_id].append(Score(at=at, total=exact_total(total)))
+        pats, at_us, totals = _score_columns(clinic, filters.instrument, earliest, patient_ids)
+        for patient_id, at, total in zip(pats.tolist(), at_us.tolist(), totals.tolist(), strict=True):
+            scores[patient_id].append(Score(at=from_us(at), total=exact_total(total)))
     return Cohort(
         instrument_id=filters.instrument,
         patients=tuple(
@@ -101,18 +103,66 @@ def clinic_cohort(*, clinic: Any, filters: OutcomeFilters) -> Cohort:
     )
 
 
-def _score_rows(
+def cohort_columns(
+    *, clinic: Any, filters: OutcomeFilters
+) -> tuple[list[int], list[dt.datetime | None], ScoreColumns]:
+    """The filtered courses as columns for the vectorised engine (`core.outcomes.fast`): course ids, first
+    doses and every course's scores (its patient's, in time order). NotExact when a total is not a whole
+    number of hundredths (the caller then uses `clinic_cohort` and the engine)."""
+    import numpy as np
+
+    from ketaclinic.core.outcomes.fast import ScoreColumns, hundredths_of
+
+    courses = list(
+        cohort_courses(clinic=clinic, filters=filters).values_list("pk", "patient_id", "first_dose")
+    )
+    ids = [c for c, _, _ in courses]
+    fds = [fd for _, _, fd in courses]
+    empty = np.zeros(0, dtype=np.int64)
+    doses = [fd for fd in fds if fd is not None]
+    if not doses:
+        return ids, fds, ScoreColumns(unit=empty, at_us=empty, total=empty)
+    earliest = min(doses) - dt.timedelta(days=14)
+    patient_ids = cohort_courses(clinic=clinic, filters=filters).values("patient_id")
+    pats, at_us, totals = _score_columns(clinic, filters.instrument, earliest, patient_ids)
+    hundredths = hundredths_of(totals)
+    # Each patient's scores are one contiguous run (sorted by patient, time, id); a course takes its patient's.
+    uniq, starts, counts = np.unique(pats, return_index=True, return_counts=True)
+    where = {int(p): (int(s), int(n)) for p, s, n in zip(uniq, starts, counts, strict=True)}
+    parts: list[Any] = []
+    units: list[Any] = []
+    for u, (_, patient_id, _) in enumerate(courses):
+        s, n = where.get(patient_id, (0, 0))
+        if n:
+            parts.append(np.arange(s, s + n, dtype=np.int64))
+            units.append(np.full(n, u, dtype=np.int64))
+    if not parts:
+        return ids, fds, ScoreColumns(unit=empty, at_us=empty, total=empty)
+    take = np.concatenate(parts)
+    return (
+        ids,
+        fds,
+        ScoreColumns(
+            unit=np.concatenate(units),
+            at_us=at_us[take],
+            total=hundredths[take],
+        ),
+    )
+
+
+def _score_columns(
     clinic: Any, instrument: str, earliest: dt.datetime, patient_ids: Any
-) -> Iterator[tuple[int, dt.datetime, Any]]:
-    """(patient id, time, total) of complete scores, in time order per patient. On PostgreSQL each patient's
-    scores travel as one string of "epoch:total" pairs (decoding 200,000 rows value by value dominated the
-    page's time); elsewhere through the ORM."""
+) -> tuple[Any, Any, Any]:
+    """(patient ids, epoch microseconds, totals) of complete scores as numpy arrays, sorted by patient, time,
+    id. On PostgreSQL the rows travel as one packed binary value that numpy reads in place (decoding 200,000
+    rows value by value dominated the page's time); elsewhere through the ORM."""
     from django.db import connection
 
+    from ketaclinic.core.outcomes.fast import to_us
     from ketaclinic.web.assessments.models import Assessment
 
     if connection.vendor != "postgresql":
-        yield from (
+        rows = list(
             Assessment.objects.filter(
                 clinic=clinic,
                 instrument_id=instrument,
@@ -121,29 +171,38 @@ def _score_rows(
                 assessed_at__gte=earliest,
                 patient_id__in=patient_ids,
             )
-            .order_by("assessed_at", "pk")
+            .order_by("patient_id", "assessed_at", "pk")
             .values_list("patient_id", "assessed_at", "total")
         )
-        return
+        return (
+            np.asarray([r[0] for r in rows], dtype=np.int64),
+            np.asarray([to_us(r[1]) for r in rows], dtype=np.int64),
+            np.asarray([float(r[2]) for r in rows], dtype=np.float64),
+        )
     sub_sql, sub_params = patient_ids.query.sql_with_params()
     # The subquery is ORM-built and every value is bound.
     sql = (
-        "SELECT patient_id, string_agg(EXTRACT(EPOCH FROM assessed_at)::text || ':' || total::text, ','"  # noqa: S608
-        " ORDER BY assessed_at, id) FROM assessments_assessment"
+        "SELECT string_agg(int8send(patient_id::bigint) || timestamptz_send(assessed_at)"  # noqa: S608
+        " || float8send(total::float8), ''::bytea ORDER BY patient_id, assessed_at, id)"
+        " FROM assessments_assessment"
         " WHERE clinic_id = %s AND instrument_id = %s AND complete AND total IS NOT NULL AND assessed_at >= %s"
-        f" AND patient_id IN ({sub_sql}) GROUP BY patient_id"
+        f" AND patient_id IN ({sub_sql})"
     )
-    utc = dt.UTC
     with connection.cursor() as cur:
         cur.execute(sql, [clinic.pk, instrument, earliest, *sub_params])
-        for patient_id, packed in cur.fetchall():
-            for pair in packed.split(","):
-                epoch, total = pair.split(":")
-                yield (
-                    patient_id,
-                    dt.datetime.fromtimestamp(float(epoch), utc),
-                    (float(total) if "." in total or "e" in total else int(total)),
-                )
+        (packed,) = cur.fetchone()
+    rows = np.frombuffer(bytes(packed or b""), dtype=_PACKED_ROW)
+    return (
+        rows["pid"].astype(np.int64),
+        rows["at"].astype(np.int64) + _PG_EPOCH_US,
+        rows["tot"].astype(np.float64),
+    )
+
+
+# One row per score as PostgreSQL's binary send formats, big-endian: bigint patient id, timestamptz
+# (microseconds since 2000-01-01 UTC), float8 total.
+_PACKED_ROW = np.dtype([("pid", ">i8"), ("at", ">i8"), ("tot", ">f8")])
+_PG_EPOCH_US = 946_684_800 * 1_000_000
 
 
 def _early_terminated(sessions: QuerySet[DosingSession]) -> Q:
@@ -151,18 +210,19 @@ def _early_terminated(sessions: QuerySet[DosingSession]) -> Q:
     from ketaclinic.web.treatment.models import Administration
 
     S = DosingSession.Status
-    given = (
-        Administration.objects.filter(session=OuterRef("pk"))
-        .values("session")
-        .annotate(total=Sum("dose_mg"))
-        .values("total")[:1]
-    )
+    # One grouped pass over the administrations (a correlated sum per session was most of the page's SQL).
     short = (
-        sessions.filter(status__in=[S.MONITORING, S.DISCHARGE_READY, S.DISCHARGED])
-        .annotate(given=Subquery(given))
-        .filter(given__lt=F("order__dose_mg"))
+        Administration.objects.filter(
+            session__in=sessions.filter(status__in=[S.MONITORING, S.DISCHARGE_READY, S.DISCHARGED]).values(
+                "pk"
+            )
+        )
+        .values("session", "session__order__dose_mg")
+        .annotate(given=Sum("dose_mg"))
+        .filter(given__lt=F("session__order__dose_mg"))
+        .values("session")
     )
-    return Q(status=S.CANCELLED) | Q(pk__in=short.values("pk"))
+    return Q(status=S.CANCELLED) | Q(pk__in=short)
 
 
 def cohort_safety(*, clinic: Any, filters: OutcomeFilters) -> tuple[int, tuple[SafetyRate, ...]]:
@@ -174,9 +234,9 @@ def cohort_safety(*, clinic: Any, filters: OutcomeFilters) -> tuple[int, tuple[S
     sessions = DosingSession.objects.filter(
         clinic=clinic, course_id__in=course_ids, first_dose_at__isnull=False
     )
-    total = sessions.count()
-    rates: list[SafetyRate] = []
-    for ev in safety_events():
+    counts: dict[str, Any] = {"total": Count("pk")}
+    kinds = []
+    for i, ev in enumerate(safety_events()):
         conds: list[Q | Exists] = []
         if ev.session_alert_codes:
             conds.append(
@@ -190,6 +250,16 @@ def cohort_safety(*, clinic: Any, filters: OutcomeFilters) -> tuple[int, tuple[S
                 conds.append(side)
         if ev.early_termination:
             conds.append(_early_terminated(sessions))
-        n = sessions.filter(reduce(or_, conds)).count() if total and conds else 0
-        rates.append(SafetyRate(event=ev, sessions_with_event=n, sessions=total))
+        kinds.append((ev, f"ev{i}" if conds else None))
+        if conds:
+            counts[f"ev{i}"] = Count(
+                "pk", filter=reduce(or_, (c if isinstance(c, Q) else Q(c) for c in conds))
+            )
+    # One pass over the sessions counts every kind at once.
+    got = sessions.aggregate(**counts)
+    total = int(got["total"])
+    rates = [
+        SafetyRate(event=ev, sessions_with_event=int(got[key]) if key else 0, sessions=total)
+        for ev, key in kinds
+    ]
     return total, tuple(rates)

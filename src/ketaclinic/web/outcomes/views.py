@@ -91,18 +91,27 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.core.outcomes import analyse_cohort, cohort_rules
     from ketaclinic.core.outcomes.cohort import split_cohort
+    from ketaclinic.core.outcomes.fast import NotExact, fast_outcomes
     from ketaclinic.core.outcomes.trajectories import durability, waterfall, weekly_means
     from ketaclinic.web.outcomes import charts
-    from ketaclinic.web.outcomes.selectors import clinic_cohort, cohort_safety
+    from ketaclinic.web.outcomes.selectors import clinic_cohort, cohort_columns, cohort_safety
 
     inst = load_instrument(filters.instrument)
     rules = cohort_rules(filters.instrument)
-    cohort = clinic_cohort(clinic=clinic, filters=filters)
-    splits = split_cohort(cohort, rules)
-    result = analyse_cohort(cohort, rules, splits=splits)
-    means = weekly_means(cohort, rules, splits=splits)
+    try:
+        ids, fds, cols = cohort_columns(clinic=clinic, filters=filters)
+    except NotExact:
+        # A total finer than hundredths (not produced by any scale today): the engine, score by score.
+        cohort = clinic_cohort(clinic=clinic, filters=filters)
+        splits = split_cohort(cohort, rules)
+        result = analyse_cohort(cohort, rules, splits=splits)
+        means = weekly_means(cohort, rules, splits=splits)
+        induction_responders, durable = durability(cohort, rules, splits=splits)
+    else:
+        fast = fast_outcomes(ids, fds, cols, rules)
+        result, means = fast.result, fast.weekly_means
+        induction_responders, durable = fast.induction_responders, fast.durability
     bars = waterfall(result.patients)
-    induction_responders, durable = durability(cohort, rules, splits=splits)
     sessions, safety = cohort_safety(clinic=clinic, filters=filters)
     follow = [p.follow_up for p in result.patients if p.follow_up is not None]
     follow_days = max((f.total_seconds() / 86400 for f in follow), default=0.0)
