@@ -147,7 +147,7 @@ def test_phq9_item9_raises_alert_to_care_team_prescriber(
 ) -> None:
     CareTeamMember.objects.create(patient=patient, user=prescriber2, team_role="prescriber")
     sent: list[tuple[int, dict[str, Any]]] = []
-    import ketaclinic.web.assessments.actions as mod
+    import ketaclinic.web.assessments.actions.records as mod
 
     orig = mod.notify_user
     mod.notify_user = lambda uid, ev: sent.append((uid, ev))  # type: ignore[assignment]

@@ -1,296 +1,46 @@
-"""Parse a FHIR R4 intake Bundle into typed facts for eligibility screening, naming the resource and field of every problem.
-
-Two kinds of problem are reported:
-
-* **fatal** (`BundleError`): the bundle cannot be trusted as a whole — not a Bundle, a resource that fails FHIR
-  structural validation (`ketaclinic.core.fhir.validate`), no Patient or more than one, or a resource about a
-  different patient. Screening must not run; the CLI exits 2 naming every issue.
-* **unusable element** (`IntakeProblem` in `Intake.problems`): one element cannot be used — a Condition with no
-  code or only codes in an unsupported system, a blood pressure without mm[Hg] units, a weight without a unit, a
-  Patient without a birth date. The screening engine turns these into findings (never a silent `eligible`).
-"""
+"""The intake Bundle parser: Bundle-level checks, then one reader per resource type."""
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
+from ketaclinic.core.fhir.intake.facts import (
+    _TOLERATED_REQUIRED,
+    USABLE_OBSERVATION_STATUSES,
+    AllergyFact,
+    BloodPressureReading,
+    BundleError,
+    ConditionFact,
+    Intake,
+    IntakeProblem,
+    MedicationFact,
+    PatientFact,
+    PregnancyStatusReading,
+    ProblemKind,
+    WeightReading,
+)
+from ketaclinic.core.fhir.intake.fields import (
+    _codings,
+    _effective,
+    _has_loinc,
+    _mmhg,
+    _names,
+    _ref_of,
+    _status_code,
+    _weight_kg,
+    parse_partial_date,
+)
 from ketaclinic.core.fhir.validate import validate_resource
 from ketaclinic.core.terminology import (
     ICD10CM,
     LOINC,
     RXNORM,
     SNOMED,
-    UCUM,
     icd10cm_normalize,
     load_terminology,
 )
-
-SCREENED_TYPES = ("Patient", "Condition", "Observation", "MedicationStatement", "AllergyIntolerance")
-#: Resource types that may appear in an intake bundle and are read only as referenced targets or ignored.
-TOLERATED_TYPES = ("Medication", "Encounter", "Practitioner", "Organization", "Provenance")
-USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
-#: Missing subject/patient references are tolerated: a single-patient intake bundle is about its Patient.
-_TOLERATED_REQUIRED = frozenset(
-    {
-        ("Condition", "subject"),
-        ("Observation", "subject"),
-        ("MedicationStatement", "subject"),
-        ("AllergyIntolerance", "patient"),
-    }
-)
-
-
-class ProblemKind:
-    CODE = "code"
-    BLOOD_PRESSURE = "blood_pressure"
-    WEIGHT = "weight"
-    PREGNANCY = "pregnancy"
-    BIRTH_DATE = "birth_date"
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeProblem:
-    """One problem: the resource reference (e.g. "Condition/abc"), the field path, and the reason."""
-
-    ref: str
-    path: str
-    message: str
-    kind: str = ProblemKind.CODE
-
-    def __str__(self) -> str:
-        return f"{self.ref}: {self.path}: {self.message}"
-
-
-class BundleError(ValueError):
-    """The bundle is malformed; `issues` names every offending resource and field."""
-
-    def __init__(self, issues: Sequence[IntakeProblem]) -> None:
-        self.issues = tuple(issues)
-        super().__init__("; ".join(str(i) for i in self.issues))
-
-
-@dataclass(frozen=True, slots=True)
-class PartialDate:
-    """A FHIR date/dateTime at its stated precision: the earliest and latest calendar day it can mean."""
-
-    earliest: date
-    latest: date
-    instant: datetime  # for ordering: the moment given, or 00:00 UTC of `earliest` for date-only values
-    text: str
-
-    @property
-    def is_day_precise(self) -> bool:
-        return self.earliest == self.latest
-
-
-@dataclass(frozen=True, slots=True)
-class PatientFact:
-    ref: str
-    birth_date: PartialDate | None
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionFact:
-    ref: str
-    icd10cm: tuple[str, ...]  # valid, normalised (dotted) ICD-10-CM codes
-    snomed: tuple[str, ...]
-    text: str
-    clinical_status: str | None  # active | recurrence | relapse | inactive | remission | resolved | None
-    verification_status: str | None
-    onset: PartialDate | None
-    abatement: PartialDate | None
-    abated: bool  # abatement[x] present in any form (boolean true, string, age, range, date)
-
-
-@dataclass(frozen=True, slots=True)
-class AllergyFact:
-    ref: str
-    codes: tuple[tuple[str, str], ...]  # (system, code)
-    names: tuple[str, ...]  # code.text, codings' display, reaction substance texts
-    clinical_status: str | None
-    verification_status: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MedicationFact:
-    ref: str
-    rxnorm: tuple[str, ...]
-    names: tuple[str, ...]
-    status: str
-    start: PartialDate | None
-    end: PartialDate | None
-
-
-@dataclass(frozen=True, slots=True)
-class BloodPressureReading:
-    refs: tuple[str, ...]
-    when: PartialDate
-    systolic: float | None
-    diastolic: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class WeightReading:
-    ref: str
-    when: PartialDate
-    kg: float
-
-
-@dataclass(frozen=True, slots=True)
-class PregnancyStatusReading:
-    ref: str
-    when: PartialDate
-    pregnant: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Intake:
-    """Everything screening reads from a bundle, plus the elements that could not be used."""
-
-    patient: PatientFact
-    conditions: tuple[ConditionFact, ...] = ()
-    allergies: tuple[AllergyFact, ...] = ()
-    medications: tuple[MedicationFact, ...] = ()
-    blood_pressures: tuple[BloodPressureReading, ...] = ()
-    weights: tuple[WeightReading, ...] = ()
-    pregnancy_statuses: tuple[PregnancyStatusReading, ...] = ()
-    problems: tuple[IntakeProblem, ...] = field(default=())
-    ignored: tuple[str, ...] = ()  # refs of resources read but not used (entered-in-error, other types, ...)
-
-
-# --------------------------------------------------------------------------------------------- dates
-
-
-def parse_partial_date(value: object) -> PartialDate | None:
-    """Parse a FHIR date or dateTime string (YYYY, YYYY-MM, YYYY-MM-DD, or full dateTime); None if unparseable."""
-    if not isinstance(value, str):
-        return None
-    s = value.strip()
-    try:
-        if len(s) == 4:
-            y = int(s)
-            start, end = date(y, 1, 1), date(y, 12, 31)
-        elif len(s) == 7:
-            y, m = int(s[:4]), int(s[5:7])
-            start, end = date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
-        elif len(s) == 10:
-            start = end = date.fromisoformat(s)
-        else:
-            dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=UTC)
-            return PartialDate(dt.date(), dt.date(), dt, s)
-    except ValueError:
-        return None
-    return PartialDate(start, end, datetime.combine(start, time(0), tzinfo=UTC), s)
-
-
-# --------------------------------------------------------------------------------------------- helpers
-
-
-def _ref_of(resource: Mapping[str, Any], full_url: object, index: int) -> str:
-    rid = resource.get("id")
-    if isinstance(rid, str) and rid:
-        return f"{resource.get('resourceType')}/{rid}"
-    if isinstance(full_url, str) and full_url:
-        return full_url
-    return f"Bundle.entry[{index}]"
-
-
-def _status_code(cc: object) -> str | None:
-    """The code of a status CodeableConcept (clinicalStatus / verificationStatus)."""
-    if not isinstance(cc, dict):
-        return None
-    for coding in cc.get("coding") or []:
-        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-            return str(coding["code"])
-    return None
-
-
-def _codings(cc: object) -> list[dict[str, Any]]:
-    if not isinstance(cc, dict):
-        return []
-    return [c for c in cc.get("coding") or [] if isinstance(c, dict)]
-
-
-def _names(cc: object) -> list[str]:
-    out: list[str] = []
-    if isinstance(cc, dict):
-        if isinstance(cc.get("text"), str):
-            out.append(cc["text"])
-        out.extend(str(c["display"]) for c in _codings(cc) if isinstance(c.get("display"), str))
-    return out
-
-
-def _has_loinc(cc: object, codes: frozenset[str]) -> bool:
-    return any(c.get("system") == LOINC and c.get("code") in codes for c in _codings(cc))
-
-
-def _effective(res: Mapping[str, Any]) -> tuple[PartialDate | None, str]:
-    if "effectiveDateTime" in res:
-        return parse_partial_date(res["effectiveDateTime"]), "effectiveDateTime"
-    if "effectiveInstant" in res:
-        return parse_partial_date(res["effectiveInstant"]), "effectiveInstant"
-    period = res.get("effectivePeriod")
-    if isinstance(period, dict):
-        return parse_partial_date(period.get("end") or period.get("start")), "effectivePeriod"
-    return None, "effective[x]"
-
-
-_MMHG_UNITS = frozenset({"mm[Hg]", "mmHg", "mm Hg"})
-
-
-def _mmhg(q: object, path: str) -> tuple[float | None, str | None]:
-    """Read a blood-pressure Quantity: (value, None) or (None, reason)."""
-    if not isinstance(q, dict):
-        return None, f"{path}: missing (a valueQuantity in mm[Hg] is required)"
-    value = q.get("value")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None, f"{path}.value: missing"
-    code, unit, system = q.get("code"), q.get("unit"), q.get("system")
-    if code is not None:
-        if code != "mm[Hg]" or (system is not None and system != UCUM):
-            return None, f"{path}.code: unit {code!r} (system {system!r}) is not UCUM mm[Hg]"
-    elif unit is None:
-        return None, f"{path}: no unit (mm[Hg] required)"
-    elif unit not in _MMHG_UNITS:
-        return None, f"{path}.unit: {unit!r} is not mm[Hg]"
-    v = float(value)
-    if not 0 < v < 400:
-        return None, f"{path}.value: {v:g} mm[Hg] is not a plausible blood pressure"
-    return v, None
-
-
-_WEIGHT_UCUM = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237}
-_WEIGHT_UNITS = {"kg": 1.0, "g": 0.001, "lb": 0.45359237, "lbs": 0.45359237, "[lb_av]": 0.45359237}
-
-
-def _weight_kg(q: object, path: str) -> tuple[float | None, str | None]:
-    if not isinstance(q, dict):
-        return None, f"{path}: missing (a valueQuantity in kg, g or [lb_av] is required)"
-    value = q.get("value")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None, f"{path}.value: missing"
-    code, unit, system = q.get("code"), q.get("unit"), q.get("system")
-    if code is not None:
-        if code not in _WEIGHT_UCUM or (system is not None and system != UCUM):
-            return None, f"{path}.code: unit {code!r} is not a UCUM mass unit (kg, g, [lb_av])"
-        factor = _WEIGHT_UCUM[code]
-    elif isinstance(unit, str) and unit in _WEIGHT_UNITS:
-        factor = _WEIGHT_UNITS[unit]
-    else:
-        return None, f"{path}: no usable unit (kg, g or [lb_av] required)"
-    kg = float(value) * factor
-    if not 0 < kg < 700:
-        return None, f"{path}.value: {kg:g} kg is not a plausible body weight"
-    return kg, None
-
-
-# --------------------------------------------------------------------------------------------- parser
 
 
 @dataclass
