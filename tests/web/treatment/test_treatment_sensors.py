@@ -353,6 +353,7 @@ def test_run_sheet_offers_free_site_devices_and_attaches_one(
 
     r = c.post(f"/treatment/sessions/{s.pk}/attach_device", {"device": free.pk}, follow=True)
     assert "Saved." in [str(m) for m in r.context["messages"]]
+    assert r.content.decode().count('<li class="success">Saved.</li>') == 1  # shown once, by the layout
     assert [(a.device_id, a.session_id, a.attached_by_id, a.detached_at) for a in
             DeviceAttachment.objects.filter(session=s)] == [(free.pk, s.pk, nurse.pk, None)]  # fmt: skip
     page = r.content.decode()

@@ -137,10 +137,19 @@ def do_create_patient(
     values: dict[str, Any],
     request: HttpRequest | None = None,
     is_synthetic: bool = False,
+    initial_weight_kg: Any = None,
 ) -> Patient:
-    """Register a patient in `clinic`. Raises ValidationFailed naming every bad field; nothing is saved then."""
+    """Register a patient in `clinic`, with today's weight when one is given (`initial_weight_kg`).
+
+    Raises ValidationFailed naming every bad field, the weight included; nothing is saved then.
+    """
     require_perm(actor, clinic, Perm.PATIENT_EDIT)
     cleaned, errors = _clean_values(values)
+    weight = None
+    if initial_weight_kg not in (None, ""):
+        weight, werr = parse_weight(initial_weight_kg)
+        if werr:
+            errors["initial_weight_kg"] = werr
     patient = Patient(clinic=clinic, is_synthetic=is_synthetic, **cleaned)
     _validate_patient(patient, errors)
     with transaction.atomic():
@@ -153,6 +162,23 @@ def do_create_patient(
             request=request,
             detail={"fields": sorted(cleaned)},
         )
+        if weight is not None:
+            when = timezone.now()
+            row = WeightMeasurement.objects.create(
+                patient=patient,
+                weight_kg=weight,
+                measured_at=when,
+                source="registration",
+                recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            record_audit(
+                actor=actor,
+                action="patient.weight_record",
+                obj=row,
+                patient=patient,
+                request=request,
+                detail={"weight_kg": str(weight), "measured_at": when.isoformat()},
+            )
     return patient
 
 

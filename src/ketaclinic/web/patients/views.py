@@ -95,6 +95,28 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+#: The form's labels, which its error summary uses to name each field.
+FIELD_LABELS = {
+    "mrn": "MRN",
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "birth_date": "Birth date",
+    "sex_at_birth": "Sex at birth",
+    "initial_weight_kg": "Weight today (kg)",
+    "phone": "Phone",
+    "email": "Email",
+    "address_line": "Address",
+    "city": "City",
+    "postal_code": "Postal code",
+    "emergency_contact_name": "Emergency contact name",
+    "emergency_contact_phone": "Emergency contact phone",
+    "emergency_contact_relationship": "Emergency contact relationship",
+    "referring_clinician": "Referring clinician",
+    "referring_clinician_contact": "Referrer contact",
+}
+WEIGHT_HINT = f"Optional; {float(actions.MIN_WEIGHT_KG):g} to {float(actions.MAX_WEIGHT_KG):g} kg"
+
+
 def _form_values(request: HttpRequest) -> dict[str, Any]:
     return {name: request.POST.get(name, "") for name in EDITABLE_FIELDS if name in request.POST}
 
@@ -111,23 +133,9 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         values = _form_values(request)
         weight = request.POST.get("initial_weight_kg", "").strip()
         try:
-            with transaction.atomic():
-                patient = actions.do_create_patient(
-                    actor=request.user, clinic=clinic, values=values, request=request
-                )
-                if weight:
-                    try:
-                        actions.do_record_weight(
-                            actor=request.user,
-                            patient_id=patient.pk,
-                            weight_kg=weight,
-                            source="registration",
-                            request=request,
-                        )
-                    except ValidationFailed as exc:
-                        raise ValidationFailed(
-                            {"initial_weight_kg": exc.fields.get("weight_kg", ["invalid"])}
-                        ) from exc
+            patient = actions.do_create_patient(
+                actor=request.user, clinic=clinic, values=values, initial_weight_kg=weight, request=request
+            )
             messages.success(request, f"Registered {patient.full_name} (MRN {patient.mrn}).")
             return redirect("patients:chart", patient_id=patient.pk)
         except ValidationFailed as exc:
@@ -136,7 +144,14 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "patients/form.html",
-        {"values": values, "errors": errors, "sexes": SexAtBirth.choices, "creating": True},
+        {
+            "values": values,
+            "errors": errors,
+            "sexes": SexAtBirth.choices,
+            "creating": True,
+            "labels": FIELD_LABELS,
+            "weight_hint": WEIGHT_HINT,
+        },
         status=status,
     )
 
@@ -160,7 +175,15 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         values = {name: getattr(patient, name) for name in EDITABLE_FIELDS}
         values["birth_date"] = patient.birth_date.isoformat()
     ctx = chart_context(request, patient, "overview")
-    ctx.update({"values": values, "errors": errors, "sexes": SexAtBirth.choices, "creating": False})
+    ctx.update(
+        {
+            "values": values,
+            "errors": errors,
+            "sexes": SexAtBirth.choices,
+            "creating": False,
+            "labels": FIELD_LABELS,
+        }
+    )
     return render(request, "patients/form.html", ctx, status=status)
 
 
