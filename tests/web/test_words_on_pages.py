@@ -59,6 +59,7 @@ def _pages(ctx: Any) -> list[str]:
         "/ledger/verify/",
         "/safety/",
         "/alerts/",
+        "/",
         "/outcomes/",
         "/pain/",
         "/clinic/settings/",

@@ -112,7 +112,7 @@ def test_successful_sign_in_resets_failures_and_sign_out_works(nurse: Any) -> No
     c = Client()
     c.post("/accounts/login/", {"username": "nurse", "password": "wrong"})
     r = c.post("/accounts/login/", {"username": "nurse", "password": PASSWORD})
-    assert r.status_code == 302 and r["Location"] == "/patients/"
+    assert r.status_code == 302 and r["Location"] == "/"  # the role home page
     nurse.refresh_from_db()
     assert nurse.failed_login_count == 0
     assert AuditEvent.objects.filter(action="auth.login").count() == 1

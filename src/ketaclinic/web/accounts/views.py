@@ -24,7 +24,7 @@ LOCKED_MESSAGE = "This account is temporarily locked after repeated failed sign-
 
 def sign_in(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("patients:list")
+        return redirect("home")
     form = AuthenticationForm(request, data=request.POST or None)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.method == "POST":
@@ -47,7 +47,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             actions.do_record_sign_in(user=user, request=request)
             if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
                 return redirect(next_url)
-            return redirect("patients:list")
+            return redirect("home")
         if getattr(request, "kc_lockout", False):
             form.errors.clear()
             form.add_error(None, LOCKED_MESSAGE)
@@ -71,7 +71,7 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
         request.session[SESSION_KEY] = int(raw)
     else:
         messages.error(request, "clinic: you are not a member of that clinic")
-    return redirect("patients:list")
+    return redirect("home")
 
 
 @login_required

@@ -147,7 +147,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = ["ketaclinic.web.accounts.backends.LockoutModelBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "patients:list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Login lockout: after this many consecutive failures the account is locked for this many minutes.

@@ -7,21 +7,7 @@ from django.shortcuts import redirect
 from django.urls import include, path
 
 from ketaclinic.web.config.api import api
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """The patient list; a member who may only see outcomes (a researcher) lands on the outcomes page."""
-    from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-    from ketaclinic.web.lib.access import clinic_for_request
-
-    clinic = clinic_for_request(request) if request.user.is_authenticated else None
-    if (
-        clinic is not None
-        and not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW)
-        and has_perm_in_clinic(request.user, clinic, Perm.OUTCOMES_VIEW)
-    ):
-        return redirect("outcomes:page")
-    return redirect("patients:list")
+from ketaclinic.web.home.views import home as home_view
 
 
 def api_index(request: HttpRequest) -> HttpResponse:
@@ -38,7 +24,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", home_view, name="home"),
     path("healthz", healthz, name="healthz"),
     path("api/", api_index, name="api-index"),
     path("api/v1/", api.urls),

@@ -106,3 +106,31 @@ def alerts(request: HttpRequest) -> HttpResponse:
                          "patient": "Patient"},
     }  # fmt: skip
     return render(request, "home/alerts.html", context, status=status)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's home page: the sections of every role they hold in the active clinic. A member who
+    may only see outcomes (a researcher) lands on the outcomes page."""
+    from ketaclinic.web.accounts.roles import roles_in_clinic
+    from ketaclinic.web.home.sections import sections_for
+
+    clinic = clinic_for_request(request)
+    if clinic is None:
+        return render(request, "patients/no_clinic.html", status=403)
+    if not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW) and has_perm_in_clinic(
+        request.user, clinic, Perm.OUTCOMES_VIEW
+    ):
+        return redirect("outcomes:page")
+    roles = roles_in_clinic(request.user, clinic.pk)
+    sections = sections_for(request.user, clinic, roles)
+    if has_perm_in_clinic(request.user, clinic, Perm.CLINICAL_VIEW):
+        with transaction.atomic():
+            record_audit(
+                actor=request.user,
+                action="home.view",
+                clinic=clinic,
+                request=request,
+                detail={"sections": {s.key: s.count for s in sections}},
+            )
+    return render(request, "home/home.html", {"sections": sections})
