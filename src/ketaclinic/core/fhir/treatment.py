@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ketaclinic.core.errors import CoreValidationError
+
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -68,13 +70,8 @@ ENCOUNTER_STATUS = {
 ORDER_STATUS = {"draft": "draft", "signed": "active", "cancelled": "cancelled"}
 
 
-class TreatmentFhirError(ValueError):
+class TreatmentFhirError(CoreValidationError):
     """The facts cannot be mapped (unknown drug, route, status or severity); names the field."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

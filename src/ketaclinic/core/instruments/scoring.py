@@ -6,20 +6,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.instruments.definitions import Condition, Instrument, Item
 
 Answer = int | None
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 
 
-class AnswerError(ValueError):
+class AnswerError(CoreValidationError):
     """Bad input. `field` names the offending item (e.g. "item 9", "item 6b") or "answers"."""
 
     def __init__(self, field: str, reason: str, *, item: int | None = None) -> None:
-        self.field = field
-        self.reason = reason
+        super().__init__(field, reason)
         self.item = item
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.instruments.definitions import INSTRUMENT_IDS, DefinitionError, load_instrument
 from ketaclinic.core.instruments.outcomes import RemissionRule, default_outcome_config
 from ketaclinic.core.outcomes.stats import KMCurve, kaplan_meier, wilson_interval
@@ -35,13 +36,8 @@ Total = int | Fraction
 NotEvaluableReason = Literal["no_first_dose", "no_baseline", "no_follow_up"]
 
 
-class CohortError(ValueError):
+class CohortError(CoreValidationError):
     """Bad cohort input; `field` names the offending field (e.g. `patients[2].scores[0].total`)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from ketaclinic.core.errors import CoreValidationError
+
 UNITS: tuple[str, ...] = ("mg", "mcg/h")
 #: A schedule of more than 24 doses a day is not a schedule (a typo, or a total entered as a count).
 MAX_DOSES_PER_DAY = Decimal(24)
@@ -41,13 +43,8 @@ class MmeDataError(ValueError):
     """data/mme.yaml is malformed; the message names the key."""
 
 
-class MmeInputError(ValueError):
+class MmeInputError(CoreValidationError):
     """Bad input. `field` names the offending item, e.g. "medications[2].unit"."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

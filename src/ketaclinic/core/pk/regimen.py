@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.pk.model import ROUTES, Model
 from ketaclinic.core.yamlfile import load_yaml
 
@@ -25,13 +26,8 @@ __all__ = [
 ]
 
 
-class RegimenError(ValueError):
+class RegimenError(CoreValidationError):
     """Bad input: ``field`` is the JSON path of the offending item (e.g. ``doses[1].amount_mg``)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

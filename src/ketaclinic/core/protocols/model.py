@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.yamlfile import load_yaml
 
 Drug = Literal["ketamine", "esketamine"]
@@ -22,13 +23,8 @@ ASSESSMENT_WHATS: tuple[str, ...] = ("vitals", "bp", "moaas", "cadss")
 ANCHORS: tuple[str, ...] = ("dose_start", "dose_end", "discharge")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(CoreValidationError):
     """A protocol mapping is malformed; `path` names the offending field (e.g. `dose.default.value`)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

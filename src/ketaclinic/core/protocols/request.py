@@ -8,16 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.protocols.model import DRUGS, ROUTES, Drug
 
 
-class DoseRequestError(ValueError):
+class DoseRequestError(CoreValidationError):
     """Bad dose-check input; `field` names the offending field (e.g. `history[2].time`)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

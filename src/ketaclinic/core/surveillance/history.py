@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.instruments import (
     INSTRUMENT_IDS,
     AnswerError,
@@ -29,13 +30,8 @@ AST = "1920-8"
 NUMERIC_LOINC: frozenset[str] = frozenset({ALT, AST})
 
 
-class HistoryError(ValueError):
+class HistoryError(CoreValidationError):
     """Bad surveillance input; `field` names the offending field (e.g. `observations[2].value`)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

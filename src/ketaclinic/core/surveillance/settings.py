@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import yaml
 
+from ketaclinic.core.errors import CoreValidationError
+
 ItemKind = Literal["assessment", "observation"]
 FirstDue = Literal["first_dose", "session"]
 
@@ -41,13 +43,8 @@ ALERT_CODES: tuple[str, ...] = (
 _MAX_DAYS = 3650
 
 
-class SettingsError(ValueError):
+class SettingsError(CoreValidationError):
     """Malformed schedule data or clinic overrides; `field` is the path of the offending key."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, cast
 
+from ketaclinic.core.errors import CoreValidationError
 from ketaclinic.core.telehealth.rules import (
     ACTIVITIES,
     DOSING_ACTIVITIES,
@@ -58,13 +59,8 @@ __all__ = [
 ]
 
 
-class VisitError(ValueError):
+class VisitError(CoreValidationError):
     """A visit or policy given to the engine is malformed; `field` names the offending input."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

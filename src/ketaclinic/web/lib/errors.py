@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ketaclinic.core.errors import CoreValidationError
+
 
 class DomainError(Exception):
     """Base of every error an action raises on purpose. Nothing has been written when it propagates."""
@@ -30,6 +32,12 @@ class ValidationFailed(DomainError):
         if message is None:
             message = "; ".join(f"{field}: {reasons[0]}" for field, reasons in fields.items() if reasons)
         super().__init__(message or "invalid input", fields=fields)
+
+
+def failed_from_core(exc: CoreValidationError, *, field: str | None = None) -> ValidationFailed:
+    """The field error for a core validation error: its reason under its path, or under `field` when the form
+    names that input differently (nothing was stored: core validates before any write)."""
+    return ValidationFailed({exc.field if field is None else field: [exc.reason]})
 
 
 class PermissionDeniedError(DomainError):

@@ -14,7 +14,7 @@ from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.jurisdictions import JURISDICTIONS
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
+from ketaclinic.web.lib.errors import ConflictError, ValidationFailed, failed_from_core
 from ketaclinic.web.telehealth import selectors
 from ketaclinic.web.telehealth.models import ClinicianLicence, TelehealthConsent, TelehealthPolicy, Visit
 
@@ -266,7 +266,7 @@ def do_set_telehealth_policy(
     try:
         parsed = parse_policy(policy)
     except VisitError as exc:
-        raise ValidationFailed({exc.field.removeprefix("policy."): [exc.reason]}) from None
+        raise failed_from_core(exc, field=exc.field.removeprefix("policy.")) from None
     with transaction.atomic():
         row, _ = TelehealthPolicy.objects.select_for_update().update_or_create(
             clinic=clinic,

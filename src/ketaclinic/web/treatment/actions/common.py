@@ -27,7 +27,7 @@ from ketaclinic.core.protocols import (
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
+from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed, failed_from_core
 from ketaclinic.web.lib.live import clinic_group, notify_group
 from ketaclinic.web.treatment.models import (
     DosingSession,
@@ -177,7 +177,7 @@ def _guard(
     try:
         return check_dose(req, protocol)
     except DoseRequestError as exc:
-        raise ValidationFailed({exc.field.replace("proposed.", ""): [exc.reason]}) from None
+        raise failed_from_core(exc, field=exc.field.replace("proposed.", "")) from None
 
 
 def _enforce_guard(result: DoseCheckResult, *, actor: Any, clinic: Any, override_reason: str) -> None:

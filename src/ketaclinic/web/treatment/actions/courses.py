@@ -19,7 +19,7 @@ from ketaclinic.core.protocols import (
 from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
+from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed, failed_from_core
 from ketaclinic.web.treatment.actions.common import S, _aware, _decimal, _duration_min, _enforce_guard, _guard
 from ketaclinic.web.treatment.models import (
     ClinicProtocol,
@@ -250,7 +250,7 @@ def do_add_clinic_protocol(
         try:
             proto = parse_protocol(definition)
         except ProtocolError as exc:
-            raise ValidationFailed({f"definition.{exc.path}": [exc.reason]}) from None
+            raise failed_from_core(exc, field=f"definition.{exc.field}") from None
         missing = missing_guard_rails(proto)
         if missing:
             raise ValidationFailed(
