@@ -19,6 +19,7 @@ def audit_event_list(
     actor: str = "",
     action: str = "",
     patient_id: int | None = None,
+    patient_mrn: str = "",
     object_type: str = "",
     since: dt.date | None = None,
     until: dt.date | None = None,
@@ -35,6 +36,8 @@ def audit_event_list(
         qs = qs.filter(action__startswith=action)
     if patient_id is not None:
         qs = qs.filter(patient_id=patient_id)
+    if patient_mrn:
+        qs = qs.filter(patient__mrn__iexact=patient_mrn, patient__clinic_id__in=clinics)
     if object_type:
         qs = qs.filter(object_type=object_type)
     if since is not None:
@@ -42,3 +45,25 @@ def audit_event_list(
     if until is not None:
         qs = qs.filter(at__date__lte=until)
     return qs
+
+
+def audit_action_codes(*, user: Any, clinic_id: int) -> list[str]:
+    """The distinct actions recorded in the clinic's trail, for the filter (empty unless `user` may view it)."""
+    if not has_perm_in_clinic(user, clinic_id, Perm.AUDIT_VIEW):
+        return []
+    rows = AuditEvent.objects.filter(clinic_id=clinic_id).values_list("action", flat=True).distinct()
+    return sorted(rows.order_by())
+
+
+def audit_actor_names(*, user: Any, clinic_id: int) -> list[str]:
+    """Usernames of the clinic's staff, offered in the filter's person field."""
+    from ketaclinic.web.accounts.models import User
+
+    if not has_perm_in_clinic(user, clinic_id, Perm.AUDIT_VIEW):
+        return []
+    return list(
+        User.objects.filter(memberships__clinic_id=clinic_id)
+        .order_by("username")
+        .values_list("username", flat=True)
+        .distinct()
+    )

@@ -6,15 +6,16 @@ import csv
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.audit.selectors import audit_event_list
+from ketaclinic.web.audit.present import action_label, detail_rows
+from ketaclinic.web.audit.selectors import audit_action_codes, audit_actor_names, audit_event_list
 from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import PermissionDeniedError, ValidationFailed
+from ketaclinic.web.lib.pagination import page_number, paginate
 
 
 def _date(raw: str, field: str, errors: dict[str, list[str]]) -> dt.date | None:
@@ -42,6 +43,9 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     patient_raw = g.get("patient", "").strip()
     if patient_raw and not patient_raw.isdigit():
         errors["patient"] = ["must be a patient id (a number)"]
+    if since and until and since > until:
+        errors["until"] = ["must be on or after the from date"]
+    page_number(request)  # a bad page number is refused before anything is recorded
     if errors:
         raise ValidationFailed(errors)
     qs = audit_event_list(
@@ -50,6 +54,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         actor=g.get("actor", "").strip(),
         action=g.get("action", "").strip(),
         patient_id=int(patient_raw) if patient_raw else None,
+        patient_mrn=g.get("mrn", "").strip(),
         since=since,
         until=until,
     ).select_related("patient")
@@ -95,5 +100,20 @@ def audit_list(request: HttpRequest) -> HttpResponse:
                 ]
             )
         return response
-    page = Paginator(qs, 50).get_page(g.get("page"))
-    return render(request, "audit/list.html", {"page": page, "filters": g})
+    page = paginate(request, qs)
+    rows = [{"e": e, "label": action_label(e.action), "detail": detail_rows(e.detail)} for e in page]
+    actions = [
+        (code, action_label(code)) for code in audit_action_codes(user=request.user, clinic_id=clinic.pk)
+    ]
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "filters": g,
+            "action_choices": actions,
+            "actor_names": audit_actor_names(user=request.user, clinic_id=clinic.pk),
+            "filtered": any(g.get(k) for k in ("actor", "action", "patient", "mrn", "since", "until")),
+        },
+    )
