@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -141,19 +141,28 @@ class DemoArgon2PasswordHasher(Argon2PasswordHasher):
 @contextmanager
 def demo_password_hashing() -> Iterator[None]:
     """Within the block, new passwords are hashed with `DemoArgon2PasswordHasher` and not re-hashed on check."""
-    from django.contrib.auth import hashers
-
     saved = settings.PASSWORD_HASHERS
     demo = f"{__name__}.DemoArgon2PasswordHasher"
     settings.PASSWORD_HASHERS = [demo, *(h for h in saved if not h.endswith(".Argon2PasswordHasher"))]
-    hashers.get_hashers.cache_clear()
-    hashers.get_hashers_by_algorithm.cache_clear()
+    _clear_hasher_caches()
     try:
         yield
     finally:
         settings.PASSWORD_HASHERS = saved
-        hashers.get_hashers.cache_clear()
-        hashers.get_hashers_by_algorithm.cache_clear()
+        _clear_hasher_caches()
+
+
+class _Cached(Protocol):
+    def cache_clear(self) -> None: ...
+
+
+def _clear_hasher_caches() -> None:
+    """Forget the hashers Django built from PASSWORD_HASHERS. Both functions are `functools.lru_cache`
+    wrappers at run time; the stubs declare them as plain functions, hence the cast."""
+    from django.contrib.auth import hashers
+
+    for cached in (hashers.get_hashers, hashers.get_hashers_by_algorithm):
+        cast(_Cached, cached).cache_clear()
 
 
 @dataclass

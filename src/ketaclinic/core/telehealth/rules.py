@@ -114,6 +114,15 @@ class RuleSet:
 # ------------------------------------------------------------------------------------------ rule data
 
 
+def _level(raw: Mapping[str, Any], where: str) -> Level:
+    """The rule's level, one of LEVELS (RuleSetError naming the field otherwise)."""
+    level = _str(raw, "level", where)
+    for known in LEVELS:
+        if level == known:
+            return known
+    raise RuleSetError(f"{where}.level: {level!r} is not one of {', '.join(LEVELS)}")
+
+
 def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
     v = raw.get(key)
     if not isinstance(v, str) or not v.strip():
@@ -161,9 +170,7 @@ def parse_rules(data: object, *, name: str = "rules") -> RuleSet:
         if code in seen:
             raise RuleSetError(f"{where}.code: duplicate")
         seen.add(code)
-        level = _str(raw, "level", where)
-        if level not in LEVELS:
-            raise RuleSetError(f"{where}.level: {level!r} is not one of {', '.join(LEVELS)}")
+        level = _level(raw, where)
         kind = _str(raw, "kind", where)
         if kind not in KINDS:
             raise RuleSetError(f"{where}.kind: {kind!r} is not a known rule kind")

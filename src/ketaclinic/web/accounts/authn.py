@@ -52,9 +52,9 @@ def account_clinic_ids(user: User | None) -> list[int | None]:
         return [None]
     from ketaclinic.web.accounts.models import Membership
 
-    ids: list[int | None] = sorted(
-        set(Membership.objects.filter(user_id=user.pk).values_list("clinic_id", flat=True))
-    )
+    ids: list[int | None] = [
+        *sorted(set(Membership.objects.filter(user_id=user.pk).values_list("clinic_id", flat=True)))
+    ]
     return ids or [None]
 
 

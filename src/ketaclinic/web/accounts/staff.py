@@ -372,7 +372,8 @@ def do_set_password_with_token(*, raw: str, password: str, password2: str, reque
         user.save(update_fields=["password", "failed_login_count", "locked_until"])
         row.used_at = timezone.now()
         row.save(update_fields=["used_at"])
-        for clinic_id in sorted(set(user.memberships.values_list("clinic_id", flat=True))) or [None]:
+        clinic_ids: list[int | None] = [*sorted(set(user.memberships.values_list("clinic_id", flat=True)))]
+        for clinic_id in clinic_ids or [None]:
             record_audit(
                 actor=user,
                 action="user.password_set",
@@ -414,7 +415,8 @@ def do_change_own_password(
     with transaction.atomic():
         actor.set_password(password)
         actor.save(update_fields=["password"])
-        for clinic_id in sorted(set(actor.memberships.values_list("clinic_id", flat=True))) or [None]:
+        clinic_ids: list[int | None] = [*sorted(set(actor.memberships.values_list("clinic_id", flat=True)))]
+        for clinic_id in clinic_ids or [None]:
             record_audit(
                 actor=actor, action="user.password_change", obj=actor, clinic=clinic_id, request=request
             )

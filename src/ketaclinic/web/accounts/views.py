@@ -58,7 +58,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        actions.do_record_sign_out(user=request.user, request=request)  # type: ignore[arg-type]
+        actions.do_record_sign_out(user=request.user, request=request)
     logout(request)
     return redirect("accounts:login")
 

@@ -28,7 +28,7 @@ class AssessmentIn(Schema):
 
 
 @router.post("/patients/{patient_id}/assessments", response={201: dict[str, Any]})
-def create_assessment(request: HttpRequest, patient_id: int, payload: AssessmentIn) -> Status:
+def create_assessment(request: HttpRequest, patient_id: int, payload: AssessmentIn) -> Status[dict[str, Any]]:
     a = actions.do_record_assessment(
         actor=request.user,
         patient_id=patient_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import random
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -49,7 +50,7 @@ def answers_for(total: int, maxima: list[int], rng: Any, fixed: dict[int, int] |
     return ans
 
 
-def _curve(baseline: int, end_share: float, weeks: float, rng: Any, top: int, noise: float) -> int:
+def _curve(baseline: int, end_share: float, weeks: float, rng: random.Random, top: int, noise: float) -> int:
     """Score after `weeks`: an exponential approach to end_share x baseline (most change in the first weeks)."""
     target = baseline * end_share
     value = target + (baseline - target) * math.exp(-weeks / 1.6) + rng.gauss(0, noise)

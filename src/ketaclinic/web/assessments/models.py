@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
+
+    # The stubs' FloatField is generic (value set, value read); the runtime class is not subscriptable.
+    _FloatFieldBase = models.FloatField[float | int | str | Combinable | None, float | None]
+else:
+    _FloatFieldBase = models.FloatField
 
 
 class Context(models.TextChoices):
@@ -20,7 +30,7 @@ class Source(models.TextChoices):
     API = "api", "API"
 
 
-class ScoreTotalField(models.FloatField):
+class ScoreTotalField(_FloatFieldBase):
     """A score total: an integer for summed scales, a 2-decimal mean for PEG. Whole values read back as int,
     so a PHQ-9 of 7 shows as 7, never 7.0 (an IntegerField would have truncated a PEG of 1.67 to 1)."""
 

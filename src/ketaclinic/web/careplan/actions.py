@@ -153,7 +153,7 @@ def do_add_goal(
     with transaction.atomic():
         plan = _plan_for_update(actor, plan_id, request)
         owner = _owner(owner_id, plan.clinic_id, errors)
-        if errors:
+        if errors or due_on is None:
             raise ValidationFailed(errors)
         goal = CarePlanGoal.objects.create(
             plan=plan,
@@ -189,7 +189,7 @@ def do_add_activity(
     with transaction.atomic():
         plan = _plan_for_update(actor, plan_id, request)
         owner = _owner(owner_id, plan.clinic_id, errors)
-        if errors:
+        if errors or due_on is None:
             raise ValidationFailed(errors)
         activity = CarePlanActivity.objects.create(
             plan=plan,

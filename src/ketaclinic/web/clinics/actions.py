@@ -152,7 +152,7 @@ def do_add_registration(
             errors["expires_on"] = ["must be a date in YYYY-MM-DD format"]
     if not errors and Registration.objects.filter(site=site, kind=kind, number=number).exists():
         errors["number"] = ["this registration is already on file for the site"]
-    if errors:
+    if errors or site is None:
         raise ValidationFailed(errors)
     with transaction.atomic():
         reg = Registration.objects.create(

@@ -141,7 +141,7 @@ def _scoped(clinic_id: int, lot_id: int, *location_ids: int) -> tuple[Lot, list[
 
 
 @router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut})
-def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> Status:
+def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> Status[EntryOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (src, dst) = _scoped(clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id)
     e = actions.do_transfer_stock(
@@ -170,7 +170,7 @@ class CountOut(Schema):
 
 
 @router.post("/clinics/{clinic_id}/counts", response={201: CountOut})
-def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> Status:
+def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> Status[CountOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (loc,) = _scoped(clinic_id, payload.lot_id, payload.location_id)
     e, case = actions.do_record_count(

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
 
 from ketaclinic.core.ledger import EntryType
 
-QTY = {"max_digits": 14, "decimal_places": 3}
+
+class _QuantityDigits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+QTY: _QuantityDigits = {"max_digits": 14, "decimal_places": 3}
 
 
 class Drug(models.TextChoices):

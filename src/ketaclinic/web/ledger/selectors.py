@@ -37,7 +37,7 @@ from ketaclinic.web.ledger.models import Case, CaseDeadline, LedgerEntry, Lot, P
 from ketaclinic.web.ledger.models import ChainHead as HeadRow
 
 ZERO = Decimal("0.000")
-_DEC = DecimalField(max_digits=20, decimal_places=3)
+_DEC: DecimalField[Decimal, Decimal] = DecimalField(max_digits=20, decimal_places=3)
 
 
 def core_entry(row: LedgerEntry) -> CoreEntry:
@@ -472,6 +472,7 @@ def inventory_for(
             counted_by=_person(r.actor),
         )
         for r in rows
+        if r.location is not None  # a count is always at a location; the column serves other entry types
     ]
 
 

@@ -122,10 +122,10 @@ def record(request: HttpRequest, kind: str) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
     errors: dict[str, list[str]] = {}
-    values: dict[str, str] = dict(request.GET.items())
+    values: dict[str, str] = request.GET.dict()
     status = 200
     if request.method == "POST":
-        values = {k: v for k, v in request.POST.items() if not k.endswith("password")}
+        values = {k: v for k, v in request.POST.dict().items() if not k.endswith("password")}
         try:
             parsed = _parse(spec, clinic, request.POST)
             message = _run(spec, request.user, parsed, request)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from ketaclinic.web.lib.asyncdb import db_sync_to_async
 from ketaclinic.web.lib.live import clinic_group, site_group, user_group
 
 
@@ -25,7 +25,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
-    @database_sync_to_async
+    @db_sync_to_async
     def _groups_for(self, user: Any) -> list[str]:
         from ketaclinic.web.accounts.models import effective_membership_q
         from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic

@@ -423,11 +423,13 @@ def generate_dataset(
         )
         DeviceAttachment.objects.create(device=d, session=s, attached_at=now, attached_by=users[0])
         live.append({"session": s.pk, "device": d.pk, "site": d.site_id, "patient": pid, "token": raw})
-    session_rows = list(
-        DosingSession.objects.filter(clinic=clinic, status="discharged").values_list(
+    session_rows = [
+        (pk, pid, first)
+        for pk, pid, first in DosingSession.objects.filter(clinic=clinic, status="discharged").values_list(
             "pk", "patient_id", "first_dose_at"
         )
-    )
+        if first is not None  # every generated discharged session was dosed
+    ]
     say(f"{len(session_rows)} past sessions, {live_sessions} in progress with sensors")
 
     # Scores: the heavy patient first, then spread over everyone.

@@ -8,10 +8,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from ketaclinic.core.jsonlimits import loads_limited
+from ketaclinic.web.lib.asyncdb import db_sync_to_async
 from ketaclinic.web.lib.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class DeviceStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """The device's token was rotated or the device revoked: the socket authenticated with it closes."""
         await self.close(code=4401)
 
-    @database_sync_to_async
+    @db_sync_to_async
     def _auth(self, token: str) -> Any:
         from ketaclinic.web.monitoring.actions import authenticate_device
 
@@ -89,7 +89,7 @@ class DeviceStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             reply["id"] = msg_id
         await self.send(text_data=json.dumps(reply))
 
-    @database_sync_to_async
+    @db_sync_to_async
     def _ingest(self, raw: bytes, arrived: float) -> dict[str, Any]:
         from ketaclinic.web.monitoring.actions import do_ingest_readings
         from ketaclinic.web.monitoring.api import parse_batch
@@ -127,7 +127,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
 
-    @database_sync_to_async
+    @db_sync_to_async
     def _may_view(self, user: Any, site_id: int) -> bool:
         from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
         from ketaclinic.web.clinics.models import Site

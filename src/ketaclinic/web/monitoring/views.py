@@ -70,9 +70,10 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
                     request, f"Registered {device.label}. Copy its token now: it is not shown again."
                 )
             else:
-                device = Device.objects.filter(pk=request.POST.get("device") or 0, site=site).first()
-                if device is None:
+                chosen = Device.objects.filter(pk=request.POST.get("device") or 0, site=site).first()
+                if chosen is None:
                     raise ValidationFailed({"device": ["choose a device of this site"]})
+                device = chosen
                 if op == "attach":
                     session = DosingSession.objects.filter(
                         pk=request.POST.get("session") or 0, clinic_id=site.clinic_id

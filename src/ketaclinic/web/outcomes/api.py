@@ -12,12 +12,15 @@ import json
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Router
+from ninja.params import P, QueryEx
 
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+from ketaclinic.web.clinics.models import Clinic
 from ketaclinic.web.lib.access import access_clinic_by_id, user_clinic_ids
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import PermissionDeniedError, ValidationFailed
@@ -27,7 +30,7 @@ from ketaclinic.web.outcomes.models import ExportJob
 router = Router(tags=["outcomes"])
 
 
-def _clinic(request: HttpRequest, clinic_id: int | None, perms: tuple[Perm, ...]) -> Any:
+def _clinic(request: SignedInRequest, clinic_id: int | None, perms: tuple[Perm, ...]) -> Clinic:
     if clinic_id is None:
         ids = user_clinic_ids(request.user)
         if len(ids) != 1:
@@ -40,11 +43,11 @@ def _clinic(request: HttpRequest, clinic_id: int | None, perms: tuple[Perm, ...]
     return clinic
 
 
-def _status_url(request: HttpRequest, job: ExportJob) -> str:
+def _status_url(request: SignedInRequest, job: ExportJob) -> str:
     return request.build_absolute_uri(reverse("api-v1:outcomes_export_status", kwargs={"job_id": job.pk}))
 
 
-def _accepted(request: HttpRequest, job: ExportJob) -> HttpResponse:
+def _accepted(request: SignedInRequest, job: ExportJob) -> HttpResponse:
     resp = HttpResponse(status=202)
     resp["Content-Location"] = _status_url(request, job)
     return resp
@@ -52,10 +55,10 @@ def _accepted(request: HttpRequest, job: ExportJob) -> HttpResponse:
 
 @router.get("/fhir/$export", url_name="outcomes_fhir_export", response={202: None})
 def fhir_export_kickoff(
-    request: HttpRequest,
+    request: SignedInRequest,
     clinic_id: int | None = None,
-    type_: str = Query("", alias="_type"),
-    since_: str = Query("", alias="_since"),
+    type_: QueryEx[str, P(alias="_type")] = "",
+    since_: QueryEx[str, P(alias="_since")] = "",
 ) -> HttpResponse:
     """Kick off a FHIR Bulk Data export of the clinic's patients (Patient, Condition, Observation,
     QuestionnaireResponse, MedicationAdministration, Encounter, AdverseEvent)."""
@@ -104,7 +107,7 @@ def fhir_export_kickoff(
 
 
 @router.post("/research-extract", url_name="outcomes_research_extract", response={202: None})
-def research_extract_kickoff(request: HttpRequest, clinic_id: int | None = None) -> HttpResponse:
+def research_extract_kickoff(request: SignedInRequest, clinic_id: int | None = None) -> HttpResponse:
     """Kick off the de-identified research extract (CSV and data dictionary) of the clinic."""
     clinic = _clinic(request, clinic_id, (Perm.RESEARCH_VIEW,))
     with transaction.atomic():
@@ -126,7 +129,7 @@ def research_extract_kickoff(request: HttpRequest, clinic_id: int | None = None)
     return _accepted(request, job)
 
 
-def _job(request: HttpRequest, job_id: str) -> ExportJob:
+def _job(request: SignedInRequest, job_id: str) -> ExportJob:
     job = (
         ExportJob.objects.select_related("clinic")
         .filter(pk=job_id, clinic_id__in=user_clinic_ids(request.user), requested_by=request.user)
@@ -140,7 +143,7 @@ def _job(request: HttpRequest, job_id: str) -> ExportJob:
 @router.get(
     "/exports/{uuid:job_id}", url_name="outcomes_export_status", response={200: dict[str, Any], 202: None}
 )
-def export_status(request: HttpRequest, job_id: str) -> HttpResponse:
+def export_status(request: SignedInRequest, job_id: str) -> HttpResponse:
     """202 with X-Progress while the export runs; 200 with the manifest when complete; 500 if it failed."""
     job = _job(request, str(job_id))
     S = ExportJob.Status
@@ -171,7 +174,7 @@ def export_status(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @router.delete("/exports/{uuid:job_id}", response={202: None})
-def export_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+def export_cancel(request: SignedInRequest, job_id: str) -> HttpResponse:
     job = _job(request, str(job_id))
     with transaction.atomic():
         cancel_job(job)
@@ -189,7 +192,7 @@ CONTENT_TYPES = {".ndjson": "application/fhir+ndjson", ".csv": "text/csv"}
 
 
 @router.get("/exports/{uuid:job_id}/{name}", url_name="outcomes_export_file")
-def export_file(request: HttpRequest, job_id: str, name: str) -> FileResponse:
+def export_file(request: SignedInRequest, job_id: str, name: str) -> FileResponse:
     """One output file of a complete export; every download is audited."""
     job = _job(request, str(job_id))
     entry = next((o for o in job.output if o["file"] == name), None)

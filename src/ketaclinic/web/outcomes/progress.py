@@ -98,6 +98,7 @@ def progress_data(patient: Any) -> ProgressData:
             "status": s.get_status_display(),
         }
         for s in dosed
+        if s.first_dose_at is not None  # always, by the query
     ]
     series: list[SeriesReport] = []
     rows = (
@@ -107,7 +108,8 @@ def progress_data(patient: Any) -> ProgressData:
     )
     by_inst: dict[str, list[tuple[dt.datetime, float]]] = {}
     for iid, at, total in rows:
-        by_inst.setdefault(iid, []).append((at, float(total)))
+        if total is not None:  # excluded by the query; the column itself is nullable
+            by_inst.setdefault(iid, []).append((at, float(total)))
     for iid in cohort_instrument_ids():
         pts = by_inst.get(iid)
         if not pts:

@@ -140,7 +140,8 @@ def run_research_export(job: ExportJob, *, progress: Callable[[int, int], None] 
         .order_by("assessed_at", "pk")
         .values_list("patient_id", "instrument_id", "assessed_at", "total")
     ):
-        scores[(pid, iid)].append(Score(at=at, total=exact_total(total)))
+        if total is not None:  # excluded by the query; the column itself is nullable
+            scores[(pid, iid)].append(Score(at=at, total=exact_total(total)))
     subject: dict[int, tuple[str, dt.timedelta]] = {}
     course_no: dict[int, int] = defaultdict(int)
     rows = 0

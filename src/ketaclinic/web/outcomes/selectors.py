@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
@@ -23,6 +23,11 @@ from ketaclinic.core.outcomes.cohort import exact_total
 from ketaclinic.core.outcomes.fast import ScoreColumns, from_us
 from ketaclinic.core.outcomes.safety import SafetyRate, safety_events
 from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from ketaclinic.web.clinics.models import Clinic
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +56,17 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
 
 
-def cohort_courses(*, clinic: Any, filters: OutcomeFilters) -> QuerySet[TreatmentCourse]:
+class FirstDose(TypedDict):
+    """What `cohort_courses` annotates on each course: its first dosed session's time, site and route."""
+
+    first_dose: dt.datetime | None
+    first_site: int | None
+    first_route: str | None
+
+
+def cohort_courses(
+    *, clinic: Clinic, filters: OutcomeFilters
+) -> QuerySet[WithAnnotations[TreatmentCourse, FirstDose]]:
     """The clinic's courses matching the filters, annotated with first dose time, site and route."""
     first = DosingSession.objects.filter(course=OuterRef("pk"), first_dose_at__isnull=False).order_by(
         "first_dose_at", "pk"

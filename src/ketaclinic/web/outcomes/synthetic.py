@@ -247,6 +247,12 @@ def generate_clinic(
                     for c, p, fd in zip(courses, pts, firsts, strict=True)
                 ]
             )
+            # Six sessions per course, three days apart: (course, patient, order, dose time).
+            planned = [
+                (c, p, o, fd + dt.timedelta(days=3 * k))
+                for c, p, o, fd in zip(courses, pts, orders, firsts, strict=True)
+                for k in range(6)
+            ]
             sessions = DosingSession.objects.bulk_create(
                 [
                     DosingSession(
@@ -256,12 +262,11 @@ def generate_clinic(
                         course=c,
                         order=o,
                         status="discharged",
-                        scheduled_for=fd + dt.timedelta(days=3 * k),
-                        first_dose_at=fd + dt.timedelta(days=3 * k),
-                        discharged_at=fd + dt.timedelta(days=3 * k, hours=2),
+                        scheduled_for=at,
+                        first_dose_at=at,
+                        discharged_at=at + dt.timedelta(hours=2),
                     )
-                    for c, p, o, fd in zip(courses, pts, orders, firsts, strict=True)
-                    for k in range(6)
+                    for c, p, o, at in planned
                 ],
                 batch_size=5000,
             )
@@ -269,16 +274,16 @@ def generate_clinic(
                 [
                     Administration(
                         session=s,
-                        order_id=s.order_id,
+                        order=o,
                         drug="ketamine",
                         route="iv",
                         dose_mg=Decimal("35"),
                         lot_number="SYN-1",
-                        administered_at=s.first_dose_at,
+                        administered_at=at,
                         administered_by=actor,
                         guard_decision="ok",
                     )
-                    for s in sessions
+                    for s, (_, _, o, at) in zip(sessions, planned, strict=True)
                 ],
                 batch_size=5000,
             )

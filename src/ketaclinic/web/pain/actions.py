@@ -61,22 +61,25 @@ def _day(raw: Any, field: str, errors: dict[str, list[str]], *, required: bool =
         if required:
             errors[field] = ["is required"]
         return None
+    day: dt.date
     if isinstance(raw, dt.datetime):
-        raw = raw.date()
-    if not isinstance(raw, dt.date):
+        day = raw.date()
+    elif isinstance(raw, dt.date):
+        day = raw
+    else:
         try:
-            raw = dt.date.fromisoformat(str(raw))
+            day = dt.date.fromisoformat(str(raw))
         except ValueError:
             errors[field] = ["must be a date (YYYY-MM-DD)"]
             return None
     today = timezone.localdate()
-    if raw > today:
+    if day > today:
         errors[field] = ["is in the future"]
         return None
-    if raw < today - dt.timedelta(days=MAX_BACKDATE_DAYS):
+    if day < today - dt.timedelta(days=MAX_BACKDATE_DAYS):
         errors[field] = ["is more than 20 years ago"]
         return None
-    return raw
+    return day
 
 
 def _validated_line(
@@ -261,7 +264,7 @@ def do_change_opioid_dose(
 
 
 def do_set_overdose_history(
-    *, actor: Any, patient_id: int, overdose_history: bool, request: HttpRequest | None = None
+    *, actor: Any, patient_id: int, overdose_history: bool | None, request: HttpRequest | None = None
 ) -> OpioidRiskFactors:
     if not isinstance(overdose_history, bool):
         raise ValidationFailed({"overdose_history": ["must be yes or no"]})
@@ -398,7 +401,7 @@ def do_record_last_opioid_dose(
         if session.status not in ("scheduled", "checked_in", "pre_dose_checks"):
             raise ConflictError("the last opioid dose is recorded before the infusion starts")
         med = None
-        if not none_today:
+        if medication_id is not None and not none_today:
             med = OpioidMedication.objects.filter(pk=medication_id, patient=patient).first()
             if med is None:
                 raise ValidationFailed({"medication": ["is not on this patient's opioid list"]})

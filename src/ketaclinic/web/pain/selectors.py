@@ -76,7 +76,7 @@ def _screening_findings(patient: Any) -> list[dict[str, Any]]:
     from ketaclinic.web.screening.selectors import screening_latest
 
     run = screening_latest(patient)
-    return list(run.findings) if run is not None else []  # type: ignore[arg-type]
+    return list(run.findings) if run is not None else []
 
 
 def overdose_history(patient: Any) -> bool:

@@ -51,7 +51,8 @@ def resolve(token: str, *, for_update: bool = False) -> SessionLink:
         qs = qs.select_for_update(of=("self",))
     if not isinstance(data, dict):
         raise LinkClosed("This link is not valid.")
-    link = qs.filter(pk=data.get("s"), nonce=data.get("n")).first()
+    link_id = data.get("s")
+    link = None if link_id is None else qs.filter(pk=link_id, nonce=data.get("n")).first()
     if link is None:
         raise LinkClosed("This link is not valid.")
     if link.revoked_at is not None:

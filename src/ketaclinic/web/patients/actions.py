@@ -243,7 +243,7 @@ def do_record_weight(
         errors["measured_at"] = ["must include a timezone"]
     elif when > timezone.now() + dt.timedelta(minutes=5):
         errors["measured_at"] = ["cannot be in the future"]
-    if errors:
+    if errors or weight is None:
         raise ValidationFailed(errors)
     with transaction.atomic():
         patient = access_patient_by_id(
@@ -282,7 +282,7 @@ def do_add_care_team_member(
         member = User.objects.filter(pk=user_id, is_active=True).first()
         if member is None or not has_perm_in_clinic(member, patient.clinic, Perm.PATIENT_VIEW):
             errors["user_id"] = ["must be active staff of this patient's clinic"]
-        if errors:
+        if errors or member is None:
             raise ValidationFailed(errors)
         row, created = CareTeamMember.objects.get_or_create(patient=patient, user=member, team_role=team_role)
         if created:

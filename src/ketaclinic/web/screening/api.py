@@ -41,7 +41,7 @@ def run_json(run: ScreeningRun) -> dict[str, Any]:
 
 
 @router.post("/patients/{patient_id}/import", response={201: dict[str, Any]})
-def import_bundle(request: HttpRequest, patient_id: int) -> Status:
+def import_bundle(request: HttpRequest, patient_id: int) -> Status[dict[str, Any]]:
     """Body: the FHIR R4 Bundle itself (application/json or application/fhir+json)."""
     # Access first (404/403 before anything is read from the body), then the size and depth limits, then parse.
     access_patient_by_id(request.user, patient_id, perm=Perm.SCREENING_RECORD, audit_action=None)
@@ -69,7 +69,7 @@ class ReviewIn(Schema):
 
 
 @router.post("/patients/{patient_id}/reviews", response={201: dict[str, Any]})
-def review(request: HttpRequest, patient_id: int, payload: ReviewIn) -> Status:
+def review(request: HttpRequest, patient_id: int, payload: ReviewIn) -> Status[dict[str, Any]]:
     r = actions.do_review_finding(
         actor=request.user,
         patient_id=patient_id,
@@ -97,7 +97,7 @@ class ConsentIn(Schema):
 
 
 @router.post("/patients/{patient_id}/consents", response={201: dict[str, Any]})
-def consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status:
+def consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status[dict[str, Any]]:
     c = actions.do_record_consent(
         actor=request.user, patient_id=patient_id, request=request, **payload.dict()
     )

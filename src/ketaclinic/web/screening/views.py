@@ -81,7 +81,11 @@ def _render_tab(
     index = _evidence_index(patient, items)
     findings = []
     for f in run.findings if run else []:
-        evidence = [{"ref": str(ref), "source": index.get(str(ref), "")} for ref in f.get("evidence", [])]
+        refs = f.get("evidence", [])
+        evidence = [
+            {"ref": str(ref), "source": index.get(str(ref), "")}
+            for ref in (refs if isinstance(refs, list) else [])
+        ]
         findings.append(
             {
                 **f,

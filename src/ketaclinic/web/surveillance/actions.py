@@ -6,7 +6,7 @@ Each action validates every field, runs in one transaction and writes its audit 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,6 +31,12 @@ from ketaclinic.web.surveillance.models import (
     LabResult,
     SurveillanceDecision,
 )
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.treatment.models import TreatmentCourse
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 #: A follow-up link stays open three days from its day (configurable default [R]).
@@ -226,19 +232,24 @@ def do_set_surveillance_settings(
     return row
 
 
-def create_followups(course: Any, actor: Any, request: Any = None) -> list[FollowUp]:
+def create_followups(
+    course: TreatmentCourse, actor: User, request: HttpRequest | None = None
+) -> list[FollowUp]:
     """Course-end hook (run in the course-end transaction): one personal craving link per follow-up day of the
     clinic's schedule (7 and 28 days by default), each opening on its day."""
     from ketaclinic.web.assessments.actions import create_followup_link
     from ketaclinic.web.surveillance.selectors import settings_for
 
+    ended_at = course.ended_at
+    if ended_at is None:
+        raise ConflictError("follow-ups start when the course has ended")
     settings = settings_for(course.clinic_id, course.protocol_id)
     made: list[FollowUp] = []
     for point in settings.followups.points:
         link = create_followup_link(
             patient=course.patient,
             instrument_id=FOLLOWUP_INSTRUMENT,
-            available_from=course.ended_at + dt.timedelta(days=point.day),
+            available_from=ended_at + dt.timedelta(days=point.day),
             valid_hours=FOLLOWUP_LINK_HOURS,
             actor=actor,
         )

@@ -50,7 +50,7 @@ def patient_surveillance(request: HttpRequest, patient_id: int) -> dict[str, Any
 
 
 @router.post("/patients/{patient_id}/labs", response={201: dict[str, Any]})
-def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status:
+def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status[dict[str, Any]]:
     lab = actions.do_record_lab_result(
         actor=request.user,
         patient_id=patient_id,
@@ -66,7 +66,9 @@ def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status:
 
 
 @router.post("/patients/{patient_id}/labs/bundle", response={201: dict[str, Any]})
-def import_labs(request: HttpRequest, patient_id: int, payload: dict[str, Any] = Body(...)) -> Status:  # noqa: B008
+def import_labs(
+    request: HttpRequest, patient_id: int, payload: Body[dict[str, Any]]
+) -> Status[dict[str, Any]]:
     labs = actions.do_import_lab_bundle(
         actor=request.user, patient_id=patient_id, bundle=payload, request=request
     )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ketaclinic.core.protocols import get_protocol
 from ketaclinic.web.assessments.actions import do_record_assessment
+from ketaclinic.web.patients.models import Patient
 from ketaclinic.web.surveillance.actions import do_record_lab_result
 from ketaclinic.web.treatment.models import Administration, DosingSession, Order, TreatmentCourse
 
@@ -178,8 +179,11 @@ def seed(ctx: Any) -> None:
     patients = dict(zip(ROLES, picked, strict=True))
     ctx.extra["surveillance_patients"] = patients
 
-    def dose_mg(p: Any, per_kg: str) -> Decimal:
-        return (Decimal(per_kg) * p.latest_weight().weight_kg).quantize(Decimal("0.1"))
+    def dose_mg(p: Patient, per_kg: str) -> Decimal:
+        weight = p.latest_weight()
+        if weight is None:
+            raise ValueError(f"demo patient {p.pk} has no weight")
+        return (Decimal(per_kg) * weight.weight_kg).quantize(Decimal("0.1"))
 
     # 1. A year of maintenance, every screen up to date.
     p = patients["maintenance"]

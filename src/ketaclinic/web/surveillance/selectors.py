@@ -126,6 +126,8 @@ def patient_histories(patients: list[Any]) -> dict[int, tuple[History, bool, str
     for pk, pid, iid, at, total in Assessment.objects.filter(
         patient_id__in=ids, instrument_id__in=SURVEILLANCE_INSTRUMENTS, complete=True, total__isnull=False
     ).values_list("pk", "patient_id", "instrument_id", "assessed_at", "total"):
+        if total is None:  # excluded by the query; the column itself is nullable
+            continue
         assessments[pid].append(
             AssessmentRecord(ref=f"QuestionnaireResponse/{pk}", instrument=iid, time=at, total=float(total))
         )

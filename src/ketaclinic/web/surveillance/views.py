@@ -138,7 +138,8 @@ def _trends(patient: Any, session_days: list[dt.date]) -> list[dict[str, Any]]:
     )
     series: dict[str, list[tuple[dt.datetime, float]]] = {}
     for iid, at, total in rows:
-        series.setdefault(iid, []).append((at, float(total)))
+        if total is not None:  # excluded by the query; the column itself is nullable
+            series.setdefault(iid, []).append((at, float(total)))
     doses = [dt.datetime.combine(d, dt.time(12), tzinfo=dt.UTC) for d in session_days]
     out = []
     for iid in selectors.SURVEILLANCE_INSTRUMENTS:

@@ -309,7 +309,7 @@ def do_record_clinician_licence(
         errors["number"] = ["at most 64 characters"]
     if expires_on is not None and expires_on < timezone.localdate():
         errors["expires_on"] = ["is in the past"]
-    if errors:
+    if errors or user is None:
         raise ValidationFailed(errors)
     with transaction.atomic():
         if ClinicianLicence.objects.filter(clinic=clinic, user=user, jurisdiction=jurisdiction).exists():

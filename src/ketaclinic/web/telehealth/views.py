@@ -71,7 +71,7 @@ def _render_tab(
     ctx = chart_context(request, patient, "telehealth")
     page = Paginator(selectors.visits_for_patient(patient), PAGE_SIZE).get_page(request.GET.get("page"))
     for v in page.object_list:
-        v.finding_rows = [{**f, "level_words": LEVEL_WORDS.get(f["level"], f["level"])} for f in v.findings]  # type: ignore[attr-defined]
+        v.finding_rows = [{**f, "level_words": LEVEL_WORDS.get(f["level"], f["level"])} for f in v.findings]
     now = timezone.now()
     ctx.update(
         {

@@ -32,6 +32,9 @@ def seed(ctx: Any) -> None:
         ).order_by("first_dose_at", "pk")[:8]
     )
     for k, s in enumerate(dosed):
+        first_dose = s.first_dose_at
+        if first_dose is None:  # excluded by the query; the column itself is nullable
+            continue
         actions.do_record_therapy_session(
             actor=therapist,
             patient_id=s.patient_id,
@@ -39,7 +42,7 @@ def seed(ctx: Any) -> None:
             approach="integration",
             modality="video",
             dosing_session_id=s.pk,
-            held_at=s.first_dose_at - dt.timedelta(days=1, hours=2),
+            held_at=first_dose - dt.timedelta(days=1, hours=2),
             duration_min=45,
             intention=INTENTIONS[k % len(INTENTIONS)],
             wellbeing=4 + k % 3,
@@ -51,7 +54,7 @@ def seed(ctx: Any) -> None:
             approach="integration" if k % 2 else "cbt",
             modality="in_person" if k % 2 else "telephone",
             dosing_session_id=s.pk,
-            held_at=s.first_dose_at + dt.timedelta(hours=20),
+            held_at=first_dose + dt.timedelta(hours=20),
             duration_min=50,
             themes=THEMES[k % len(THEMES)],
             plan="Journal daily; notice one moment of connection each day",

@@ -76,8 +76,11 @@ def integration_status(patient: Any, clinic: Any) -> list[dict[str, Any]]:
     now = timezone.now()
     rows = []
     for s in dosing_sessions(patient).filter(first_dose_at__isnull=False).order_by("-first_dose_at")[:20]:
-        due = s.first_dose_at + window
-        done = [h for h in integrations.get(s.pk, []) if s.first_dose_at < h <= due]
+        first_dose = s.first_dose_at
+        if first_dose is None:  # excluded by the query; the column itself is nullable
+            continue
+        due = first_dose + window
+        done = [h for h in integrations.get(s.pk, []) if first_dose < h <= due]
         state = "done" if done else ("overdue" if now > due else "due")
         rows.append({"session": s, "due_by": due, "state": state})
     return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,8 +14,14 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
 
-#: hook(course, actor, request) -> None, run inside the course-end transaction (e.g. follow-up links).
-CourseEndHook = Callable[[TreatmentCourse, Any, Any], None]
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
+#: hook(course, actor, request), run inside the course-end transaction (e.g. follow-up links); its result is
+#: not used.
+CourseEndHook = Callable[[TreatmentCourse, "User", "HttpRequest | None"], object]
 COURSE_END_HOOKS: list[CourseEndHook] = []
 _OPEN_SESSION = (
     DosingSession.Status.CHECKED_IN,

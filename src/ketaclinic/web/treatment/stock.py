@@ -6,9 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ketaclinic.web.lib.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from ketaclinic.web.ledger.models import Lot, Product
+    from ketaclinic.web.ledger.selectors import BalanceRow
+    from ketaclinic.web.treatment.models import DosingSession
 
 ZERO = Decimal("0.000")
 
@@ -19,11 +24,11 @@ def fmt(q: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _drug(session: Any) -> str:
+def _drug(session: DosingSession) -> str:
     return str(session.course.protocol_snapshot.get("drug") or (session.order.drug if session.order else ""))
 
 
-def stock_setup_problem(session: Any) -> str | None:
+def stock_setup_problem(session: DosingSession) -> str | None:
     """Why this session cannot be dosed for want of ledger stock, or None when something can be withdrawn.
 
     Decision (docs/clinical/dosing.md): every dose comes out of the ledger, so a session at a site without the
@@ -48,7 +53,7 @@ def stock_setup_problem(session: Any) -> str | None:
     return None
 
 
-def withdraw_options(session: Any) -> list[Any]:
+def withdraw_options(session: DosingSession) -> list[BalanceRow]:
     """In-date lots of the session's drug with stock at the session's site (ledger BalanceRow)."""
     from ketaclinic.web.ledger.selectors import withdrawable_stock
 
@@ -57,7 +62,7 @@ def withdraw_options(session: Any) -> list[Any]:
     return withdrawable_stock(session.site, _drug(session))
 
 
-def default_withdraw_quantity(session: Any, product: Any) -> Decimal:
+def default_withdraw_quantity(session: DosingSession, product: Product) -> Decimal:
     """The ordered dose in the product's unit: whole containers of a solution (single-dose vials: the unused
     remainder is wasted), whole devices/tablets otherwise."""
     if session.order is None:
@@ -69,7 +74,7 @@ def default_withdraw_quantity(session: Any, product: Any) -> Decimal:
     return Decimal(math.ceil(units)).quantize(Decimal("0.001"))
 
 
-def units_for_dose(product: Any, dose_mg: Decimal) -> Decimal:
+def units_for_dose(product: Product, dose_mg: Decimal) -> Decimal:
     """The quantity of `product` that carries `dose_mg`: a volume to 0.001 mL for solutions (rounded half up),
     a whole number of devices/tablets otherwise (ValidationFailed naming dose_mg when it is not)."""
     units = Decimal(dose_mg) / product.strength_mg_per_unit
@@ -87,7 +92,7 @@ def units_for_dose(product: Any, dose_mg: Decimal) -> Decimal:
     return units.quantize(Decimal("0.001"))
 
 
-def holdings(session: Any) -> list[tuple[Any, Decimal]]:
+def holdings(session: DosingSession) -> list[tuple[Lot, Decimal]]:
     """(lot, quantity still held) for every lot the session withdrew."""
     from ketaclinic.web.ledger.selectors import session_holdings
 
@@ -98,7 +103,7 @@ def holdings(session: Any) -> list[tuple[Any, Decimal]]:
 
 @dataclass(frozen=True, slots=True)
 class LotReconciliation:
-    lot: Any
+    lot: Lot
     withdrawn: Decimal
     administered: Decimal
     wasted: Decimal
@@ -124,7 +129,7 @@ class LotReconciliation:
         )
 
 
-def reconciliation(session: Any) -> list[LotReconciliation]:
+def reconciliation(session: DosingSession) -> list[LotReconciliation]:
     """The ledger's session reconciliation (`ledger.selectors.session_reconciliation`), with lot objects."""
     from ketaclinic.web.ledger.models import Lot
     from ketaclinic.web.ledger.selectors import session_reconciliation
@@ -138,7 +143,7 @@ def reconciliation(session: Any) -> list[LotReconciliation]:
     ]
 
 
-def reconciliation_problems(session: Any) -> list[str]:
+def reconciliation_problems(session: DosingSession) -> list[str]:
     """Why the session does not reconcile (empty when every lot balances). A session that gave a dose must
     have drawn it from the ledger."""
     rows = reconciliation(session)

@@ -174,7 +174,8 @@ def resolve_link(token: str, *, for_update: bool = False) -> RemoteLink:
     qs = RemoteLink.objects.select_related("patient", "clinic")
     if for_update:
         qs = qs.select_for_update()
-    link = qs.filter(pk=data.get("l"), nonce=data.get("n")).first()
+    link_id = data.get("l")
+    link = None if link_id is None else qs.filter(pk=link_id, nonce=data.get("n")).first()
     if link is None:
         raise LinkUnavailable("invalid", "This link is not valid.")
     status = link.status_at(timezone.now())
