@@ -177,8 +177,9 @@ def _score_columns(
     from ketaclinic.web.assessments.models import Assessment
 
     if connection.vendor != "postgresql":
-        rows = list(
-            Assessment.objects.filter(
+        rows = [
+            (pid, at, total)
+            for pid, at, total in Assessment.objects.filter(
                 clinic=clinic,
                 instrument_id=instrument,
                 complete=True,
@@ -188,7 +189,8 @@ def _score_columns(
             )
             .order_by("patient_id", "assessed_at", "pk")
             .values_list("patient_id", "assessed_at", "total")
-        )
+            if total is not None  # excluded by the query; the column itself is nullable
+        ]
         return (
             np.asarray([r[0] for r in rows], dtype=np.int64),
             np.asarray([to_us(r[1]) for r in rows], dtype=np.int64),
@@ -206,11 +208,11 @@ def _score_columns(
     with connection.cursor() as cur:
         cur.execute(sql, [clinic.pk, instrument, earliest, *sub_params])
         (packed,) = cur.fetchone()
-    rows = np.frombuffer(bytes(packed or b""), dtype=_PACKED_ROW)
+    packed_rows = np.frombuffer(bytes(packed or b""), dtype=_PACKED_ROW)
     return (
-        rows["pid"].astype(np.int64),
-        rows["at"].astype(np.int64) + _PG_EPOCH_US,
-        rows["tot"].astype(np.float64),
+        packed_rows["pid"].astype(np.int64),
+        packed_rows["at"].astype(np.int64) + _PG_EPOCH_US,
+        packed_rows["tot"].astype(np.float64),
     )
 
 
