@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # ninja's API docs page then uses its packaged Swagger files (no CDN, no inline script: the CSP holds).
+    "ninja",
     "channels",
     "ketaclinic.web.lib",
     "ketaclinic.web.accounts",
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ketaclinic.web.lib.headers.SecurityHeadersMiddleware",
     "ketaclinic.web.lib.middleware.HeadAsGetMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
