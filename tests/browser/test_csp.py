@@ -36,7 +36,12 @@ document.addEventListener("securitypolicyviolation", function (e) {
 });
 """
 
-CHART_TABS = ("/patients/{p}/", "/assessments/patients/{p}/", "/screening/patients/{p}/", "/treatment/patients/{p}/")
+CHART_TABS = (
+    "/patients/{p}/",
+    "/assessments/patients/{p}/",
+    "/screening/patients/{p}/",
+    "/treatment/patients/{p}/",
+)
 
 
 def _pages(ids: dict[str, Any]) -> dict[str, list[str]]:
@@ -74,7 +79,9 @@ def _collect(page: Any, messages: list[str]) -> None:
     page.add_init_script(WATCH)
     page.on(
         "console",
-        lambda m: messages.append(m.text) if "Content Security Policy" in m.text or "Refused to" in m.text else None,
+        lambda m: (
+            messages.append(m.text) if "Content Security Policy" in m.text or "Refused to" in m.text else None
+        ),
     )
 
 
@@ -92,7 +99,9 @@ def test_main_pages_raise_no_csp_violation(browser: Any, live_url: str, live_hom
         for url in urls:
             response = page.goto(live_url + url)
             assert response is not None
-            assert response.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self';")
+            assert response.headers["content-security-policy"].startswith(
+                "default-src 'self'; script-src 'self';"
+            )
             page.wait_for_load_state("networkidle")
             visited += 1
             problems += [f"{username} {url}: {v}" for v in page.evaluate("window.__cspViolations")]
@@ -116,7 +125,9 @@ def test_scripts_still_work_under_the_policy(page: Any, live_url: str, live_home
         dose.fill("37")
         dose.dispatch_event("change")
     assert "amount_mg=37" in request.value.url
-    expect(page.locator(f"#pk-curve-{ids['course']}")).not_to_contain_text("Loading the predicted concentration")
+    expect(page.locator(f"#pk-curve-{ids['course']}")).not_to_contain_text(
+        "Loading the predicted concentration"
+    )
     # The live socket connects (connect-src allows the site's own WebSocket).
     expect(page.locator("body")).to_have_attribute("data-live-connected", "1")
     assert page.evaluate("window.__cspViolations") == []

@@ -25,7 +25,10 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
     ("style attribute", re.compile(_TAG + r"\sstyle\s*=", re.I)),
     ("style element", re.compile(r"<style\b", re.I)),
     ("javascript: URL", re.compile(r"javascript:", re.I)),
-    ("htmx eval (js: values, hx-vars, hx-on)", re.compile(r"""hx-vals=['"]\s*js:|\bhx-vars=|\bhx-on\b|\bhx-on[:-]""")),
+    (
+        "htmx eval (js: values, hx-vars, hx-on)",
+        re.compile(r"""hx-vals=['"]\s*js:|\bhx-vars=|\bhx-on\b|\bhx-on[:-]"""),
+    ),
 ]
 
 
@@ -59,7 +62,7 @@ def test_the_scan_catches_each_forbidden_construct(markup: str, reason: str) -> 
 @pytest.mark.parametrize(
     "markup",
     [
-        "<script src=\"/static/ketaclinic/app.js\" defer></script>",
+        '<script src="/static/ketaclinic/app.js" defer></script>',
         '<script type="application/json" id="settings">{"a": 1}</script>',
         '<select name="c" data-autosubmit>',
         '<p>Based on = the protocol</p><form class="inline-form">',
@@ -116,7 +119,10 @@ def test_pages_load_behaviour_from_static_files(nurse: User, client_as: Any) -> 
     body = client_as(nurse).get("/patients/").content.decode()
     assert '<script src="/static/ketaclinic/app.js" defer></script>' in body
     # htmx must not inject its indicator <style> element or evaluate attribute code.
-    assert """<meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false}'>""" in body
+    assert (
+        """<meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false}'>"""
+        in body
+    )
 
 
 def test_api_docs_use_packaged_swagger_files_not_a_cdn(nurse: User, client_as: Any) -> None:
