@@ -223,7 +223,8 @@ def trends_section(user: Any, clinic: Any) -> Section:
         .order_by("assessed_at", "pk")
         .values_list("patient_id", "instrument_id", "assessed_at", "total")
     ):
-        series.setdefault((pid, iid), []).append(ScorePoint(at=at, total=total))
+        if total is not None:  # excluded by the query; the column itself is nullable
+            series.setdefault((pid, iid), []).append(ScorePoint(at=at, total=total))
     flagged: list[tuple[Any, str, str]] = []
     for (pid, iid), points in sorted(series.items(), key=lambda kv: (active[kv[0][0]].family_name, kv[0])):
         o = assess_outcome(iid, points, first[pid])
