@@ -23,3 +23,15 @@ def dose_times(patient: Any) -> list[datetime]:
     for provider in DOSE_TIMES_PROVIDERS:
         out.extend(provider(patient))
     return sorted(out)
+
+
+SuicideAlertHook = Callable[..., None]
+
+#: Called inside the transaction that raises a suicide-risk alert, as hook(alert, actor=..., request=...).
+SUICIDE_ALERT_HOOKS: list[SuicideAlertHook] = []
+
+
+def register_suicide_alert_hook(hook: SuicideAlertHook) -> None:
+    """Register `hook(alert, *, actor, request)`; the surveillance app opens a safety-plan task with it."""
+    if hook not in SUICIDE_ALERT_HOOKS:
+        SUICIDE_ALERT_HOOKS.append(hook)

@@ -109,3 +109,37 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"day-{self.day} follow-up of course {self.course_id}"
+
+
+class SafetyPlan(models.Model):
+    """A safety plan (Stanley and Brown's safety planning intervention, 2012) opened as a task by a suicide-risk
+    alert; shown on the Safety tab until a clinician completes it with the patient."""
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="safety_plans")
+    suicide_alert = models.ForeignKey(
+        "assessments.SuicideAlert", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    warning_signs = models.TextField(blank=True)
+    internal_coping = models.TextField(blank=True)
+    social_distraction = models.TextField(blank=True)
+    help_contacts = models.TextField(blank=True)
+    professional_contacts = models.TextField(blank=True)
+    means_safety = models.TextField(blank=True)
+    reasons_for_living = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=models.Q(completed_at__isnull=True), name="safety_plan_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Safety plan {self.pk} ({'completed' if self.completed_at else 'to complete'})"

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from ketaclinic.web.surveillance import views
+from ketaclinic.web.surveillance import views, views_safetyplan
 
 app_name = "surveillance"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -15,4 +15,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patient/<int:patient_id>/fhir/", views.fhir_export, name="fhir"),
     path("patient/<int:patient_id>/end-course/", views.end_course, name="end_course"),
     path("followups/<int:followup_id>/close/", views.close_task, name="close_task"),
+    path(
+        "patient/<int:patient_id>/safety-plans/<int:plan_id>/complete/",
+        views_safetyplan.complete,
+        name="complete_safety_plan",
+    ),
+    path(
+        "patient/<int:patient_id>/safety-plans/<int:plan_id>/print/",
+        views_safetyplan.print_plan,
+        name="print_safety_plan",
+    ),
 ]

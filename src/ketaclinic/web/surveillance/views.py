@@ -74,7 +74,15 @@ def _decision_choices(code: str) -> list[tuple[str, str]]:
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = load_patient(request, patient_id)
+    return chart_tab_response(request, load_patient(request, patient_id))
+
+
+def chart_tab_response(
+    request: HttpRequest, patient: Any, *, extra: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The Safety tab (with `extra` context, e.g. a safety-plan form's errors and values, and its status)."""
+    from ketaclinic.web.surveillance import safetyplan
+
     ctx = chart_context(request, patient, "safety")
     ev = selectors.evaluate_patient(patient)
     open_codes = {(f.code, f.evidence) for f in ev.open_alerts}
@@ -116,9 +124,18 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
             "can_end_course": has_perm_in_clinic(request.user, patient.clinic_id, Perm.COURSE_MANAGE),
             "followups": _followup_rows(request, patient),
             "trends": _trends(patient, [s.day for s in sessions]),
+            "safety_plans": [
+                {"plan": sp, "sections": safetyplan.sections_of(sp)}
+                for sp in safetyplan.safety_plans_for_patient(patient)[:10]
+            ],
+            "plan_sections": safetyplan.SAFETY_PLAN_SECTIONS,
+            "can_complete_plan": safetyplan.may_complete(request.user, patient.clinic_id),
+            "plan_errors": {},
+            "plan_values": {},
         }
     )
-    return render(request, "surveillance/chart_tab.html", ctx)
+    ctx.update(extra or {})
+    return render(request, "surveillance/chart_tab.html", ctx, status=status)
 
 
 def _trends(patient: Any, session_days: list[dt.date]) -> list[dict[str, Any]]:
@@ -299,7 +316,8 @@ def close_task(request: HttpRequest, followup_id: int) -> HttpResponse:
 
 @login_required
 def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """Surveillance results as a FHIR collection Bundle: lab Observations and the questionnaire responses."""
+    """Surveillance results as a FHIR collection Bundle: lab Observations, the questionnaire responses and the
+    safety plans (CarePlan)."""
     patient = load_patient(request, patient_id, audit=False)
     with transaction.atomic():
         record_audit(actor=request.user, action="surveillance.export_fhir", obj=patient, request=request)
@@ -315,6 +333,10 @@ def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
             entries.append(
                 {"fullUrl": f"urn:ketaclinic:assessment-score:{a.pk}", "resource": a.fhir_observation}
             )
+    from ketaclinic.web.surveillance.safetyplan import safety_plan_fhir, safety_plans_for_patient
+
+    for sp in safety_plans_for_patient(patient).order_by("opened_at", "pk"):
+        entries.append({"fullUrl": f"urn:ketaclinic:safety-plan:{sp.pk}", "resource": safety_plan_fhir(sp)})
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     response = JsonResponse(bundle, json_dumps_params={"indent": 2})
     response["Content-Type"] = "application/fhir+json"

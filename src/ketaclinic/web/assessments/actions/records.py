@@ -127,6 +127,10 @@ def _after_store(a: Assessment, defn: Instrument, result: ScoreResult, *, actor:
             request=request,
             detail={"assessment": a.pk, "reasons": reasons, "notified": [u.pk for u in recipients]},
         )
+        from ketaclinic.web.assessments.providers import SUICIDE_ALERT_HOOKS
+
+        for hook in SUICIDE_ALERT_HOOKS:
+            hook(alert, actor=actor, request=request)
         url = reverse("assessments:chart_tab", kwargs={"patient_id": patient.pk})
         event = {
             "type": "alert",
