@@ -8,7 +8,8 @@ per patient, 2 before the first dose), then times:
  2. the whole page: GET /outcomes/ through Django's test client as a signed-in prescriber (template, audit row).
 Each figure is the median of --runs runs, with the range.
 
-    python bench/outcomes.py [--patients 10000] [--scores 20] [--runs 5] [--keep] [--json]
+    python bench/outcomes.py [--patients 10000] [--scores 20] [--runs 5] [--keep] [--reuse NAME] [--json]
+    (--keep prints the scratch database's name; --reuse NAME times a kept one again without regenerating)
     KETACLINIC_BENCH_DATABASE_URL  (default postgres://postgres@127.0.0.1:5432/test; the scratch database is
                                     created beside it)
 """
@@ -39,15 +40,21 @@ def main() -> int:
     ap.add_argument("--scores", type=int, default=20, help="scores per patient")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--reuse", metavar="NAME", help="time a database kept by an earlier --keep run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     import psycopg
 
     base = os.environ.get("KETACLINIC_BENCH_DATABASE_URL", DEFAULT_DB)
-    name = f"bench_outcomes_{os.getpid()}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"bench_outcomes_{os.getpid()}"
+    if args.reuse:
+        args.keep = True
+    else:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    if args.keep and not args.json:
+        print(f"scratch database: {name}", file=sys.stderr)
     os.environ["DATABASE_URL"] = _scratch_url(base, name)
     os.environ.setdefault("KETACLINIC_HOME", tempfile.mkdtemp(prefix="kc-bench-outcomes-"))
     os.environ.pop("REDIS_URL", None)
@@ -89,32 +96,47 @@ def run(args: Any) -> dict[str, Any]:
     t = time.perf_counter()
     call_command("migrate", verbosity=0)
     log(f"migrated in {time.perf_counter() - t:.1f} s")
-    clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", is_synthetic=True)
-    site = Site.objects.create(clinic=clinic, name="Main", jurisdiction="US-CA")
-    user = User.objects.create(username="bench-prescriber")
-    Membership.objects.create(user=user, clinic=clinic, role="prescriber")
     t = time.perf_counter()
-    made = generate_clinic(
-        clinic=clinic,
-        site=site,
-        actor=user,
-        patients=args.patients,
-        scores_per_patient=args.scores,
-        progress=lambda n: log(f"  +{n} patients"),
-    )
+    if args.reuse:
+        from ketaclinic.web.assessments.models import Assessment
+        from ketaclinic.web.treatment.models import DosingSession, TreatmentCourse
+
+        clinic = Clinic.objects.get(slug="bench")
+        user = User.objects.get(username="bench-prescriber")
+        made = {
+            "patients": TreatmentCourse.objects.filter(clinic=clinic).values("patient").distinct().count(),
+            "scores": Assessment.objects.filter(clinic=clinic).count(),
+            "sessions": DosingSession.objects.filter(clinic=clinic).count(),
+        }
+    else:
+        clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", is_synthetic=True)
+        site = Site.objects.create(clinic=clinic, name="Main", jurisdiction="US-CA")
+        user = User.objects.create(username="bench-prescriber")
+        Membership.objects.create(user=user, clinic=clinic, role="prescriber")
+        made = generate_clinic(
+            clinic=clinic,
+            site=site,
+            actor=user,
+            patients=args.patients,
+            scores_per_patient=args.scores,
+            progress=lambda n: log(f"  +{n} patients"),
+        )
     gen_s = time.perf_counter() - t
     log(f"generated {made} in {gen_s:.1f} s")
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
 
     report_times: list[float] = []
+    report_cpu: list[float] = []
+    page_cpu: list[float] = []
     queries = 0
     report: dict[str, Any] = {}
     for _ in range(args.runs):
         with CaptureQueriesContext(connection) as ctx:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             report = build_report(clinic, OutcomeFilters())
             report_times.append(time.perf_counter() - t)
+            report_cpu.append(time.process_time() - c)
         queries = len(ctx.captured_queries)
     client = Client()
     client.force_login(user)
@@ -122,9 +144,10 @@ def run(args: Any) -> dict[str, Any]:
     page_queries = 0
     for _ in range(args.runs):
         with CaptureQueriesContext(connection) as ctx:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             r = client.get("/outcomes/")
             page_times.append(time.perf_counter() - t)
+            page_cpu.append(time.process_time() - c)
         assert r.status_code == 200, r.status_code
         page_queries = len(ctx.captured_queries)
     res = report["result"]
@@ -139,16 +162,27 @@ def run(args: Any) -> dict[str, Any]:
         "page_ms_median": round(statistics.median(page_times) * 1000),
         "page_ms_range": [round(min(page_times) * 1000), round(max(page_times) * 1000)],
         "page_queries": page_queries,
+        "report_cpu_ms_median": round(statistics.median(report_cpu) * 1000),
+        "page_cpu_ms_median": round(statistics.median(page_cpu) * 1000),
+        "load_average": round(os.getloadavg()[0], 1),
         "evaluable": res.evaluable,
         "response_rate": res.response.rate,
     }
     if not args.json:
+        load = os.getloadavg()
+        print(f"load average while measuring: {load[0]:.1f} (on {os.cpu_count()} CPUs)")
         print(
             f"dataset: {made['patients']} patients, {made['scores']} scores, {made['sessions']} sessions "
             f"(bulk insert {gen_s:.1f} s)"
         )
-        print(f"outcomes report: {_median_range(report_times)}, {queries} SQL queries")
-        print(f"outcomes page (GET /outcomes/): {_median_range(page_times)}, {page_queries} SQL queries")
+        print(
+            f"outcomes report: {_median_range(report_times)}, {queries} SQL queries; "
+            f"this process's CPU {statistics.median(report_cpu) * 1000:.0f} ms"
+        )
+        print(
+            f"outcomes page (GET /outcomes/): {_median_range(page_times)}, {page_queries} SQL queries; "
+            f"this process's CPU {statistics.median(page_cpu) * 1000:.0f} ms"
+        )
         print(f"cohort: {res.n} enrolled, {res.evaluable} evaluable, response {res.response.rate:.3f}")
     return out
 

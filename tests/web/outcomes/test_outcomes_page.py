@@ -154,7 +154,9 @@ def test_researcher_sees_aggregates_only_and_the_read_is_audited(
     r = c.get(URL, {"route": "iv"})
     assert r.status_code == 200
     html = r.content.decode()
-    assert count(html, "enrolled") == 4  # a route filter leaves out the course not yet dosed (no route yet)
+    # A route filter leaves out the course not yet dosed (no route yet): 4 courses, suppressed below 11.
+    assert 'data-count="enrolled">fewer than 11<' in html
+    assert "data-suppression" in html and "Some figures below are withheld." in html
     for identifier in ("Zebedee", "Quinn", "MRN-"):
         assert identifier not in html
     ev = AuditEvent.objects.filter(action="outcomes.view").latest("pk")
@@ -244,3 +246,34 @@ def test_home_takes_a_researcher_to_outcomes_and_others_to_their_home_page(
     assert (r.status_code, r["Location"]) == (302, "/outcomes/")
     r = client_as(prescriber).get("/")
     assert r.status_code == 200 and b'id="section-alerts"' in r.content
+
+
+def test_small_counts_follow_the_clinic_threshold_for_researchers_only(
+    cohort: dict[str, Any], make_user: Callable[..., Any], client_as: Callable[[Any], Client]
+) -> None:
+    admin = client_as(make_user("clinic_admin", username="admin1"))
+    clinic = Clinic.objects.get(pk=cohort["courses"]["c1"].clinic_id)
+    before = AuditEvent.objects.count()
+    bad = admin.post("/clinic/settings/", {"form": "small_cells", "small_cell_threshold": "1"})
+    assert bad.status_code == 400 and "must be between 2 and 100" in bad.content.decode()
+    clinic.refresh_from_db()
+    assert clinic.small_cell_threshold == 11 and AuditEvent.objects.count() == before
+    ok = admin.post("/clinic/settings/", {"form": "small_cells", "small_cell_threshold": "3"})
+    assert ok.status_code == 302
+    clinic.refresh_from_db()
+    assert clinic.small_cell_threshold == 3
+    ev = AuditEvent.objects.filter(action="clinic.small_cell_threshold").latest("pk")
+    assert ev.detail == {"small_cell_threshold": [11, 3]}
+
+    html = (
+        client_as(make_user("researcher", username="researcher")).get(URL, {"route": "iv"}).content.decode()
+    )
+    assert count(html, "enrolled") == 4
+    assert 'data-count="evaluable"><strong>fewer than 3</strong><' in html
+    assert html.count("withheld (small numbers)") >= 3  # rates, intervals, median
+    assert 'aria-label="Change from baseline"' not in html or "Not drawn: it would show fewer than 3" in html
+    # Staff who may open charts see every count.
+    staff = (
+        client_as(make_user("prescriber", username="prescriber9")).get(URL, {"route": "iv"}).content.decode()
+    )
+    assert count(staff, "evaluable") == 2 and "data-suppression" not in staff

@@ -132,13 +132,19 @@ def test_clinic_summary_pdf(
     text, streams = pdf_text(r.content)
     assert "Outcomes summary: Test Clinic" in text
     assert "Courses started from 2026-02-01 until 2026-03-31." in text
-    assert "Enrolled 1" in text and "Evaluable 1" in text
-    assert "Response at any score 1 of 1 100.0 % 20.7 % to 100.0 %" in text
-    assert "Median time to first response not reached" not in text
-    assert "3 dosing sessions." in text
-    assert "Nausea or vomiting 1 33.3" in text
+    # An export: counts of 1 to 10 are suppressed for every reader (the clinic's threshold, 11 by default).
+    assert 'any count from 1 to 10 reads "fewer than 11"' in text
+    assert "Courses enrolled fewer than 11" in text and "Evaluable fewer than 11" in text
+    assert "Response at any score withheld (small numbers) withheld (small numbers)" in text
+    assert "Median time to first response withheld (small numbers)" in text
+    assert "Not drawn: it would show fewer than 11 patients." in text
+    assert "fewer than 11 dosing sessions." in text
+    assert "Nausea or vomiting fewer than 11 withheld (small numbers)" in text
+    assert "1 of 1" not in text and "33.3" not in text
     assert "Haddad" not in text and "MRN-77" not in text
-    assert len(re.findall(rb"[\d.]+ [\d.]+ l\b", streams)) >= 3
+    assert (
+        re.findall(rb"[\d.]+ [\d.]+ l\b", streams) == []
+    )  # every chart would show fewer than 11: none drawn
     ev = AuditEvent.objects.filter(action="outcomes.summary_pdf").latest("pk")
     assert ev.actor == researcher and ev.detail["since"] == "2026-02-01"
 

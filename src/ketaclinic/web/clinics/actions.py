@@ -196,6 +196,33 @@ def do_set_token_lifetime(
     return row
 
 
+def do_set_small_cell_threshold(
+    *, actor: Any, clinic: Clinic, threshold: Any, request: HttpRequest | None = None
+) -> Clinic:
+    """The smallest outcome count shown to researchers and in aggregate exports (2 to 100; default 11)."""
+    require_perm(actor, clinic, Perm.CLINIC_ADMIN)
+    try:
+        n = int(str(threshold).strip())
+    except (TypeError, ValueError):
+        raise ValidationFailed({"small_cell_threshold": ["must be a whole number"]}) from None
+    if not 2 <= n <= 100:
+        raise ValidationFailed({"small_cell_threshold": ["must be between 2 and 100"]})
+    with transaction.atomic():
+        row = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        before = row.small_cell_threshold
+        row.small_cell_threshold = n
+        row.save(update_fields=["small_cell_threshold"])
+        record_audit(
+            actor=actor,
+            action="clinic.small_cell_threshold",
+            obj=row,
+            clinic=row,
+            request=request,
+            detail={"small_cell_threshold": [before, n]},
+        )
+    return row
+
+
 def do_set_staff_policy(
     *, clinic: Clinic, registrant: Any = None, cooling_off_hours: int | None = None, operator: str
 ) -> Clinic:

@@ -41,6 +41,11 @@ class Clinic(models.Model):
         default=30,
         help_text="A weight older than this many days is flagged on the patient banner (re-weigh before dosing).",
     )
+    small_cell_threshold = models.PositiveSmallIntegerField(
+        default=11,
+        help_text="Outcome counts from 1 up to one below this are suppressed for researchers and in aggregate "
+        "exports (11: the CMS cell-size suppression policy).",
+    )
 
     class Meta:
         ordering = ["name"]

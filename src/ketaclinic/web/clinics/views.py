@@ -75,6 +75,14 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
                 messages.success(request, "API token lifetime saved.")
+            elif form == "small_cells":
+                actions.do_set_small_cell_threshold(
+                    actor=request.user,
+                    clinic=clinic,
+                    threshold=request.POST.get("small_cell_threshold", ""),
+                    request=request,
+                )
+                messages.success(request, "Small-count threshold saved.")
             return redirect("clinics:settings")
         except ValidationFailed as exc:
             errors, status = exc.fields, 400

@@ -57,6 +57,11 @@ def _empty(kind: str, title: str, message: str) -> SafeString:
     )
 
 
+def withheld_svg(kind: str, title: str, threshold: int) -> SafeString:
+    """A chart left out because it would show fewer than `threshold` people."""
+    return _empty(kind, title, f"Not drawn: it would show fewer than {threshold} patients")
+
+
 def weekly_means_svg(
     means: Sequence[WeekMean],
     rules: CohortRules,

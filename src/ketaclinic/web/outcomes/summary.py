@@ -38,9 +38,14 @@ def filter_words(filters: OutcomeFilters, choices: dict[str, list[tuple[str, str
 def clinic_summary_pdf(
     *, clinic: Any, filters: OutcomeFilters, report: dict[str, Any], choices: dict[str, list[tuple[str, str]]]
 ) -> bytes:
+    from ketaclinic.web.outcomes.cells import shown
+
     now = timezone.now()
     tz = timezone.get_current_timezone()
     result, rules, inst = report["result"], report["rules"], report["instrument"]
+    # An export leaves the clinic: small counts are suppressed for every reader.
+    threshold = clinic.small_cell_threshold
+    view = shown(report, threshold)
     doc = ReportPdf(
         f"Outcomes summary: {clinic.name}",
         [
@@ -50,30 +55,21 @@ def clinic_summary_pdf(
         ],
     )
     doc.heading("Cohort")
+    doc.para(
+        f'Small numbers are withheld: any count from 1 to {threshold - 1} reads "fewer than {threshold}", '
+        "and rates, intervals and charts that would reveal one are not shown (the clinic's threshold, after the "
+        "CMS cell-size suppression policy).",
+        size=8,
+    )
     doc.table(
         ["Who is counted", "Courses"],
-        [
-            ["Enrolled", str(result.n)],
-            ["Not yet dosed", str(result.not_evaluable["no_first_dose"])],
-            [
-                f"No baseline within {rules.baseline_window.days} days before the first dose",
-                str(result.not_evaluable["no_baseline"]),
-            ],
-            ["Lost to follow-up (no score after the first dose)", str(report["lost_to_follow_up"])],
-            ["Evaluable", str(result.evaluable)],
-        ],
+        [[label, text] for label, _, text in view["denominators"]],
         widths=(140, 42),
     )
-    rows = []
-    for label, prop in report["rate_rows"]:
-        ci = "not available" if prop.ci95 is None else f"{_pct(prop.ci95[0])} to {_pct(prop.ci95[1])}"
-        rows.append([label, f"{prop.n} of {prop.of}", _pct(prop.rate), ci])
-    med = result.median_days_to_response
-    rows.append(
-        ["Median time to first response", "", "not reached" if med is None else f"{med:.1f} days", ""]
-    )
+    rows = [[label, n, rate, ci] for label, n, rate, ci in view["rate_display"]]
+    rows.append(["Median time to first response", "", view["median_text"], ""])
     doc.table(["Outcome", "Patients", "Rate", "95 % confidence interval"], rows, widths=(70, 30, 30, 52))
-    means = report["means"]
+    means = view["means_shown"]
     doc.heading(f"Mean {inst.short_title} score by week since the first dose (95 % band)")
     if means:
         doc.line_chart(
@@ -103,7 +99,9 @@ def clinic_summary_pdf(
         doc.para("No evaluable patients.")
     doc.heading("Time to first response (Kaplan-Meier: share not yet responded)")
     curve = result.time_to_response
-    if curve.steps:
+    if view["median_text"].startswith("withheld"):
+        doc.para(f"Not drawn: it would show fewer than {threshold} patients.")
+    elif curve.steps:
         pts: list[tuple[float, float]] = [(0.0, 1.0)]
         prev = 1.0
         for s in curve.steps:
@@ -116,7 +114,7 @@ def clinic_summary_pdf(
     else:
         doc.para("No response observed.")
     doc.heading("Durability of response after induction")
-    doc.para(f"{report['induction_responders']} patients responded by the end of induction.")
+    doc.para(f"{view['responders_text']} patients responded by the end of induction.")
     doc.table(
         ["Weeks after induction", "Still responding", "Rate", "95 % confidence interval"],
         [
@@ -128,25 +126,15 @@ def clinic_summary_pdf(
                 if p.still_responding.ci95 is None
                 else f"{_pct(p.still_responding.ci95[0])} to {_pct(p.still_responding.ci95[1])}",
             ]
-            for p in report["durability"]
+            for p in view["durability_shown"]
         ],
         widths=(45, 40, 40, 57),
     )
     doc.heading("Safety")
-    doc.para(f"{report['sessions']} dosing sessions. A session counts once for each kind of event.")
+    doc.para(f"{view['sessions_text']} dosing sessions. A session counts once for each kind of event.")
     doc.table(
         ["Event", "Sessions with the event", "Per 100 sessions", "95 % confidence interval"],
-        [
-            [
-                r.event.label,
-                str(r.sessions_with_event),
-                "not available" if r.per_100 is None else f"{r.per_100:.1f}",
-                "not available"
-                if r.ci95_per_100 is None
-                else f"{r.ci95_per_100[0]:.1f} to {r.ci95_per_100[1]:.1f}",
-            ]
-            for r in report["safety"]
-        ],
+        [[ev.label, n, per100, ci] for ev, n, per100, ci in view["safety_display"]],
         widths=(62, 40, 35, 45),
     )
     doc.heading("Definitions")

@@ -12,10 +12,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ketaclinic.web.accounts.roles import Perm
+from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.outcomes.cells import shown
 from ketaclinic.web.outcomes.selectors import OutcomeFilters
 
 ROUTE_LABELS = {
@@ -172,6 +173,9 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
             },
         )
     ctx.update(report)
+    # Researchers (aggregate access only) see small counts suppressed; staff who may open charts see them all.
+    aggregate_only = not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW)
+    ctx.update(shown(report, clinic.small_cell_threshold if aggregate_only else 0))
     return render(request, "outcomes/page.html", ctx)
 
 
