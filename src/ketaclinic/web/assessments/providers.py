@@ -25,7 +25,7 @@ def dose_times(patient: Any) -> list[datetime]:
     return sorted(out)
 
 
-SuicideAlertHook = Callable[..., None]
+SuicideAlertHook = Callable[..., object]
 
 #: Called inside the transaction that raises a suicide-risk alert, as hook(alert, actor=..., request=...).
 SUICIDE_ALERT_HOOKS: list[SuicideAlertHook] = []

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.fhir.safetyplan import SAFETY_PLAN_SECTIONS
 from ketaclinic.core.surveillance import ALERT_CODES, ITEM_CODES, default_settings, lab_tests
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.assessments.models import Assessment
@@ -128,7 +129,7 @@ def chart_tab_response(
                 {"plan": sp, "sections": safetyplan.sections_of(sp)}
                 for sp in safetyplan.safety_plans_for_patient(patient)[:10]
             ],
-            "plan_sections": safetyplan.SAFETY_PLAN_SECTIONS,
+            "plan_sections": SAFETY_PLAN_SECTIONS,
             "can_complete_plan": safetyplan.may_complete(request.user, patient.clinic_id),
             "plan_errors": {},
             "plan_values": {},
