@@ -218,7 +218,10 @@ def test_bad_filters_name_the_field_and_show_no_figures(
     r = client_as(prescriber).get(URL, params)
     assert r.status_code == 400
     html = r.content.decode()
-    assert f'<p class="field__error" id="err_{field}"><span class="visually-hidden">Error:</span> {reason}</p>' in html
+    assert (
+        f'<p class="field__error" id="err_{field}"><span class="visually-hidden">Error:</span> {reason}</p>'
+        in html
+    )
     assert 'data-count="enrolled"' not in html
     assert AuditEvent.objects.count() == before
 

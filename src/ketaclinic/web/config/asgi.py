@@ -41,6 +41,7 @@ _router = ProtocolTypeRouter({"http": django_asgi_app, "websocket": _websocket})
 async def _lifespan(receive: Any, send: Any) -> None:
     """Start the periodic tasks at server start-up (uvicorn `lifespan="on"`), cancel them at shutdown."""
     from ketaclinic.web.monitoring.escalation_loop import escalation_interval, run_escalation_loop
+    from ketaclinic.web.outcomes.nightly import check_interval, run_recompute_loop
 
     tasks: list[asyncio.Task[None]] = []
     while True:
@@ -49,6 +50,9 @@ async def _lifespan(receive: Any, send: Any) -> None:
             every = escalation_interval()
             if every > 0:
                 tasks.append(asyncio.create_task(run_escalation_loop(every)))
+            recompute_every = check_interval()
+            if recompute_every > 0:
+                tasks.append(asyncio.create_task(run_recompute_loop(recompute_every)))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             for task in tasks:

@@ -58,3 +58,27 @@ class CohortSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class NightlyRecompute(models.Model):
+    """The claim on one clinic's nightly recompute: at most one row per clinic and night (the clinic's local
+    date), so of several server processes exactly one recomputes; a failed night may be claimed again."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
+    night = models.DateField(help_text="The clinic's local date of the run.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    claimed_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "night"], name="uniq_recompute_per_night")]
+
+    def __str__(self) -> str:
+        return f"recompute {self.night} ({self.status})"
