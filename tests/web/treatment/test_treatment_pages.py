@@ -134,7 +134,16 @@ def _definition(**changes: Any) -> str:
 def test_admin_adds_clinic_protocol(admin_user: Any, client_as: Any, clinic: Any) -> None:
     c = client_as(admin_user)
     r = c.get("/treatment/protocols/")
+    body = r.content.decode()
+    assert r.status_code == 200 and "clinic-oral-sublingual-compounded" not in body  # no YAML until asked
+    assert '<h2 class="card__title" id="h-protocol-iv-racemic-depression">' in body
+    assert "<div><dt>Usual dose</dt>" in body
+    r = c.get("/treatment/protocols/", {"base": "oral-sublingual-compounded"})
     assert r.status_code == 200 and b"clinic-oral-sublingual-compounded" in r.content
+    r = c.get("/treatment/protocols/", {"download": "iv-racemic-depression"})
+    assert r["Content-Type"] == "application/yaml; charset=utf-8"
+    assert yaml.safe_load(r.content)["id"] == "iv-racemic-depression"
+    assert c.get("/treatment/protocols/", {"base": "nope"}).status_code == 400
     r = c.post("/treatment/protocols/", {"definition": _definition()})
     assert r.status_code == 302
     cp = ClinicProtocol.objects.get()

@@ -49,6 +49,14 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_SNAKE_IN_TEXT = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def text_in_words(text: str) -> str:
+    """Free text with any snake_case code in it written as words ("Care plan: chronic_pain" -> "... chronic pain")."""
+    return _SNAKE_IN_TEXT.sub(lambda m: words(m.group(0)), str(text))
+
+
 def action_label(code: str) -> str:
     """An audit action in words: "patient.weight_record" -> "Patient: weight record"."""
     subject, _, rest = str(code).partition(".")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.audit.present import action_label, detail_rows
+from ketaclinic.web.audit.present import action_label, detail_rows, text_in_words
 from ketaclinic.web.audit.selectors import audit_action_codes, audit_actor_names, audit_event_list
 from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
@@ -101,7 +101,15 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             )
         return response
     page = paginate(request, qs)
-    rows = [{"e": e, "label": action_label(e.action), "detail": detail_rows(e.detail)} for e in page]
+    rows = [
+        {
+            "e": e,
+            "label": action_label(e.action),
+            "record": text_in_words(e.object_repr),
+            "detail": detail_rows(e.detail),
+        }
+        for e in page
+    ]
     actions = [
         (code, action_label(code)) for code in audit_action_codes(user=request.user, clinic_id=clinic.pk)
     ]

@@ -5,4 +5,7 @@ from django.urls import path
 from ketaclinic.web.clinics import views
 
 app_name = "clinics"
-urlpatterns = [path("settings/", views.settings_view, name="settings")]
+urlpatterns = [
+    path("settings/", views.settings_view, name="settings"),
+    path("staff/", views.staff_view, name="staff"),
+]

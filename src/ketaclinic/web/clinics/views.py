@@ -1,4 +1,4 @@
-"""Clinic settings for clinic admins: details, sites, registrations and staff accounts."""
+"""Clinic settings for clinic admins: details, sites, registrations, API token lifetime; the staff page."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,17 +20,122 @@ from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES
 from ketaclinic.web.clinics.models import Registration
 from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.lib.pagination import page_number, paginate
 
 
-@login_required
-def settings_view(request: HttpRequest) -> HttpResponse:
+def _admin_clinic(request: HttpRequest) -> Any:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise PermissionDeniedError("you are not a member of any clinic")
     require_perm(request.user, clinic, Perm.CLINIC_ADMIN)
+    return clinic
+
+
+@login_required
+def staff_view(request: HttpRequest) -> HttpResponse:
+    """Staff of the clinic: invite, grant and approve roles, deactivate, reset, revoke tokens (one page of 50)."""
+    clinic = _admin_clinic(request)
+    page_number(request)
     errors: dict[str, list[str]] = {}
     form = request.POST.get("form", "")
     status = 200
+    if request.method == "POST":
+        try:
+            if form not in STAFF_FORMS:
+                raise ValidationFailed({"form": ["is not a staff form"]})
+            link = _staff_form(request, clinic, form)
+            if link is not None:
+                one_time_link = request.build_absolute_uri(reverse("accounts:set_password", args=[link]))
+                messages.success(
+                    request, "Copy the one-time link below and give it to the person; it is shown once."
+                )
+                return _render_staff(request, clinic, {}, "", 200, one_time_link)
+            return redirect("clinics:staff")
+        except ValidationFailed as exc:
+            errors, status = exc.fields, 400
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = exc.status
+    return _render_staff(request, clinic, errors, form, status, None)
+
+
+STAFF_STATUSES = {"active": "Active", "pending": "Waiting for approval", "inactive": "Inactive"}
+
+
+def _render_staff(
+    request: HttpRequest,
+    clinic: Any,
+    errors: dict[str, list[str]],
+    form: str,
+    status: int,
+    one_time_link: str | None,
+) -> HttpResponse:
+    now = timezone.now()
+    query = request.GET.get("q", "").strip()
+    state = request.GET.get("status", "")
+    if state and state not in STAFF_STATUSES:
+        raise ValidationFailed({"status": [f"must be one of {', '.join(STAFF_STATUSES)}"]})
+    users = User.objects.filter(memberships__clinic=clinic).distinct().order_by("username")
+    if query:
+        users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+    if state == "inactive":
+        users = users.filter(is_active=False)
+    elif state == "active":
+        users = users.filter(is_active=True)
+    elif state == "pending":
+        users = users.filter(
+            Q(memberships__effective_from__isnull=True) | Q(memberships__effective_from__gt=now),
+            memberships__clinic=clinic,
+            memberships__is_active=True,
+            memberships__approved_at__isnull=True,
+            memberships__approval_required=True,
+        )
+    page = paginate(request, users.prefetch_related("memberships"))
+    rows = []
+    for u in page:
+        grants = [
+            {
+                "m": m,
+                "state": "revoked" if not m.is_active else ("active" if m.is_effective(now) else "pending"),
+            }
+            for m in sorted(u.memberships.all(), key=lambda m: m.pk)
+            if m.clinic_id == clinic.pk
+        ]
+        rows.append((u, grants))
+    ctx = {
+        "clinic": clinic,
+        "roles": [(r.value, r.label) for r in Role],
+        "staff": rows,
+        "page": page,
+        "everyone": User.objects.filter(memberships__clinic=clinic).distinct().order_by("username"),
+        "statuses": STAFF_STATUSES,
+        "filters": {"q": query, "status": state},
+        "errors": errors,
+        "labels": {
+            "username": "Username",
+            "display_name": "Display name",
+            "email": "Email",
+            "roles": "Roles",
+            "user_id": "Staff member",
+            "role": "Role",
+            "membership_id": "Role grant",
+        },
+        "form": form,
+        "post": request.POST,
+        "now": now,
+        "one_time_link": one_time_link,
+    }
+    return render(request, "clinics/staff.html", ctx, status=status)
+
+
+@login_required
+def settings_view(request: HttpRequest) -> HttpResponse:
+    clinic = _admin_clinic(request)
+    errors: dict[str, list[str]] = {}
+    form = request.POST.get("form", "")
+    status = 200
+    if request.method == "POST" and form in STAFF_FORMS:
+        return staff_view(request)  # the staff forms once lived on this page
     if request.method == "POST":
         try:
             if form == "clinic":
@@ -59,14 +165,6 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
                 messages.success(request, "Registration added.")
-            elif form in STAFF_FORMS:
-                link = _staff_form(request, clinic, form)
-                if link is not None:
-                    one_time_link = request.build_absolute_uri(reverse("accounts:set_password", args=[link]))
-                    messages.success(
-                        request, "Copy the one-time link below and give it to the person; it is shown once."
-                    )
-                    return _render(request, clinic, {}, "", 200, one_time_link)
             elif form == "token_policy":
                 actions.do_set_token_lifetime(
                     actor=request.user,
@@ -85,8 +183,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Small-count threshold saved.")
             return redirect("clinics:settings")
         except ValidationFailed as exc:
-            errors, status = exc.fields, 400
-            messages.error(request, exc.message)
+            errors, status = exc.fields, 400  # shown once, in the error summary and at the fields
         except DomainError as exc:
             messages.error(request, exc.message)
             status = exc.status
@@ -159,30 +256,11 @@ def _render(
     one_time_link: str | None,
 ) -> HttpResponse:
     now = timezone.now()
-    staff_users = (
-        User.objects.filter(memberships__clinic=clinic)
-        .distinct()
-        .order_by("username")
-        .prefetch_related("memberships")
-    )
-    rows = []
-    for u in staff_users:
-        grants = [
-            {
-                "m": m,
-                "state": "revoked" if not m.is_active else ("active" if m.is_effective(now) else "pending"),
-            }
-            for m in sorted(u.memberships.all(), key=lambda m: m.pk)
-            if m.clinic_id == clinic.pk
-        ]
-        rows.append((u, grants))
     ctx = {
         "clinic": clinic,
         "sites": clinic.sites.prefetch_related("registrations"),
         "jurisdictions": JURISDICTION_CHOICES,
         "registration_kinds": Registration.Kind.choices,
-        "roles": [(r.value, r.label) for r in Role],
-        "staff": rows,
         "errors": errors,
         "form": form,
         "post": request.POST,

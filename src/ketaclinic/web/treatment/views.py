@@ -514,17 +514,25 @@ def _protocol_template(base_id: str) -> str:
 
 @login_required
 def protocol_admin(request: HttpRequest) -> HttpResponse:
-    """Clinic admins add a clinic protocol: the full definition (YAML, same schema as the packaged ones)."""
-    from ketaclinic.core.protocols import load_protocols
+    """Clinic admins read every protocol in words and add a clinic protocol from a full definition (YAML)."""
+    from ketaclinic.core.protocols import load_protocols, parse_protocol
+    from ketaclinic.web.treatment.protocol_summary import protocol_rows
 
     clinic = clinic_for_request(request)
     if clinic is None:
         raise NotFoundError("no active clinic")
     if not has_perm_in_clinic(request.user, clinic, Perm.CLINIC_ADMIN):
         raise PermissionDeniedError("only a clinic admin can manage protocols")
+    packaged = load_protocols()
+    clinic_rows = selectors.clinic_protocols(clinic)
+    download = request.GET.get("download", "")
+    if download:
+        return _protocol_download(download, packaged, clinic_rows)
     errors: dict[str, list[str]] = {}
-    base = request.GET.get("base", "oral-sublingual-compounded")
-    text = _protocol_template(base)
+    base = request.GET.get("base", "")
+    if base and base not in {p.id for p in packaged}:
+        raise ValidationFailed({"base": [f"unknown protocol {base!r}"]})
+    text = _protocol_template(base) if base else ""
     status = 200
     if request.method == "POST":
         text = request.POST.get("definition", "")
@@ -538,21 +546,43 @@ def protocol_admin(request: HttpRequest) -> HttpResponse:
             cp = actions.do_add_clinic_protocol(
                 actor=request.user, clinic=clinic, definition=definition, request=request
             )
-            messages.success(request, f"Protocol {cp.protocol_id} added.")
+            messages.success(request, f"Protocol {cp.definition.get('name') or cp.protocol_id} added.")
             return redirect("treatment:protocols")
         except ValidationFailed as exc:
             errors = exc.fields
             status = 400
+    summaries = [
+        {
+            "id": cp.protocol_id,
+            "name": cp.definition.get("name", cp.protocol_id),
+            "clinic": cp,
+            "rows": protocol_rows(parse_protocol(cp.definition)),
+        }
+        for cp in clinic_rows
+    ] + [{"id": p.id, "name": p.name, "clinic": None, "rows": protocol_rows(p)} for p in packaged]
     return render(
         request,
         "treatment/protocols.html",
         {
-            "packaged": load_protocols(),
-            "clinic_protocols": selectors.clinic_protocols(clinic),
+            "packaged": packaged,
+            "summaries": summaries,
             "definition": text,
             "base": base,
             "errors": errors,
-            "error_items": sorted(errors.items()),
+            "editing": bool(base) or request.method == "POST",
         },
         status=status,
     )
+
+
+def _protocol_download(protocol_id: str, packaged: Any, clinic_rows: list[Any]) -> HttpResponse:
+    """One protocol's definition as a YAML file (the packaged library or this clinic's own)."""
+    raw = next((dict(p.raw) for p in packaged if p.id == protocol_id), None)
+    if raw is None:
+        raw = next((cp.definition for cp in clinic_rows if cp.protocol_id == protocol_id), None)
+    if raw is None:
+        raise ValidationFailed({"download": [f"unknown protocol {protocol_id!r}"]})
+    body = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+    response = HttpResponse(body, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{protocol_id}.yaml"'
+    return response

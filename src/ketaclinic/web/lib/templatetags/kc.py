@@ -105,3 +105,12 @@ def own_message(error: Any) -> str:
     message = str(getattr(error, "message", "") or "")
     generated = "; ".join(f"{f}: {r[0]}" for f, r in fields.items() if r)
     return "" if fields and message in {generated, "invalid input"} else message
+
+
+@register.filter
+def getlist(query: Any, key: str) -> list[str]:
+    """All values of `key` in a QueryDict (e.g. the ticked boxes of a re-rendered form)."""
+    try:
+        return list(query.getlist(key))
+    except AttributeError:
+        return []

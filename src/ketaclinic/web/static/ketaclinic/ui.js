@@ -8,7 +8,35 @@
   function ready(fn) {
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
+  // A table wider than its box scrolls inside itself; keyboard users reach it with Tab and scroll it with the
+  // arrow keys, so a scrolling one is made focusable and named after its caption or the nearest heading.
+  function scrollables() {
+    var els = document.querySelectorAll("main table, main .table-wrap, main pre");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      if (el.scrollWidth > el.clientWidth + 1) {
+        if (!el.hasAttribute("tabindex")) {
+          el.setAttribute("tabindex", "0");
+          el.dataset.scrollFocus = "1";
+        }
+        if (el.tagName !== "TABLE" && !el.hasAttribute("role")) el.setAttribute("role", "region");
+        if (!el.hasAttribute("aria-label") && el.tagName !== "TABLE") {
+          var cap = el.querySelector("caption");
+          el.setAttribute("aria-label", cap ? cap.textContent.trim() : "Scrollable table");
+        }
+      } else if (el.dataset.scrollFocus === "1") {
+        el.removeAttribute("tabindex");
+        delete el.dataset.scrollFocus;
+      }
+    }
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(scrollables, 150);
+  });
   ready(function () {
+    scrollables();
     var summary = document.querySelector("[data-error-summary]");
     if (summary) {
       summary.focus();
