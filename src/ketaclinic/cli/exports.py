@@ -125,10 +125,21 @@ def register(app: typer.Typer) -> None:
     def export_research(
         clinic: Annotated[str, typer.Option("--clinic", help="Clinic slug")],
         user: Annotated[str, typer.Option("--user", help="Your username (recorded in the audit trail)")],
-        out: Annotated[Path | None, typer.Option("--out", help="Copy the CSV files into this folder")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Copy the files into this folder")] = None,
+        fmt: Annotated[
+            str,
+            typer.Option("--format", help="csv (default) or parquet (needs pyarrow: ketaclinic[parquet])"),
+        ] = "csv",
         as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object")] = False,
     ) -> None:
-        """De-identified research extract (CSV and data dictionary) of a clinic."""
+        """De-identified research extract (CSV or Parquet, and the data dictionary) of a clinic."""
+        if fmt not in ("csv", "parquet"):
+            fail(f"--format: must be csv or parquet, not {fmt!r}")
+        if fmt == "parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                fail("--format: parquet needs pyarrow; install it with pip install 'ketaclinic[parquet]'")
         _setup()
         from ketaclinic.web.accounts.roles import Perm
         from ketaclinic.web.outcomes.actions import do_create_export_job
@@ -136,7 +147,11 @@ def register(app: typer.Typer) -> None:
 
         c, u = _clinic_and_user(clinic, user, (Perm.RESEARCH_VIEW,))
         job = do_create_export_job(
-            actor=u, clinic=c, kind=ExportJob.Kind.RESEARCH, request_url="ketaclinic export-research"
+            actor=u,
+            clinic=c,
+            kind=ExportJob.Kind.RESEARCH,
+            params={"format": fmt},
+            request_url="ketaclinic export-research",
         )
         _run(job, out, as_json, "Writing courses")
 

@@ -279,3 +279,48 @@ def test_research_extract_refused_for_roles_without_research_access(
 ) -> None:
     assert client_as(nurse).post("/api/v1/outcomes/research-extract").status_code == 403
     assert ExportJob.objects.count() == 0
+
+
+def test_research_extract_as_parquet_reads_back_with_the_csv_columns_and_types(
+    data: dict[str, Any], make_user: Callable[..., Any], client_as: Callable[[Any], Client]
+) -> None:
+    import pyarrow.parquet as pq
+
+    from ketaclinic.web.outcomes.research import COLUMNS
+
+    researcher = make_user("researcher")
+    c = client_as(researcher)
+    r = c.post("/api/v1/outcomes/research-extract?format=parquet")
+    assert r.status_code == 202
+    files = {o["type"]: o for o in c.get(r["Content-Location"]).json()["output"]}
+    assert files["research"]["url"].endswith("/research.parquet") and files["research"]["count"] == 6
+    got = c.get(files["research"]["url"])
+    assert got["Content-Type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(io.BytesIO(b"".join(got.streaming_content)))
+    assert table.column_names == [name for name, _, _ in COLUMNS] and table.num_rows == 6
+    schema = {f.name: (str(f.type), f.metadata[b"type"].decode()) for f in table.schema}
+    assert schema["course_number"] == ("int64", "integer")
+    assert schema["days_from_first_dose"] == ("double", "number")
+    assert schema["score_date_shifted"] == ("date32[day]", "date")
+    assert schema["is_baseline"] == ("bool", "boolean")
+    rows = table.to_pylist()
+    edith = [x for x in rows if x["age_at_first_dose"] == "90+" and x["instrument"] == "phq9"]
+    assert [x["days_from_first_dose"] for x in edith] == [-1.0, 7.0, 21.0]
+    assert [(x["is_baseline"], x["response"], x["remission"]) for x in edith] == [
+        (True, None, None),
+        (False, True, False),
+        (False, True, True),
+    ]
+    assert (edith[2]["score_date_shifted"] - edith[0]["first_dose_date_shifted"]).days == 21
+    for identifier in ("Edith", "Okonkwo", "MRN-OLD", "Sacramento", "Tomas"):
+        assert identifier not in str(rows)
+
+
+def test_research_extract_unknown_format_is_refused(
+    data: dict[str, Any], make_user: Callable[..., Any], client_as: Callable[[Any], Client]
+) -> None:
+    r = client_as(make_user("researcher")).post("/api/v1/outcomes/research-extract?format=xlsx")
+    assert r.status_code == 400 and r.json()["error"]["fields"] == {
+        "format": ["must be one of: csv, parquet"]
+    }
+    assert ExportJob.objects.count() == 0

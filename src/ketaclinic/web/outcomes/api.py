@@ -107,8 +107,14 @@ def fhir_export_kickoff(
 
 
 @router.post("/research-extract", url_name="outcomes_research_extract", response={202: None})
-def research_extract_kickoff(request: SignedInRequest, clinic_id: int | None = None) -> HttpResponse:
-    """Kick off the de-identified research extract (CSV and data dictionary) of the clinic."""
+def research_extract_kickoff(
+    request: SignedInRequest, clinic_id: int | None = None, format: str = "csv"
+) -> HttpResponse:
+    """Kick off the de-identified research extract (CSV or Parquet, and the data dictionary) of the clinic."""
+    from ketaclinic.web.outcomes.research import FORMATS
+
+    if format not in FORMATS:
+        raise ValidationFailed({"format": [f"must be one of: {', '.join(FORMATS)}"]})
     clinic = _clinic(request, clinic_id, (Perm.RESEARCH_VIEW,))
     with transaction.atomic():
         job = ExportJob.objects.create(
@@ -117,13 +123,14 @@ def research_extract_kickoff(request: SignedInRequest, clinic_id: int | None = N
             requested_by=request.user,
             requested_at=timezone.now(),
             request_url=request.build_absolute_uri()[:500],
+            params={"format": format},
         )
         record_audit(
             actor=request.user,
             action="research_extract.kickoff",
             clinic=clinic,
             request=request,
-            detail={"job": str(job.pk)},
+            detail={"job": str(job.pk), "format": format},
         )
         start_job(job)
     return _accepted(request, job)
@@ -188,7 +195,11 @@ def export_cancel(request: SignedInRequest, job_id: str) -> HttpResponse:
     return HttpResponse(status=202)
 
 
-CONTENT_TYPES = {".ndjson": "application/fhir+ndjson", ".csv": "text/csv"}
+CONTENT_TYPES = {
+    ".ndjson": "application/fhir+ndjson",
+    ".csv": "text/csv",
+    ".parquet": "application/vnd.apache.parquet",
+}
 
 
 @router.get("/exports/{uuid:job_id}/{name}", url_name="outcomes_export_file")

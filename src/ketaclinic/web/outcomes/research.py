@@ -1,4 +1,5 @@
-"""The de-identified research extract: one CSV row per score of each treatment course, and a data dictionary.
+"""The de-identified research extract: one row per score of each treatment course (CSV or Parquet), and a data
+dictionary.
 
 De-identification follows the HIPAA Safe Harbor list (45 CFR 164.514(b)(2)): no names, record numbers, contact
 details, addresses below the state, device or record identifiers, free text, or dates of birth. Subjects get a
@@ -14,6 +15,7 @@ import datetime as dt
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -92,6 +94,54 @@ def _b(v: bool | None) -> str:
     return "" if v is None else "1" if v else "0"
 
 
+FORMATS = ("csv", "parquet")
+_DAYS = [c[0] for c in COLUMNS].index("days_from_first_dose")
+
+
+def _csv_cell(v: Any, i: int) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return _b(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if i == _DAYS:
+        return f"{v:.2f}"
+    return v
+
+
+def write_csv(path: Any, table: list[list[Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([c[0] for c in COLUMNS])
+        for row in table:
+            w.writerow([_csv_cell(v, i) for i, v in enumerate(row)])
+
+
+def write_parquet(path: Any, table: list[list[Any]]) -> None:
+    """The same columns as the CSV, typed (integer, double, date, boolean, string; empty cells null), with each
+    column's meaning in its field metadata. Needs pyarrow (`pip install 'ketaclinic[parquet]'`)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # the CSV path needs nothing beyond the standard library
+        raise RuntimeError("Parquet needs pyarrow: pip install 'ketaclinic[parquet]'") from exc
+    types = {"integer": pa.int64(), "number": pa.float64(), "date": pa.date32(), "boolean": pa.bool_()}
+    fields = [
+        pa.field(name, types.get(kind, pa.string()), metadata={"type": kind, "meaning": meaning})
+        for name, kind, meaning in COLUMNS
+    ]
+    columns = []
+    for i, f in enumerate(fields):
+        values = [row[i] for row in table]
+        if i == _DAYS:
+            values = [None if v is None else round(v, 2) for v in values]
+        elif f.type == pa.float64():
+            values = [None if v is None else float(v) for v in values]
+        columns.append(pa.array(values, type=f.type))
+    pq.write_table(pa.Table.from_arrays(columns, schema=pa.schema(fields)), path)
+
+
 def run_research_export(job: ExportJob, *, progress: Callable[[int, int], None] | None = None) -> ExportJob:
     """Write research.csv and data_dictionary.csv for the job's clinic."""
     from ketaclinic.web.assessments.models import Assessment
@@ -147,71 +197,73 @@ def run_research_export(job: ExportJob, *, progress: Callable[[int, int], None] 
     rows = 0
     total_courses = len(courses)
     tz = timezone.get_current_timezone()
-    with (out / "research.csv").open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([c[0] for c in COLUMNS])
-        for n, c in enumerate(courses, start=1):
-            pid = c["patient_id"]
-            p = patients[pid]
-            if pid not in subject:
-                subject[pid] = (
-                    f"S{secrets.token_hex(5)}",
-                    dt.timedelta(days=rng.randint(-MAX_SHIFT_DAYS, MAX_SHIFT_DAYS)),
+    table: list[list[Any]] = []
+    for n, c in enumerate(courses, start=1):
+        pid = c["patient_id"]
+        p = patients[pid]
+        if pid not in subject:
+            subject[pid] = (
+                f"S{secrets.token_hex(5)}",
+                dt.timedelta(days=rng.randint(-MAX_SHIFT_DAYS, MAX_SHIFT_DAYS)),
+            )
+        sid, shift = subject[pid]
+        course_no[pid] += 1
+        fd: dt.datetime | None = c["first_dose"]
+        anchor = (fd or c["started_at"]).astimezone(tz).date()
+        juris = sites.get(c["first_site"]) or (p.home_site.jurisdiction if p.home_site else "")
+        common = [
+            sid,
+            course_no[pid],
+            _age(p.birth_date, anchor),
+            p.sex_at_birth,
+            juris,
+            c["indication"],
+            c["protocol_id"],
+            c["first_route"] or "",
+            sessions.get(c["pk"], 0),
+            ((fd + shift).astimezone(tz).date() if fd else None),
+        ]
+        for iid in instruments:
+            series = scores.get((pid, iid))
+            if not series:
+                continue
+            rules = cohort_rules(iid)
+            baseline, _post = split_scores(CohortPatient(id=pid, first_dose=fd, scores=tuple(series)), rules)
+            for s in series:
+                after = fd is not None and s.at > fd
+                days = None if fd is None else (s.at - fd).total_seconds() / 86400
+                table.append(
+                    [
+                        *common,
+                        iid,
+                        (s.at + shift).astimezone(tz).date(),
+                        days,
+                        int(s.total) if s.total.denominator == 1 else float(s.total),
+                        s is baseline,
+                        (
+                            rules.responds(baseline.total, s.total)
+                            if (after and baseline is not None)
+                            else None
+                        ),
+                        rules.remits(s.total) if after else None,
+                    ]
                 )
-            sid, shift = subject[pid]
-            course_no[pid] += 1
-            fd: dt.datetime | None = c["first_dose"]
-            anchor = (fd or c["started_at"]).astimezone(tz).date()
-            juris = sites.get(c["first_site"]) or (p.home_site.jurisdiction if p.home_site else "")
-            common = [
-                sid,
-                course_no[pid],
-                _age(p.birth_date, anchor),
-                p.sex_at_birth,
-                juris,
-                c["indication"],
-                c["protocol_id"],
-                c["first_route"] or "",
-                sessions.get(c["pk"], 0),
-                ((fd + shift).astimezone(tz).date().isoformat() if fd else ""),
-            ]
-            for iid in instruments:
-                series = scores.get((pid, iid))
-                if not series:
-                    continue
-                rules = cohort_rules(iid)
-                baseline, _post = split_scores(
-                    CohortPatient(id=pid, first_dose=fd, scores=tuple(series)), rules
-                )
-                for s in series:
-                    after = fd is not None and s.at > fd
-                    days = "" if fd is None else f"{(s.at - fd).total_seconds() / 86400:.2f}"
-                    w.writerow(
-                        [
-                            *common,
-                            iid,
-                            (s.at + shift).astimezone(tz).date().isoformat(),
-                            days,
-                            int(s.total) if s.total.denominator == 1 else float(s.total),
-                            _b(s is baseline),
-                            _b(
-                                rules.responds(baseline.total, s.total)
-                                if (after and baseline is not None)
-                                else None
-                            ),
-                            _b(rules.remits(s.total) if after else None),
-                        ]
-                    )
-                    rows += 1
-            if progress is not None and (n % 200 == 0 or n == total_courses):
-                progress(n, total_courses)
+                rows += 1
+        if progress is not None and (n % 200 == 0 or n == total_courses):
+            progress(n, total_courses)
+    fmt = job.params.get("format", "csv")
+    data_file = "research.parquet" if fmt == "parquet" else "research.csv"
+    if fmt == "parquet":
+        write_parquet(out / data_file, table)
+    else:
+        write_csv(out / data_file, table)
     with (out / "data_dictionary.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["column", "type", "meaning"])
         for name, kind, meaning in COLUMNS:
             w.writerow([name, kind, meaning])
     output = [
-        {"type": "research", "file": "research.csv", "count": rows},
+        {"type": "research", "file": data_file, "count": rows},
         {"type": "data_dictionary", "file": "data_dictionary.csv", "count": len(COLUMNS)},
     ]
     with transaction.atomic():
