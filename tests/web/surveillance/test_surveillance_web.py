@@ -499,5 +499,5 @@ def test_watchlist_queries_do_not_grow_with_patients(
         _bladder_patient(p, prescriber, nurse)
     with CaptureQueriesContext(connection) as four:
         assert len(selectors.clinic_watchlist(clinic)) == 4
-    # patients, doses, questionnaires, labs, weights, courses, clinic settings, decisions
-    assert len(four.captured_queries) == len(one.captured_queries) == 8
+    # patients, doses, questionnaires, labs, weights, courses, booked sessions, clinic settings, decisions
+    assert len(four.captured_queries) == len(one.captured_queries) == 9

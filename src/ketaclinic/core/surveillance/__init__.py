@@ -19,6 +19,7 @@ from ketaclinic.core.surveillance.history import (
     History,
     HistoryError,
     ObservationRecord,
+    RequestRecord,
     parse_history,
     utc_day,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "LabFact",
     "LabTest",
     "ObservationRecord",
+    "RequestRecord",
     "ScheduleItem",
     "Session",
     "SettingsError",

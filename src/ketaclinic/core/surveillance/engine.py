@@ -30,6 +30,8 @@ from ketaclinic.core.surveillance.history import (
     DoseRecord,
     History,
     ObservationRecord,
+    RequestRecord,
+    utc_day,
 )
 from ketaclinic.core.surveillance.settings import (
     AlertRule,
@@ -180,6 +182,7 @@ class _Evaluator:
     def __init__(self, history: History, on: date, settings: SurveillanceSettings) -> None:
         self.on = on
         self.settings = settings
+        self.history = history
         self.weight = history.weight_kg
         self.doses = tuple(d for d in history.doses if d.day <= on)
         self.assessments = tuple(a for a in history.assessments if a.day <= on)
@@ -334,6 +337,7 @@ class _Evaluator:
             "liver_enzymes_raised": self._alert_liver_enzymes_raised,
             "dependence_signal": self._alert_dependence_signal,
             "escalation_tolerance": self._alert_escalation_tolerance,
+            "early_request": self._alert_early_request,
         }
         found = (checks[rule.code](rule) for rule in self.settings.alerts)
         return [f for f in found if f is not None]
@@ -428,6 +432,48 @@ class _Evaluator:
             source=rule.source,
             subject=rule.code,
         )
+
+    def _alert_early_request(self, rule: AlertRule) -> SurveillanceFinding | None:
+        """A session booked or requested (for `on` or later) sooner after the latest dose before it than the
+        minimum interval (the protocol's, else the schedule's default)."""
+        hours = self.history.min_interval_hours or rule.min_interval_hours
+        if hours is None:
+            return None
+        doses = sorted(self.doses, key=lambda d: d.time)
+        early: list[tuple[RequestRecord, DoseRecord, float]] = []
+        pending = (r for r in self.history.requests if utc_day(r.time) >= self.on)
+        for r in sorted(pending, key=lambda r: (r.time, r.ref)):
+            before = [d for d in doses if d.time <= r.time]
+            if not before:
+                continue
+            gap = (r.time - before[-1].time).total_seconds() / 3600
+            if gap < hours - _EPS:
+                early.append((r, before[-1], gap))
+        if not early:
+            return None
+        parts = [
+            f"a session for {_utc(r.time)} is {_hours(gap)} after the dose of {_utc(d.time)}"
+            for r, d, gap in early
+        ]
+        return SurveillanceFinding(
+            code=rule.code,
+            level="alert",
+            message=(
+                "Session requested early: " + "; ".join(parts) + f" (minimum interval {_hours(hours)}). "
+                "Frequent dosing is a risk of dependence: review the request before the session."
+            ),
+            evidence=tuple(ref for r, d, _ in early for ref in (r.ref, d.ref)),
+            source=rule.source,
+            subject=rule.code,
+        )
+
+
+def _utc(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _hours(h: float) -> str:
+    return f"{_fmt(round(h, 1))} h"
 
 
 def urine_blood_positive(value: float | str) -> bool:

@@ -72,12 +72,23 @@ class ObservationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A session booked or requested and not yet given."""
+
+    ref: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     weight_kg: float
     doses: tuple[DoseRecord, ...]
     assessments: tuple[AssessmentRecord, ...] = ()
     observations: tuple[ObservationRecord, ...] = ()
     course_end: date | None = None
+    requests: tuple[RequestRecord, ...] = ()
+    #: The protocol's minimum interval between sessions; None: the schedule's default applies.
+    min_interval_hours: float | None = None
 
 
 def utc_day(t: datetime) -> date:
@@ -222,10 +233,22 @@ def parse_history(data: Any) -> History:
     )
     end_raw = data.get("course_end")
     course_end = None if end_raw is None else utc_day(_time(end_raw, "course_end"))
+    requests: list[RequestRecord] = []
+    for i, raw in enumerate(_list(data, "requests")):
+        if not isinstance(raw, Mapping) or "time" not in raw:
+            raise HistoryError(f"requests[{i}].time", "is required")
+        requests.append(RequestRecord(ref=f"requests[{i}]", time=_time(raw["time"], f"requests[{i}].time")))
+    interval: float | None = None
+    if data.get("min_interval_hours") is not None:
+        interval = _number(data["min_interval_hours"], "min_interval_hours")
+        if not 0 < interval <= 24 * 60:
+            raise HistoryError("min_interval_hours", "must be greater than 0 and at most 1440")
     return History(
         weight_kg=weight,
         doses=tuple(doses),
         assessments=assessments,
         observations=observations,
         course_end=course_end,
+        requests=tuple(requests),
+        min_interval_hours=interval,
     )

@@ -39,6 +39,7 @@ ALERT_CODES: tuple[str, ...] = (
     "liver_enzymes_raised",
     "dependence_signal",
     "escalation_tolerance",
+    "early_request",
 )
 _MAX_DAYS = 3650
 
@@ -92,6 +93,7 @@ class AlertRule:
     min_sessions: int | None = None
     window_sessions: int | None = None
     ratio_at_least: float | None = None
+    min_interval_hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,14 @@ def _alerts(raw: Any) -> tuple[AlertRule, ...]:
                     source=src,
                     loinc=_codes(a, "loinc", w),
                     times_upper_limit=_positive(a, "times_upper_limit", w, high=100),
+                )
+            )
+        elif code == "early_request":
+            out.append(
+                AlertRule(
+                    code=code,
+                    source=src,
+                    min_interval_hours=_positive(a, "min_interval_hours", w, high=24 * 60),
                 )
             )
         else:

@@ -109,7 +109,7 @@ def _safety_alerts(user: Any, clinic: Any, may_decide: bool) -> list[InboxAlert]
     from ketaclinic.web.assessments.models import Assessment
     from ketaclinic.web.surveillance.models import LabResult, SurveillanceDecision
     from ketaclinic.web.surveillance.selectors import ALERT_LABELS, clinic_watchlist
-    from ketaclinic.web.treatment.models import Administration
+    from ketaclinic.web.treatment.models import Administration, DosingSession
 
     rows = [(p, f) for p, ev in clinic_watchlist(clinic) for f in ev.open_alerts]
     # The age of a computed alert: the time of its newest evidence (labs, questionnaires, doses).
@@ -122,6 +122,8 @@ def _safety_alerts(user: Any, clinic: Any, may_decide: bool) -> list[InboxAlert]
             ids["qr"].append(int(r.removeprefix("QuestionnaireResponse/")))
         elif r.startswith("MedicationAdministration/"):
             ids["dose"].append(int(r.removeprefix("MedicationAdministration/")))
+        elif r.startswith("Appointment/"):
+            ids["appt"] = [*ids.get("appt", []), int(r.removeprefix("Appointment/"))]
     when: dict[str, dt.datetime] = {}
     for pk, at in LabResult.objects.filter(pk__in=ids["lab"]).values_list("pk", "taken_at"):
         when[f"Observation/lab-{pk}"] = at
@@ -129,6 +131,8 @@ def _safety_alerts(user: Any, clinic: Any, may_decide: bool) -> list[InboxAlert]
         when[f"QuestionnaireResponse/{pk}"] = at
     for pk, at in Administration.objects.filter(pk__in=ids["dose"]).values_list("pk", "administered_at"):
         when[f"MedicationAdministration/{pk}"] = at
+    for pk, at in DosingSession.objects.filter(pk__in=ids.get("appt", [])).values_list("pk", "created_at"):
+        when[f"Appointment/{pk}"] = at  # an early request is as old as its booking
     choices = (
         [(str(v), str(label)) for v, label in SurveillanceDecision.Decision.choices] if may_decide else []
     )

@@ -15,6 +15,7 @@ from ketaclinic.core.surveillance import (
     DoseRecord,
     History,
     ObservationRecord,
+    RequestRecord,
     SettingsError,
     SurveillanceFinding,
     SurveillanceResult,
@@ -31,7 +32,7 @@ from ketaclinic.web.surveillance.models import (
     LabResult,
     SurveillanceDecision,
 )
-from ketaclinic.web.treatment.models import Administration, TreatmentCourse
+from ketaclinic.web.treatment.models import Administration, DosingSession, TreatmentCourse
 
 #: Instruments the schedule reads.
 SURVEILLANCE_INSTRUMENTS = ("bpic-ss", "sds", "cognition")
@@ -41,6 +42,7 @@ ALERT_LABELS = {
     "liver_enzymes_raised": "Liver enzymes raised",
     "dependence_signal": "Dependence signal",
     "escalation_tolerance": "Dose escalation or tolerance",
+    "early_request": "Session requested early",
 }
 STATUS_LABELS = {
     "ok": "Up to date",
@@ -111,6 +113,19 @@ def _protocol_and_course_end(courses: list[TreatmentCourse]) -> tuple[str, dt.da
     return courses[0].protocol_id, (max(ended).astimezone(dt.UTC).date() if ended else None)
 
 
+def _protocol_interval_hours(protocol_id: str) -> float | None:
+    """The protocol's minimum interval between sessions (its `interval.warn_below_hours`), None when unknown."""
+    from ketaclinic.core.protocols import get_protocol
+
+    if not protocol_id:
+        return None
+    try:
+        warn = get_protocol(protocol_id).interval.warn_below_hours
+    except KeyError:  # a clinic protocol or one no longer shipped: the schedule's default applies
+        return None
+    return float(warn.value) if warn is not None else None
+
+
 def patient_histories(patients: list[Any]) -> dict[int, tuple[History, bool, str]]:
     """The surveillance input of each patient from the records, in a fixed number of queries:
     {patient id: (history, weight known, protocol id)}."""
@@ -159,6 +174,14 @@ def patient_histories(patients: list[Any]) -> dict[int, tuple[History, bool, str
         .only("pk", "patient_id", "protocol_id", "status", "ended_at", "started_at")
     ):
         courses[c.patient_id].append(c)
+    # Sessions booked and not yet given (the early-request alert reads them against the protocol's interval).
+    requests: dict[int, list[RequestRecord]] = {i: [] for i in ids}
+    for pk, pid, at in (
+        DosingSession.objects.filter(patient_id__in=ids, first_dose_at__isnull=True)
+        .exclude(status__in=[DosingSession.Status.CANCELLED, DosingSession.Status.DISCHARGED])
+        .values_list("pk", "patient_id", "scheduled_for")
+    ):
+        requests[pid].append(RequestRecord(ref=f"Appointment/{pk}", time=at))
     out: dict[int, tuple[History, bool, str]] = {}
     for pid in ids:
         protocol_id, course_end = _protocol_and_course_end(courses[pid])
@@ -168,6 +191,8 @@ def patient_histories(patients: list[Any]) -> dict[int, tuple[History, bool, str
             assessments=tuple(assessments[pid]),
             observations=tuple(observations[pid]),
             course_end=course_end,
+            requests=tuple(requests[pid]),
+            min_interval_hours=_protocol_interval_hours(protocol_id),
         )
         out[pid] = (history, pid in weights, protocol_id)
     return out

@@ -396,6 +396,7 @@ _ALERT_FIELDS = {
     "dependence_signal": ("total_at_least", "SDS total at or above"),
     "liver_enzymes_raised": ("times_upper_limit", "times the reference high (above)"),
     "escalation_tolerance": ("ratio_at_least", "times the first sessions' mean mg/kg (at or above)"),
+    "early_request": ("min_interval_hours", "hours between sessions when the protocol sets none (below)"),
 }
 
 
