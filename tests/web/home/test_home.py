@@ -193,4 +193,4 @@ def test_custodian_empty_clinic_and_several_roles(make_user: Any, clinic: Any, c
     ]  # fmt: skip
     page = client_as(u).get("/")
     assert page.status_code == 200
-    assert page.content.decode().count('<section class="panel" id="section-') == 5
+    assert page.content.decode().count('<section class="card" id="section-') == 5

@@ -259,7 +259,7 @@ def test_inbox_page_lists_filters_acknowledges_and_audits(
     page = c.get("/alerts/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.count('class="panel" id="alert-') == 4
+    assert html.count('class="card" id="alert-') == 4
     assert "4 open alerts" in html
     assert 'data-nav-alert-count><span class="sr-only">(</span>4<' in html
     assert "Alex Rivera" in html and "Suicide risk on a questionnaire" in html
@@ -309,7 +309,7 @@ def test_inbox_paginates_25(prescriber: Any, nurse: Any, clinic: Any, site: Any,
         _suicide(nurse, p, 100 - i)
     c = client_as(prescriber)
     first = c.get("/alerts/").content.decode()
-    assert first.count('class="panel" id="alert-') == 25 and "page 1 of 2" in first
+    assert first.count('class="card" id="alert-') == 25 and "page 1 of 2" in first
     second = c.get("/alerts/?page=2").content.decode()
-    assert second.count('class="panel" id="alert-') == 2
+    assert second.count('class="card" id="alert-') == 2
     assert "Pat N25" in second and "Pat N26" in second

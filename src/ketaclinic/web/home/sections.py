@@ -472,7 +472,7 @@ def staff_section(user: Any, clinic: Any) -> Section:
         .annotate(n=Count("user", distinct=True))
         .order_by("role")
     )
-    url = reverse("clinics:settings")
+    url = reverse("clinics:staff")
     items = [
         Item(text=ROLE_LABELS[Role(r["role"])], url=url, meta=f"{r['n']} active")
         for r in rows
@@ -483,7 +483,7 @@ def staff_section(user: Any, clinic: Any) -> Section:
         .values("user")
         .distinct()
     )
-    return Section("staff", "Staff", people.count(), items, "No staff yet.", url, "Clinic settings and staff")
+    return Section("staff", "Staff", people.count(), items, "No staff yet.", url, "Staff")
 
 
 def approvals_section(user: Any, clinic: Any) -> Section:
@@ -496,7 +496,7 @@ def approvals_section(user: Any, clinic: Any) -> Section:
         .select_related("user", "granted_by")
         .order_by("created_at", "pk")
     )
-    url = reverse("clinics:settings")
+    url = reverse("clinics:staff")
     items = [
         Item(
             text=f"{m.user.display_name or m.user.username}: {m.get_role_display()}",
