@@ -110,6 +110,7 @@ def _issue(text: str) -> dict[str, Any]:
 
 
 def _set(job: ExportJob, **fields: Any) -> None:
+    fields.setdefault("heartbeat_at", timezone.now())
     for k, v in fields.items():
         setattr(job, k, v)
     ExportJob.objects.filter(pk=job.pk).update(**fields)
@@ -219,3 +220,48 @@ def cancel_job(job: ExportJob) -> None:
     """Cancel a job and delete its files."""
     _set(job, status=ExportJob.Status.CANCELLED)
     shutil.rmtree(export_dir(job), ignore_errors=True)
+
+
+#: A job whose process has shown no sign of life (a progress update) for this long was abandoned.
+STALE_AFTER = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 2
+
+
+def resume_abandoned_jobs(now: dt.datetime | None = None) -> tuple[list[str], list[str]]:
+    """Jobs left accepted or running by a process that stopped (no heartbeat for STALE_AFTER): each is started
+    again from the beginning in this process (its files are rewritten), once; a job abandoned twice is marked
+    failed with the reason. Each job is claimed by a conditional update, so of several processes one takes it.
+    Returns (resumed ids, failed ids)."""
+    from django.db.models import F, Q
+
+    at = now or timezone.now()
+    S = ExportJob.Status
+    cutoff = at - STALE_AFTER
+    stale = Q(status__in=[S.ACCEPTED, S.RUNNING]) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, requested_at__lt=cutoff)
+    )
+    resumed: list[str] = []
+    failed: list[str] = []
+    for job in ExportJob.objects.filter(stale).order_by("requested_at"):
+        mine = ExportJob.objects.filter(stale, pk=job.pk)
+        if job.attempts >= MAX_ATTEMPTS:
+            if mine.update(
+                status=S.FAILED,
+                completed_at=at,
+                error=f"The server stopped while this export ran ({job.attempts} attempts); request it again.",
+            ):
+                failed.append(str(job.pk))
+            continue
+        if mine.update(status=S.ACCEPTED, attempts=F("attempts") + 1, heartbeat_at=at, progress=0):
+            resumed.append(str(job.pk))
+            record_audit(
+                actor="system: export resume",
+                action="export.resumed",
+                clinic=job.clinic,
+                detail={"job": str(job.pk), "kind": job.kind, "attempt": job.attempts + 1},
+            )
+            if getattr(settings, "KETACLINIC_EXPORT_INLINE", False):
+                _run_in_thread(job.pk)
+            else:
+                threading.Thread(target=_run_in_thread, args=(job.pk,), daemon=True).start()
+    return resumed, failed

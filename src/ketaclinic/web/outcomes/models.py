@@ -35,6 +35,10 @@ class ExportJob(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     output = models.JSONField(default=list, help_text="[{type, file, count}]")
     error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the process running the job."
+    )
+    attempts = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         ordering = ["-requested_at"]

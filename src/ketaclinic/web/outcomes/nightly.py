@@ -92,8 +92,14 @@ def run_due(now: dt.datetime | None = None) -> list[str]:
 def _check_once() -> list[str]:
     from django.db import close_old_connections
 
+    from ketaclinic.web.outcomes.exports import resume_abandoned_jobs
+
     close_old_connections()
     try:
+        # The same periodic check picks up export jobs a stopped process left unfinished.
+        resumed, failed = resume_abandoned_jobs()
+        if resumed or failed:
+            log.info("export jobs resumed: %s; failed after retries: %s", resumed, failed)
         return run_due()
     finally:
         close_old_connections()

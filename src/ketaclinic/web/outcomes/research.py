@@ -249,8 +249,10 @@ def run_research_export(job: ExportJob, *, progress: Callable[[int, int], None] 
                     ]
                 )
                 rows += 1
-        if progress is not None and (n % 200 == 0 or n == total_courses):
-            progress(n, total_courses)
+        if n % 200 == 0 or n == total_courses:
+            _set(job, progress=int(100 * n / total_courses))  # also the job's heartbeat
+            if progress is not None:
+                progress(n, total_courses)
     fmt = job.params.get("format", "csv")
     data_file = "research.parquet" if fmt == "parquet" else "research.csv"
     if fmt == "parquet":
