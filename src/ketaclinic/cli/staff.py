@@ -189,6 +189,19 @@ def revoke_tokens_command(
     _out(as_json, {"revoked": n}, f"revoked {n} token(s) of {username}")
 
 
+@staff_app.command("reset-2fa")
+def reset_two_factor_command(
+    username: Annotated[str, typer.Argument()], clinic: ClinicOpt, as_json: JsonOpt = False
+) -> None:
+    """Remove a user's authenticator and recovery codes; they set up two-factor sign-in again at next sign-in."""
+    _setup()
+    from ketaclinic.web.accounts import twofactor
+
+    row = _clinic(clinic)
+    u = _run(twofactor.do_reset_two_factor, actor=None, clinic=row, user_id=_user(username).pk)
+    _out(as_json, {"user_id": u.pk, "reset": True}, f"two-factor sign-in of {username} reset")
+
+
 @staff_app.command("policy")
 def policy_command(
     clinic: ClinicOpt,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 from tests.web.conftest import PASSWORD
 
@@ -108,6 +108,7 @@ def test_lockout_after_repeated_failures(nurse: Any) -> None:
     assert AuditEvent.objects.filter(action="auth.login_refused_locked").count() == 1
 
 
+@override_settings(KETACLINIC_2FA_ENFORCE=False)  # the password step alone; 2FA: test_two_factor.py
 def test_successful_sign_in_resets_failures_and_sign_out_works(nurse: Any) -> None:
     c = Client()
     c.post("/accounts/login/", {"username": "nurse", "password": "wrong"})
@@ -125,6 +126,7 @@ def test_session_expires_after_idle_timeout() -> None:
     assert settings.SESSION_SAVE_EVERY_REQUEST is False  # refreshed at most once a minute instead
 
 
+@override_settings(KETACLINIC_2FA_ENFORCE=False)  # the password step alone; 2FA: test_two_factor.py
 def test_session_expiry_is_refreshed_at_most_once_a_minute(nurse: Any, monkeypatch: Any) -> None:
     from django.contrib.sessions.models import Session
 

@@ -79,6 +79,7 @@ def test_inactive_account_is_refused_without_a_password_check(
     assert AuditEvent.objects.filter(action="auth.login_refused_inactive").count() == 1
 
 
+@override_settings(KETACLINIC_2FA_ENFORCE=False)  # the password step alone; 2FA: test_two_factor.py
 def test_sign_in_events_are_attributed_to_the_accounts_clinic_and_visible_to_its_auditor(
     nurse: User, auditor: User, clinic: Any, client_as: Any
 ) -> None:

@@ -72,6 +72,8 @@ def servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[tuple[Serv
         "KETACLINIC_HOME": home,
         "KETACLINIC_TESTING": "1",  # the test's users have fast test hashes; rate limits are raised
         "KETACLINIC_ESCALATION_EVERY_S": "1",
+        # The nurse signs in with a password only: two-factor sign-in is tested in test_two_factor.py.
+        "KETACLINIC_2FA_ENFORCE": "0",
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
         "LOG_LEVEL": "WARNING",
     }

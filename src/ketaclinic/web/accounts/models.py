@@ -148,3 +148,33 @@ class AuthThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start:%H:%M}: {self.count}"
+
+
+class TotpDevice(models.Model):
+    """A person's authenticator app (TOTP, RFC 6238: 30-second steps, 6 digits, SHA-1).
+
+    `confirmed_at` is set once the person proves the app works by entering a code; until then the device does
+    not count. `last_step` is the time step of the last accepted code, so a code is accepted once (a replay
+    within its step, or an older code, is refused).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="totp_device")
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Authenticator of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code for two-factor sign-in. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="recovery_codes")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.user}{' (used)' if self.used_at else ''}"

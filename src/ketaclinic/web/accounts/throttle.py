@@ -70,5 +70,7 @@ def check_auth_rate(*, kind: str, address: str | None, username: str) -> None:
     waits = [hit(f"{kind}_address", address or "unknown"), hit(f"{kind}_username", username.strip() or "-")]
     wait = max((w for w in waits if w is not None), default=None)
     if wait is not None:
-        what = "sign-in" if kind == "sign_in" else "witness"
+        what = {"sign_in": "sign-in", "witness": "witness", "second_factor": "two-factor code"}.get(
+            kind, kind
+        )
         raise RateLimitedError(f"too many {what} attempts; try again in {wait} seconds", retry_after=wait)

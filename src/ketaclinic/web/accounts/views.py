@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ketaclinic.web.accounts import actions, staff
+from ketaclinic.web.accounts import actions, staff, twofactor
 from ketaclinic.web.accounts.throttle import check_auth_rate
+from ketaclinic.web.accounts.twofactor_views import demo_mode_notice, start_second_step
 from ketaclinic.web.lib.access import user_clinic_ids
 from ketaclinic.web.lib.audit import client_ip
 from ketaclinic.web.lib.errors import DomainError, RateLimitedError, ValidationFailed
@@ -43,6 +44,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             return response
         if form.is_valid():
             user = form.get_user()
+            if twofactor.needs_second_factor(user):
+                # The password was right; the session signs in only after the second step (enrol or code).
+                return start_second_step(request, user, next_url)
             login(request, user)
             actions.do_record_sign_in(user=user, request=request)
             if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
@@ -52,7 +56,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             form.errors.clear()
             form.add_error(None, LOCKED_MESSAGE)
     status = 200 if request.method == "GET" or form.is_valid() else 400
-    return render(request, "accounts/login.html", {"form": form, "next": next_url}, status=status)
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": next_url, "demo_exempt": demo_mode_notice()},
+        status=status,
+    )
 
 
 @require_POST

@@ -46,6 +46,11 @@ class Clinic(models.Model):
         help_text="Outcome counts from 1 up to one below this are suppressed for researchers and in aggregate "
         "exports (11: the CMS cell-size suppression policy).",
     )
+    require_two_factor_for_all = models.BooleanField(
+        default=False,
+        help_text="Every member signs in with a second factor (roles that prescribe, witness, move controlled "
+        "stock or administer the clinic always do).",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from ketaclinic.web.accounts import staff
+from ketaclinic.web.accounts import staff, twofactor
 from ketaclinic.web.accounts.models import User
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
 from ketaclinic.web.clinics import actions
@@ -165,6 +165,14 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
                 messages.success(request, "Registration added.")
+            elif form == "two_factor_policy":
+                twofactor.do_set_two_factor_for_all(
+                    actor=request.user,
+                    clinic=clinic,
+                    required=request.POST.get("require_two_factor_for_all") == "on",
+                    request=request,
+                )
+                messages.success(request, "Two-factor sign-in policy saved.")
             elif form == "token_policy":
                 actions.do_set_token_lifetime(
                     actor=request.user,
@@ -190,7 +198,17 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     return _render(request, clinic, errors, form, status, None)
 
 
-STAFF_FORMS = {"invite", "grant", "approve", "revoke", "deactivate", "reactivate", "reset", "revoke_tokens"}
+STAFF_FORMS = {
+    "invite",
+    "grant",
+    "approve",
+    "revoke",
+    "deactivate",
+    "reactivate",
+    "reset",
+    "revoke_tokens",
+    "reset_two_factor",
+}
 
 
 def _staff_form(request: HttpRequest, clinic: Any, form: str) -> str | None:
@@ -244,6 +262,13 @@ def _staff_form(request: HttpRequest, clinic: Any, form: str) -> str | None:
     elif form == "revoke_tokens":
         n = staff.do_revoke_user_tokens(actor=actor, clinic=clinic, user_id=p.get("user_id"), request=request)
         messages.success(request, f"{n} API token{'s' if n != 1 else ''} revoked.")
+    elif form == "reset_two_factor":
+        u = twofactor.do_reset_two_factor(
+            actor=actor, clinic=clinic, user_id=p.get("user_id"), request=request
+        )
+        messages.success(
+            request, f"Two-factor sign-in of {u} reset: they set up an authenticator at their next sign-in."
+        )
     return None
 
 

@@ -168,7 +168,13 @@ KETACLINIC_RATE_LIMITS = {
     "sign_in_username": (_USERNAME_LIMIT, 60),
     "witness_address": (_ADDRESS_LIMIT, 60),
     "witness_username": (_USERNAME_LIMIT, 60),
+    "second_factor_address": (_ADDRESS_LIMIT, 60),
+    "second_factor_username": (_USERNAME_LIMIT, 60),
 }
+# Two-factor sign-in (TOTP) is enforced for the roles that need it (accounts/twofactor.py). The synthetic demo
+# accounts are exempt outside production, and the sign-in page says so.
+KETACLINIC_2FA_ENFORCE = _bool("KETACLINIC_2FA_ENFORCE", True)
+KETACLINIC_2FA_DEMO_EXEMPT = not PRODUCTION and _bool("KETACLINIC_2FA_DEMO_EXEMPT", True)
 
 # Staff lifecycle: invitation and reset links expire after this many hours; API tokens after this many days
 # unless the clinic sets a lifetime of its own.
