@@ -83,7 +83,8 @@ def test_prescriber_sections_exact(
     assert {k: s.count for k, s in got.items()} == {
         "alerts": 1, "screening": 1, "cosign": 1, "orders": 1, "rems": 1, "trends": 1
     }  # fmt: skip
-    assert got["alerts"].items[0].text == "Warning: Session alert — Alex Rivera"
+    assert got["alerts"].items[0].text == "Session alert — Alex Rivera"
+    assert got["alerts"].items[0].level == "warn"  # shown as the "Attention" tag
     assert got["alerts"].items[0].url == f"/treatment/sessions/{done.pk}/"
     assert got["screening"].items[0].meta.startswith("1 finding to review, screened ")
     assert got["screening"].items[0].url == f"/screening/patients/{patient.pk}/"
@@ -143,7 +144,7 @@ def test_nurse_today_by_site_with_status_and_alerts(
         f'data-elapsed-since="{timezone.localtime(running.first_dose_at).isoformat()}">10 min<' in nurse_page
     )
     live = sections.live_alerts_section(nurse, clinic)
-    assert live.count == 1 and live.items[0].text == "Urgent: Alex Rivera"
+    assert live.count == 1 and (live.items[0].text, live.items[0].level) == ("Alex Rivera", "danger")
     # the front desk sees the schedule only: time and patient, linking to the chart
     desk = {x.key: x for x in sections.sections_for(front_desk, clinic, {"front_desk"})}
     assert list(desk) == ["today"]

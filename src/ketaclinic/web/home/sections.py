@@ -65,7 +65,7 @@ def alerts_section(user: Any, clinic: Any) -> Section:
     alerts = inbox_alerts(user, clinic)
     items = [
         Item(
-            text=f"{a.severity_label}: {a.title} — {a.patient.full_name}",
+            text=f"{a.title} — {a.patient.full_name}",
             url=a.act_url,
             meta=(f"{a.kind_label}, raised {_when(a.raised_at)}" if a.raised_at else a.kind_label),
             level="danger" if a.severity == "critical" else "warn",
@@ -325,7 +325,7 @@ def live_alerts_section(user: Any, clinic: Any) -> Section:
     alerts.sort(key=lambda a: (a.severity != "critical", a.raised_at))
     items = [
         Item(
-            text=f"{a.severity_label}: {a.patient.full_name}",
+            text=a.patient.full_name,
             url=a.act_url,
             meta=f"{a.detail} · raised {_when(a.raised_at)}" if a.raised_at else a.detail,
             level="danger" if a.severity == "critical" else "warn",
