@@ -280,3 +280,18 @@ def test_small_counts_follow_the_clinic_threshold_for_researchers_only(
         client_as(make_user("prescriber", username="prescriber9")).get(URL, {"route": "iv"}).content.decode()
     )
     assert count(staff, "evaluable") == 2 and "data-suppression" not in staff
+
+
+def test_published_figures_are_drawn_as_labelled_reference_lines_not_claims(
+    cohort: dict[str, Any], prescriber: Any, client_as: Callable[[Any], Client]
+) -> None:
+    c = client_as(prescriber)
+    html = c.get(URL).content.decode()
+    assert "A reference, not a claim." in html
+    assert 'data-chart="reference"' in html and html.count('class="reference"') == 3
+    assert "Esketamine trials, day 28: 58.7 % (reference)" in html
+    assert "IV ketamine trials, day 7: 39.8 % (reference)" in html
+    assert 'data-reference="iv-ketamine-meta-day7"' in html and "Neuropsychiatr Dis Treat" in html
+    assert "and 39.8 % at day 7 (368 patients).</li>" in html  # the checked-source marker is not shown
+    iv = c.get(URL, {"route": "iv"}).content.decode()
+    assert iv.count('class="reference"') == 1 and "Esketamine trials" not in iv

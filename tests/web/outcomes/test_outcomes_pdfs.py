@@ -155,7 +155,5 @@ def test_clinic_summary_pdf_bad_period_is_refused(
     before = AuditEvent.objects.count()
     r = client_as(prescriber).get("/outcomes/summary.pdf", {"since": "2026-03-31", "until": "2026-03-01"})
     assert r.status_code == 400
-    assert (
-        "until" in r.content.decode() and "must be on or after the start of the period" in r.content.decode()
-    )
+    assert "must be on or after the start of the period" in r.content.decode()
     assert AuditEvent.objects.count() == before

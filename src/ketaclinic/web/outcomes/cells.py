@@ -123,5 +123,22 @@ def shown(report: dict[str, Any], threshold: int) -> dict[str, Any]:
             if is_small(responders, t)
             else charts.durability_svg(tuple(durable), responders)
         )
+        withheld_rate = few_evaluable or proportion_hidden(result.response.n, result.response.of, t)
+        withheld_last = few_evaluable or proportion_hidden(result.response_last.n, result.response_last.of, t)
+        ch["reference"] = charts.reference_svg(
+            [
+                (
+                    "Response at any score",
+                    None if withheld_rate else result.response.rate,
+                    None if withheld_rate else result.response.ci95,
+                ),
+                (
+                    "At the latest score",
+                    None if withheld_last else result.response_last.rate,
+                    None if withheld_last else result.response_last.ci95,
+                ),
+            ],
+            report["references"],
+        )
         out["charts"] = ch
     return out

@@ -263,3 +263,59 @@ def durability_svg(points: Sequence[DurabilityPoint], responders: int) -> SafeSt
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped
+
+
+def reference_svg(
+    bars: Sequence[tuple[str, float | None, tuple[float, float] | None]], lines: Sequence[object]
+) -> SafeString:
+    """This clinic's response rates (bars with 95 % intervals; None when withheld) beside published response
+    rates drawn as dashed, labelled reference lines (`core.outcomes.references`): a reference, not a claim."""
+    title = "Response rate beside published trial figures (reference, not a claim)"
+    refs = [(str(getattr(r, "short", "")), float(getattr(r, "rate", 0.0))) for r in lines]
+    shown = [(label, rate, ci) for label, rate, ci in bars]
+
+    def y(v: float) -> float:
+        return TOP + PLOT_H * (1 - v)
+
+    desc = (
+        "; ".join(
+            f"{label}: {'withheld' if rate is None else f'{rate * 100:.1f} %'}" for label, rate, _ in shown
+        )
+        + "; reference lines: "
+        + ("; ".join(f"{s} {v * 100:.1f} %" for s, v in refs) or "none for this route")
+    )
+    area = PLOT_W * 0.55  # bars on the left, reference labels on the right
+    slot = area / max(len(shown), 1)
+    parts = [
+        _open("reference", title, desc),
+        _axes(
+            [(y(v / 100), f"{v} %") for v in (0, 25, 50, 75, 100)],
+            [(LEFT + slot * (i + 0.5), label) for i, (label, _, _) in enumerate(shown)],
+            "This clinic (bars) and published figures (dashed lines)",
+        ),
+    ]
+    for i, (label, rate, ci) in enumerate(shown):
+        cx = LEFT + slot * (i + 0.5)
+        if rate is None:
+            parts.append(
+                f'<text x="{cx:.1f}" y="{y(0.1):.1f}" font-size="10" text-anchor="middle">withheld</text>'
+            )
+            continue
+        parts.append(
+            f'<rect class="bar" x="{cx - slot * 0.25:.1f}" y="{y(rate):.1f}" width="{slot * 0.5:.1f}" '
+            f'height="{y(0) - y(rate):.1f}" fill="#1565c0"><title>{escape(label)}</title></rect>'
+        )
+        if ci is not None:
+            parts.append(
+                f'<line class="ci" x1="{cx:.1f}" y1="{y(ci[1]):.1f}" x2="{cx:.1f}" y2="{y(ci[0]):.1f}" '
+                f'stroke="#263238" stroke-width="1.5"/>'
+            )
+    for short, v in refs:
+        ry = y(v)
+        parts.append(
+            f'<line class="reference" x1="{LEFT}" y1="{ry:.1f}" x2="{W - RIGHT}" y2="{ry:.1f}" stroke="#6a1b9a" '
+            f'stroke-dasharray="6 3"/><text x="{W - RIGHT - 2}" y="{ry - 3:.1f}" font-size="9" '
+            f'text-anchor="end" fill="#6a1b9a">{escape(f"{short}: {v * 100:.1f} % (reference)")}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped

@@ -93,6 +93,7 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
     from ketaclinic.core.outcomes import analyse_cohort, cohort_rules
     from ketaclinic.core.outcomes.cohort import split_cohort
     from ketaclinic.core.outcomes.fast import NotExact, fast_outcomes
+    from ketaclinic.core.outcomes.references import reference_lines
     from ketaclinic.core.outcomes.trajectories import durability, waterfall, weekly_means
     from ketaclinic.web.outcomes import charts
     from ketaclinic.web.outcomes.selectors import clinic_cohort, cohort_columns, cohort_safety
@@ -113,6 +114,7 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
         result, means = fast.result, fast.weekly_means
         induction_responders, durable = fast.induction_responders, fast.durability
     bars = waterfall(result.patients)
+    references = reference_lines().for_route(filters.route)
     sessions, safety = cohort_safety(clinic=clinic, filters=filters)
     follow = [p.follow_up for p in result.patients if p.follow_up is not None]
     follow_days = max((f.total_seconds() / 86400 for f in follow), default=0.0)
@@ -143,7 +145,15 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
             "waterfall": charts.waterfall_svg(bars, rules),
             "km": charts.km_svg(result.time_to_response, follow_up_days=follow_days),
             "durability": charts.durability_svg(durable, induction_responders),
+            "reference": charts.reference_svg(
+                [
+                    ("Response at any score", result.response.rate, result.response.ci95),
+                    ("At the latest score", result.response_last.rate, result.response_last.ci95),
+                ],
+                references,
+            ),
         },
+        "references": references,
     }
 
 
