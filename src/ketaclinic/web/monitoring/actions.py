@@ -483,6 +483,10 @@ def do_ingest_readings(
                 send_now(board_group(site_id), c)
             if vitals is not None:
                 send_now(board_group(site_id), vitals)
+                # The run sheet's flowsheet redraws from the stored readings (grid and chart).
+                send_now(
+                    site_group(site_id), {"type": "session_vitals", "session": session.pk, "source": "sensor"}
+                )
 
         transaction.on_commit(push)
     _maybe_escalate()

@@ -128,6 +128,14 @@ class DosingSession(models.Model):
     first_dose_at = models.DateTimeField(null=True, blank=True)
     dose_ended_at = models.DateTimeField(null=True, blank=True)
     infusion_paused = models.BooleanField(default=False)
+    dose_given_mg = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The dose the patient received: an infusion ended early gave its rate times the time it ran.",
+    )
+    dose_end_reason = models.CharField(max_length=300, blank=True)
     monitoring_started_at = models.DateTimeField(null=True, blank=True)
     discharge_ready_at = models.DateTimeField(null=True, blank=True)
     escort_present = models.BooleanField(default=False)
@@ -219,6 +227,27 @@ class Administration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dose_mg} mg {self.route} at {self.administered_at:%Y-%m-%d %H:%M}"
+
+
+class InfusionPause(models.Model):
+    """One pause of a session's infusion (by staff, or by an alert rule), until it resumed or dosing ended."""
+
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="pauses")
+    paused_at = models.DateTimeField()
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=400)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    alert = models.ForeignKey(
+        "treatment.SessionAlert", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["paused_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"pause of session {self.session_id} at {self.paused_at:%H:%M}"
 
 
 class VitalSign(models.Model):

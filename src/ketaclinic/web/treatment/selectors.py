@@ -290,7 +290,9 @@ def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) 
         if not admins:
             continue
         first = admins[0]
-        total = float(sum(a.dose_mg for a in admins))
+        # An infusion stopped early gave less than it started with: the guard counts what was given.
+        given = s.dose_given_mg
+        total = float(given if given is not None else sum(a.dose_mg for a in admins))
         dur = sum(a.duration_min or 0 for a in admins) or None
         out.append(
             Dose(

@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patients/<int:patient_id>/courses", views.course_start, name="course_start"),
     path("patients/<int:patient_id>/courses/<int:course_id>/orders", views.order_sign, name="order_sign"),
     path("sessions/<int:session_id>/", views.session_detail, name="session"),
+    path("sessions/<int:session_id>/flowsheet/", views.session_flowsheet, name="session_flowsheet"),
     path("sessions/<int:session_id>/<slug:step>", views.session_step, name="session_step"),
     path("", views.board, name="board"),
     path("protocols/", views.protocol_admin, name="protocols"),

@@ -22,7 +22,7 @@ from ketaclinic.web.lib.timezones import zone_or_default
 from ketaclinic.web.patients.banner import patient_banner
 from ketaclinic.web.patients.tabs import chart_banners
 from ketaclinic.web.patients.views import chart_context, load_patient
-from ketaclinic.web.treatment import actions, selectors
+from ketaclinic.web.treatment import actions, runsheet, selectors
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SideEffect
 from ketaclinic.web.treatment.panels import run_sheet_panels
 
@@ -87,10 +87,14 @@ def _pk_fragments(patient: Any, weight: Any) -> dict[int, dict[str, str]]:
 
 
 def _flash(request: HttpRequest, exc: DomainError) -> None:
+    """The refusal in words: its message, then each reason not already in it, under the field's name in words
+    (the field's code stays out of the page)."""
     messages.error(request, exc.message)
     for field, reasons in exc.fields.items():
+        label = field.split(".")[-1].replace("_", " ")
         for r in reasons:
-            messages.error(request, f"{field}: {r}")
+            if r not in exc.message:
+                messages.error(request, f"{label}: {r}")
 
 
 @login_required
@@ -118,7 +122,7 @@ def course_start(request: HttpRequest, patient_id: int) -> HttpResponse:
 def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpResponse:
     p = request.POST
     try:
-        order = actions.do_sign_order(
+        order, s = actions.do_sign_and_schedule(
             actor=request.user,
             course_id=course_id,
             planned_for=p.get("planned_for") or None,
@@ -126,9 +130,6 @@ def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpRes
             duration_min=p.get("duration_min") or None,
             override_reason=p.get("override_reason", ""),
             request=request,
-        )
-        s = actions.do_schedule_session(
-            actor=request.user, order_id=order.pk, scheduled_for=order.planned_for, request=request
         )
         messages.success(
             request,
@@ -152,23 +153,30 @@ def _session(request: HttpRequest, session_id: int) -> DosingSession:
     return s
 
 
+def _site_zone(s: DosingSession) -> Any:
+    """The run sheet is read at the chair: its times are the session's site's, whichever clinic is active."""
+    site = s.site or s.patient.home_site
+    return timezone.override(zone_or_default(site.timezone)) if site is not None else nullcontext()
+
+
 @login_required
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     s = _session(request, session_id)
     decision = selectors.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
+    protocol = selectors.course_protocol(s.course)
     ctx: dict[str, Any] = {
         "s": s,
         "patient": s.patient,
-        "rows": selectors.flowsheet_rows(s),
         "decision": decision,
         "alerts": s.alerts.all(),
         "side_effects": s.side_effects.all(),
         "admins": s.administrations.all(),
         "interventions": s.interventions.all(),
         "transitions": s.transitions.all(),
-        "protocol": selectors.course_protocol(s.course),
+        "protocol": protocol,
         "se_codes": SideEffect.Code.choices,
         "severities": SideEffect.Severity.choices,
+        "pregnancy_choices": DosingSession.PregnancyTest.choices,
         "rems_form": getattr(s, "rems_form", None),
         # The chart's banners (suicide risk, dose escalation, long-term safety...) reach the run sheet too.
         "banners": chart_banners(s.patient),
@@ -177,16 +185,26 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             clinical=has_perm_in_clinic(request.user, s.clinic_id, Perm.CLINICAL_VIEW),
             session=s,
         ),
+        "can_chart": s.status in ("checked_in", "pre_dose_checks", "dosing", "monitoring", "discharge_ready"),
     }
     ctx.update(_ledger_context(request, s))
     ctx.update(_sensor_context(request, s))
+    ctx.update(runsheet.kept_form(request, s.pk))
     ctx["extra_panels"] = run_sheet_panels(request, s)
-    # The run sheet is read at the chair: its times are the session's site's, whichever clinic is active.
-    site = s.site or s.patient.home_site
-    if site is None:
+    with _site_zone(s):
+        ctx.update(runsheet.flowsheet_context(s))
+        ctx.update(runsheet.dose_form(s, protocol, ctx["held_lots"]))
+        ctx["infusion"] = runsheet.infusion_state(s, protocol)
         return render(request, "treatment/session.html", ctx)
-    with timezone.override(zone_or_default(site.timezone)):
-        return render(request, "treatment/session.html", ctx)
+
+
+@login_required
+def session_flowsheet(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The run sheet's flowsheet (grid, chart, rows) alone: the page's script fetches it on a live event."""
+    s = _session(request, session_id)
+    with _site_zone(s):
+        ctx = {"s": s, **runsheet.flowsheet_context(s)}
+        return render(request, "treatment/_flowsheet.html", ctx)
 
 
 def _sensor_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
@@ -259,7 +277,7 @@ def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
     held = [(lot, q) for lot, q in stock.holdings(s) if q > 0]
     options = []
     problem = None
-    if s.status in ("pre_dose_checks", "dosing"):
+    if s.status in ("pre_dose_checks", "dosing") and not held:
         problem = stock.stock_setup_problem(s)
         options = [
             {
@@ -291,6 +309,7 @@ def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
         "stock_problem": problem,
         "withdraw_options": options,
         "held": [(lot, stock.fmt(q)) for lot, q in held],
+        "held_lots": [(lot, stock.fmt(q)) for lot, q in held],
         "reconciliation": rec,
         "ledger_problems": stock.reconciliation_problems(s) if rec or s.first_dose_at else [],
         "witnesses": witnesses,
@@ -414,8 +433,10 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
         messages.success(request, "Saved.")
     except DomainError as exc:
         _flash(request, exc)
+        runsheet.keep_form(request, session_id, step, request.POST)
     except ValueError:
         messages.error(request, "invalid input")
+        runsheet.keep_form(request, session_id, step, request.POST)
     return redirect("treatment:session", session_id=session_id)
 
 

@@ -21,6 +21,7 @@ from ketaclinic.web.treatment.actions.courses import (
     CONSENT_PRODUCT,
     do_add_clinic_protocol,
     do_schedule_session,
+    do_sign_and_schedule,
     do_sign_order,
     do_start_course,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "do_return_unused_stock",
     "do_schedule_session",
     "do_set_infusion_paused",
+    "do_sign_and_schedule",
     "do_sign_order",
     "do_start_course",
     "do_submit_rems_form",

@@ -50,8 +50,9 @@ def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | No
         raised_at=timezone.now(),
     )
     if paused:
-        session.infusion_paused = True
-        session.save(update_fields=["infusion_paused"])
+        from ketaclinic.web.treatment.actions.dosing import pause_infusion
+
+        pause_infusion(session, at=alert.raised_at, reason=f"alert: {message}", alert=alert)
     pk, clinic_id, sid = alert.pk, session.clinic_id, session.pk
     transaction.on_commit(
         lambda: notify_group(
@@ -103,6 +104,8 @@ def record_vitals_in(
         recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
         **values,
     )
+    pk, clinic_id = session.pk, session.clinic_id
+    notify_group(clinic_group(clinic_id), {"type": "session_vitals", "session": pk, "source": source})
     base = baseline_vitals(session)
     phase = "pre_dose" if session.status in (S.CHECKED_IN, S.SCHEDULED, S.PRE_DOSE_CHECKS) else "during"
     alerts = [
@@ -185,6 +188,7 @@ def do_record_scale(
             a = evaluate_sedation(value)
             if a is not None:
                 _raise_alert(session, a, vital=None)
+        notify_group(clinic_group(session.clinic_id), {"type": "session_score", "session": session.pk})
         record_audit(
             actor=actor,
             action="scale.record",

@@ -206,7 +206,9 @@ def do_schedule_session(
         order = Order.objects.select_related("course", "patient").filter(pk=order_id).first()
         if order is None:
             raise NotFoundError("no such order")
-        patient = access_patient_by_id(actor, order.patient_id, perm=Perm.SESSION_RUN, audit_action=None)
+        patient = access_patient_by_id(
+            actor, order.patient_id, perm=Perm.SESSION_RUN, audit_action=None, for_update=True
+        )
         errors: dict[str, list[str]] = {}
         when = _aware(scheduled_for, "scheduled_for", errors)
         if when is None and "scheduled_for" not in errors:
@@ -220,6 +222,10 @@ def do_schedule_session(
             site = patient.clinic.sites.filter(pk=site_id).first()
             if site is None:
                 errors["site_id"] = ["no such site in this clinic"]
+        if when is not None and "site_id" not in errors:
+            clash = _same_day_session(patient, site or patient.home_site, when)
+            if clash is not None:
+                errors["scheduled_for"] = [clash]
         if errors:
             raise ValidationFailed(errors)
         session = DosingSession.objects.create(
@@ -239,6 +245,61 @@ def do_schedule_session(
             detail={"order": order.pk, "scheduled_for": when.isoformat() if when else None},
         )
     return session
+
+
+def _same_day_session(patient: Any, site: Any, when: Any) -> str | None:
+    """Why a session for `patient` at `when` would be a second one that day (the day in the site's time zone),
+    or None. Called under the patient's row lock, so two bookings at once cannot both pass."""
+    import datetime as dt
+
+    from ketaclinic.web.lib.timezones import zone_or_default
+
+    zone = zone_or_default(getattr(site, "timezone", None))
+    day = timezone.localtime(when, zone).date()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    other = (
+        DosingSession.objects.filter(
+            patient=patient, scheduled_for__gte=start, scheduled_for__lt=start + dt.timedelta(days=1)
+        )
+        .exclude(status=DosingSession.Status.CANCELLED)
+        .order_by("scheduled_for", "pk")
+        .first()
+    )
+    if other is None:
+        return None
+    at = timezone.localtime(other.scheduled_for, zone)
+    return (
+        f"{patient.full_name} already has a session on {day:%Y-%m-%d} (session {other.pk} at {at:%H:%M}, "
+        f"{other.get_status_display().lower()}): one dosing session a day — choose another date or cancel that one"
+    )
+
+
+def do_sign_and_schedule(
+    *,
+    actor: Any,
+    course_id: int,
+    planned_for: Any,
+    dose_mg: Any = None,
+    duration_min: Any = None,
+    override_reason: str = "",
+    request: Any = None,
+) -> tuple[Order, DosingSession]:
+    """Sign an order and book its session in one transaction: a refused booking (a second session the same
+    day) leaves no signed order behind."""
+    with transaction.atomic():
+        order = do_sign_order(
+            actor=actor,
+            course_id=course_id,
+            planned_for=planned_for,
+            dose_mg=dose_mg,
+            duration_min=duration_min,
+            override_reason=override_reason,
+            request=request,
+        )
+        session = do_schedule_session(
+            actor=actor, order_id=order.pk, scheduled_for=order.planned_for, request=request
+        )
+    return order, session
 
 
 def do_add_clinic_protocol(

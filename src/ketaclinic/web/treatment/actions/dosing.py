@@ -12,8 +12,9 @@ from django.utils import timezone
 from ketaclinic.core.protocols import (
     Dose,
 )
+from ketaclinic.core.protocols.infusion_dose import InfusionRun, infusion_run
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import ValidationFailed
+from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
 from ketaclinic.web.treatment.actions.common import (
     DEVICE_REST_MIN,
     S,
@@ -30,6 +31,7 @@ from ketaclinic.web.treatment.actions.custody import _held_lot, _ledger_administ
 from ketaclinic.web.treatment.models import (
     Administration,
     DosingSession,
+    InfusionPause,
 )
 from ketaclinic.web.treatment.selectors import course_protocol, dose_history, latest_weight_for
 
@@ -170,49 +172,163 @@ def _post_dose_links(patient: Any, dose_time: dt.datetime, actor: Any) -> None:
     assessment_actions.do_schedule_post_dose_links(patient=patient, dose_time=dose_time, actor=actor)
 
 
+def _open_pause(session: DosingSession) -> InfusionPause | None:
+    return (
+        InfusionPause.objects.filter(session=session, resumed_at__isnull=True).order_by("-paused_at").first()
+    )
+
+
+def pause_infusion(
+    session: DosingSession, *, at: dt.datetime, reason: str, actor: Any = None, alert: Any = None
+) -> InfusionPause:
+    """Pause a running infusion in the caller's transaction (staff or an alert rule) and tell the clinic's
+    screens (run sheet, live board) once it commits."""
+    pause = InfusionPause.objects.create(
+        session=session,
+        paused_at=at,
+        reason=reason[:400],
+        paused_by=actor if getattr(actor, "is_authenticated", False) else None,
+        alert=alert,
+    )
+    session.infusion_paused = True
+    session.save(update_fields=["infusion_paused"])
+    _announce_pause(session, pause, paused=True)
+    return pause
+
+
+def _announce_pause(session: DosingSession, pause: InfusionPause, *, paused: bool) -> None:
+    from ketaclinic.web.lib.live import clinic_group, notify_group, site_group
+
+    event = {
+        "type": "infusion_paused" if paused else "infusion_resumed",
+        "session": session.pk,
+        "pause": pause.pk,
+        "patient": session.patient.full_name,
+        "reason": pause.reason,
+        "at": (pause.paused_at if paused else pause.resumed_at or pause.paused_at).isoformat(),
+        "text": (
+            f"{session.patient.full_name}: infusion paused ({pause.reason})"
+            if paused
+            else f"{session.patient.full_name}: infusion resumed"
+        ),
+    }
+    notify_group(clinic_group(session.clinic_id), event)
+    if session.site_id is not None:
+        from ketaclinic.web.monitoring.actions import board_group
+
+        notify_group(board_group(session.site_id), event)
+        notify_group(site_group(session.site_id), event)
+
+
+def _infusion_run(session: DosingSession, ended_at: dt.datetime) -> InfusionRun | None:
+    """The infusion's run until `ended_at` (None when the session has no timed infusion)."""
+    admins = list(session.administrations.all())
+    timed = [a for a in admins if a.duration_min]
+    if len(timed) != 1 or len(admins) != 1:
+        return None
+    a = timed[0]
+    assert a.duration_min is not None
+    pauses = [(p.paused_at, p.resumed_at) for p in session.pauses.all()]
+    return infusion_run(
+        dose_mg=a.dose_mg,
+        duration_min=a.duration_min,
+        started_at=a.administered_at,
+        ended_at=max(ended_at, a.administered_at),
+        pauses=pauses,
+    )
+
+
 def do_end_dosing(
     *, actor: Any, session_id: int, ended_at: Any = None, reason: str = "", request: Any = None
 ) -> DosingSession:
-    """Dosing is complete (all devices given / infusion finished): start post-dose monitoring."""
+    """Dosing is complete (all devices given / infusion finished or stopped): start post-dose monitoring.
+
+    An infusion ended before its full dose ran in (start + duration + pauses) needs a reason and records the
+    dose actually given: the rate (ordered dose / duration) times the minutes it ran, pauses excluded.
+    """
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
         _require_status(session, S.DOSING, doing="end dosing")
         errors: dict[str, list[str]] = {}
         when = _aware(ended_at, "ended_at", errors) or timezone.now()
+        reason = (reason or "").strip()
         total = sum((a.dose_mg for a in session.administrations.all()), Decimal(0))
         assert session.order is not None
-        if total < session.order.dose_mg and not reason.strip():
-            errors["reason"] = [f"{total} mg given of {session.order.dose_mg} mg ordered: give a reason"]
+        protocol = course_protocol(session.course)
+        run = _infusion_run(session, when) if protocol.infusion is not None and not errors else None
+        if run is not None and when < run.planned_end - dt.timedelta(seconds=30):
+            total = run.given_mg
+            if not reason:
+                errors["reason"] = [
+                    f"the infusion is stopped early: {_fmt(run.given_mg)} mg of {_fmt(run.planned_mg)} mg given "
+                    f"({_fmt(run.ran_min)} min running) — give the reason"
+                ]
+        elif total < session.order.dose_mg and not reason:
+            errors["reason"] = [
+                f"{_fmt(total)} mg given of {_fmt(session.order.dose_mg)} mg ordered: give the reason"
+            ]
         if errors:
             raise ValidationFailed(errors)
-        protocol = course_protocol(session.course)
         if protocol.infusion is not None:
             session.dose_ended_at = when
+        open_pause = _open_pause(session)
+        if open_pause is not None:
+            open_pause.resumed_at = when
+            open_pause.save(update_fields=["resumed_at"])
         session.infusion_paused = False
         session.monitoring_started_at = when
-        _transition(
-            session, S.MONITORING, actor=actor, detail={"total_mg": str(total), "reason": reason.strip()}
-        )
+        session.dose_given_mg = total
+        session.dose_end_reason = reason[:300]
+        detail: dict[str, Any] = {"total_mg": str(total), "reason": reason}
+        if run is not None:
+            detail.update(
+                {
+                    "planned_mg": str(run.planned_mg),
+                    "ran_min": str(run.ran_min),
+                    "paused_min": str(run.paused_min),
+                }
+            )
+        _transition(session, S.MONITORING, actor=actor, detail=detail)
         session.save()
     return session
+
+
+def _fmt(d: Decimal) -> str:
+    return f"{d.normalize():f}" if d == d.to_integral() else f"{d:f}".rstrip("0").rstrip(".")
 
 
 def do_set_infusion_paused(
     *, actor: Any, session_id: int, paused: bool, reason: str = "", request: Any = None
 ) -> DosingSession:
+    """Pause or resume the running infusion (a reason each time); each pause is kept with its times, so the
+    dose given when the infusion stops early leaves the paused minutes out."""
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
         _require_status(session, S.DOSING, doing="pause or resume the infusion")
-        if not reason.strip():
+        reason = (reason or "").strip()
+        if not reason:
             raise ValidationFailed({"reason": ["is required"]})
-        session.infusion_paused = paused
-        session.save(update_fields=["infusion_paused"])
+        now = timezone.now()
+        current = _open_pause(session)
+        if paused and (current is not None or session.infusion_paused):
+            raise ConflictError("the infusion is already paused", fields={"status": ["infusion paused"]})
+        if not paused and current is None and not session.infusion_paused:
+            raise ConflictError("the infusion is not paused", fields={"status": ["infusion running"]})
+        if paused:
+            pause_infusion(session, at=now, reason=reason, actor=actor)
+        else:
+            if current is not None:
+                current.resumed_at = now
+                current.save(update_fields=["resumed_at"])
+                _announce_pause(session, current, paused=False)
+            session.infusion_paused = False
+            session.save(update_fields=["infusion_paused"])
         record_audit(
             actor=actor,
             action="session.infusion_paused" if paused else "session.infusion_resumed",
             obj=session,
             patient=session.patient,
             request=request,
-            detail={"reason": reason.strip()},
+            detail={"reason": reason},
         )
     return session

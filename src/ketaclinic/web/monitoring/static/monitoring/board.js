@@ -1,4 +1,5 @@
-// Live board: renders the snapshot, then applies board events (vitals, alert, alert_cleared, alert_ack)
+// Live board: renders the snapshot, then applies board events (vitals, alert, alert_cleared, alert_ack; the
+// run sheet's own alerts and infusion pauses arrive the same way and show in the same list as sensor alerts)
 // from /ws/monitoring/board/<site>/. Sparklines keep the last 120 s per metric. Reconnects with backoff, and
 // after a reconnect reloads the snapshot: alerts raised while the socket was down must reach the board.
 (function () {
@@ -97,30 +98,32 @@
     var strong = el("strong", null, patientName(a.session) + ": ");
     li.appendChild(strong);
     li.appendChild(document.createTextNode(a.message + (a.cleared_at ? " (cleared)" : "")));
+    li.dataset.kind = a.kind || "sensor";
+    var when = new Date(a.fired_at).toLocaleTimeString();
+    if (a.kind === "pause") {
+      // An infusion pause (by staff or by an alert rule): open until the infusion resumes or dosing ends.
+      li.appendChild(el("div", {"class": "src"}, "Infusion paused since " + when));
+      if (a.run_sheet) li.appendChild(el("a", {"href": a.run_sheet}, "Open the run sheet"));
+      if (old) old.replaceWith(li); else list.insertBefore(li, list.firstChild);
+      refreshEmpty();
+      return;
+    }
+    if (a.kind === "session") {
+      // A threshold alert from vitals or a sedation score typed on the run sheet: acknowledged there.
+      li.appendChild(el("div", {"class": "src"}, "Run sheet entry · " + a.severity + " · raised " + when +
+        " · Source: " + a.source));
+      var sform = el("form", {"method": "post", "action": a.ack_url});
+      sform.appendChild(el("input", {"type": "hidden", "name": "csrfmiddlewaretoken", "value": csrf}));
+      sform.appendChild(el("input", {"type": "hidden", "name": "id", "value": String(a.pk)}));
+      sform.appendChild(el("button", {"type": "submit"}, "Acknowledge"));
+      if (a.run_sheet) sform.appendChild(el("a", {"href": a.run_sheet}, "Open the run sheet"));
+      li.appendChild(sform);
+      if (old) old.replaceWith(li); else list.insertBefore(li, list.firstChild);
+      refreshEmpty();
+      return;
+    }
     li.appendChild(el("div", {"class": "src"}, "Rule " + a.rule_id + " · " + a.severity + " · fired " +
-      new Date(a.fired_at).toLocaleTimeString() + " · Source: " + a.source));
-    var form = el("form", {"method": "post", "action": "/monitoring/alerts/" + a.id + "/acknowledge/"});
-    var sel = el("select", {"name": "action", "aria-label": "Action taken"});
-    sel.innerHTML = document.getElementById("ack-actions").innerHTML;
-    form.appendChild(sel);
-    form.appendChild(el("input", {"name": "note", "placeholder": "Note", "aria-label": "Note", "maxlength": "500"}));
-    var btn = el("button", {"type": "submit"}, "Acknowledge");
-    form.appendChild(btn);
-    var err = el("span", {"class": "field-error", "role": "status"});
-    form.appendChild(err);
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      fetch("/api/v1/monitoring/alerts/" + a.id + "/acknowledge", {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
-        body: JSON.stringify({action: sel.value, note: form.note.value})
-      }).then(function (r) { return r.json().then(function (b) { return [r.status, b]; }); })
-        .then(function (res) {
-          if (res[0] === 200) { renderAlert(res[1]); }
-          else { err.textContent = (res[1].error && res[1].error.message) || "Could not acknowledge"; }
-        });
-    });
-    li.appendChild(form);
+      when + " · Source: " + a.source));
     if (old) old.replaceWith(li); else list.insertBefore(li, list.firstChild);
     refreshEmpty();
   }
@@ -135,6 +138,11 @@
       });
     } else if (ev.type === "alert" || ev.type === "alert_ack") {
       renderAlert(ev);
+    } else if (ev.type === "infusion_paused") {
+      renderAlert({id: "pause-" + ev.pause, kind: "pause", session: ev.session, severity: "warning",
+                   message: "infusion paused (" + ev.reason + ")", fired_at: ev.at, run_sheet: ev.run_sheet});
+    } else if (ev.type === "infusion_resumed") {
+      renderAlert({id: "pause-" + ev.pause, acknowledged_at: ev.at});
     } else if (ev.type === "alert_cleared") {
       Object.keys(alerts).forEach(function (k) {
         var a = alerts[k];
