@@ -17,6 +17,7 @@ from tests.web.treatment.treatment_helpers import counts, session_for, snapshot,
 from ketaclinic.web.audit.models import AuditEvent
 from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
 from ketaclinic.web.treatment import actions as A
+from ketaclinic.web.treatment import selectors
 from ketaclinic.web.treatment.models import DosingSession, InfusionPause, Order, SessionTransition
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,7 @@ def test_early_end_records_rate_times_running_time_without_pauses(
         "paused_min": "6.0",
     }
     # The guard history counts what was given, not what was ordered.
-    (dose,) = A.dose_history(patient)
+    (dose,) = selectors.dose_history(patient)
     assert dose.dose_mg == 21.0
 
 
