@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from ketaclinic.web.accounts import staff
 from ketaclinic.web.accounts.models import Membership
 from ketaclinic.web.lib.consumers import LiveConsumer
-from ketaclinic.web.lib.live import clinic_group, site_group, user_group
+from ketaclinic.web.lib.live import bedside_group, clinic_group, site_group, user_group
 from ketaclinic.web.monitoring import actions
 from ketaclinic.web.monitoring.consumers import DeviceStreamConsumer
 from ketaclinic.web.monitoring.models import Device
@@ -56,7 +56,13 @@ def test_front_desk_socket_joins_only_its_own_group(
     fd = async_to_sync(LiveConsumer()._groups_for)(front_desk)
     nu = async_to_sync(LiveConsumer()._groups_for)(nurse)
     assert fd == [user_group(front_desk.pk)]
-    assert nu == [user_group(nurse.pk), clinic_group(clinic.pk), site_group(site.pk)]
+    # The nurse may act on session and sensor alerts: the clinic's bedside group (alert toasts) too.
+    assert nu == [
+        user_group(nurse.pk),
+        clinic_group(clinic.pk),
+        bedside_group(clinic.pk),
+        site_group(site.pk),
+    ]
 
 
 def test_deactivation_closes_the_users_socket(

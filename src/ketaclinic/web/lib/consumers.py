@@ -7,7 +7,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from ketaclinic.web.lib.asyncdb import db_sync_to_async
-from ketaclinic.web.lib.live import clinic_group, site_group, user_group
+from ketaclinic.web.lib.live import bedside_group, clinic_group, site_group, user_group
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -40,6 +40,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if has_perm_in_clinic(user, c, Perm.CLINICAL_VIEW)
         ]
         groups = [user_group(user.pk)] + [clinic_group(c) for c in clinic_ids]
+        # Alert toasts go to those who may act on them.
+        groups += [
+            bedside_group(c)
+            for c in clinic_ids
+            if has_perm_in_clinic(user, c, Perm.SESSION_RUN)
+            or has_perm_in_clinic(user, c, Perm.ALERT_ACKNOWLEDGE)
+        ]
         groups += [
             site_group(s) for s in Site.objects.filter(clinic_id__in=clinic_ids).values_list("pk", flat=True)
         ]

@@ -17,6 +17,12 @@ def clinic_group(clinic_id: int) -> str:
     return f"clinic-{clinic_id}"
 
 
+def bedside_group(clinic_id: int) -> str:
+    """The clinic's staff who may act on a session or sensor alert (run sessions or acknowledge alerts): their
+    toasts. Clinical readers who cannot act (an auditor, a therapist) are not in it."""
+    return f"clinic-{clinic_id}-bedside"
+
+
 def site_group(site_id: int) -> str:
     return f"site-{site_id}"
 

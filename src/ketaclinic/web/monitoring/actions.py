@@ -18,7 +18,14 @@ from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.models import Site
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
-from ketaclinic.web.lib.live import clinic_group, close_sockets, device_group, send_now, site_group
+from ketaclinic.web.lib.live import (
+    bedside_group,
+    clinic_group,
+    close_sockets,
+    device_group,
+    send_now,
+    site_group,
+)
 from ketaclinic.web.monitoring.fastpath import Row, insert_rows_pg
 from ketaclinic.web.monitoring.models import (
     Device,
@@ -416,6 +423,20 @@ def alert_event(a: MonitoringAlert, *, kind: str = "alert") -> dict[str, Any]:
     }
 
 
+def _toast_event(a: MonitoringAlert, session: Any) -> dict[str, Any]:
+    """The toast of a sensor alert for the staff who may act on it: the patient named, keyed for removal."""
+    return {
+        "type": "alert",
+        "toast": True,
+        "kind": "sensor",
+        "key": f"sensor-{a.pk}",
+        "session": session.pk,
+        "level": "danger" if a.severity == Severity.CRITICAL else "warning",
+        "title": f"{session.patient.full_name}: {a.message}",
+        "url": f"/monitoring/sites/{a.site_id}/board/",
+    }
+
+
 def _vitals_event(session_id: int, rows: Sequence[Row], arrived: float) -> dict[str, Any]:
     latest: dict[str, list[Any]] = {}
     for r in rows:
@@ -469,6 +490,8 @@ def do_ingest_readings(
         site_id = device.site_id
         vitals = _vitals_event(session.pk, result.new_rows, arrived) if result.new_rows else None
         alert_payloads = [dict(alert_event(a), arrived=arrived) for a in fired]
+        toasts = [_toast_event(a, session) for a in fired]
+        bedside = bedside_group(session.clinic_id)
         cleared = [
             {"type": "alert_cleared", "session": session.pk, "rule_id": e.rule_id, "value": e.value}
             for e in result.events
@@ -479,6 +502,8 @@ def do_ingest_readings(
             for p in alert_payloads:
                 send_now(board_group(site_id), p)
                 send_now(site_group(site_id), p)
+            for t in toasts:
+                send_now(bedside, t)
             for c in cleared:
                 send_now(board_group(site_id), c)
             if vitals is not None:
@@ -531,7 +556,9 @@ def do_acknowledge_alert(
             patient=alert.session.patient, detail={"rule_id": alert.rule_id, "action": action, "note": note},
         )  # fmt: skip
         payload = alert_event(alert, kind="alert_ack")
+        gone = {"type": "alert_ack", "key": f"sensor-{alert.pk}"}
         transaction.on_commit(lambda: send_now(board_group(alert.site_id), payload))
+        transaction.on_commit(lambda: send_now(bedside_group(clinic_id), gone))
     return alert
 
 

@@ -110,6 +110,7 @@ def board_snapshot(site: Site, *, now: datetime | None = None) -> dict[str, Any]
         .order_by("-raised_at", "-pk")
     ):
         alerts[a.session_id].append(alert_dict(a))
+    _bedside_alerts(ids, sessions, alerts)
     out = []
     for s in sessions:
         clock_from = s.first_dose_at or s.checked_in_at
@@ -128,6 +129,36 @@ def board_snapshot(site: Site, *, now: datetime | None = None) -> dict[str, Any]
             }
         )  # fmt: skip
     return {"site": {"id": site.pk, "name": site.name}, "now": now.isoformat(), "sessions": out}
+
+
+def _bedside_alerts(
+    ids: list[int], sessions: list[DosingSession], alerts: dict[int, list[dict[str, Any]]]
+) -> None:
+    """Add the run sheet's own open alerts (manual vitals, sedation scores) and open infusion pauses to the
+    board's alerts, in the sensor alerts' shape: the board lists them alike (2 queries)."""
+    from django.urls import reverse
+
+    from ketaclinic.web.treatment.actions.charting import session_alert_dict
+    from ketaclinic.web.treatment.models import InfusionPause, SessionAlert
+
+    by_id = {s.pk: s for s in sessions}
+    for a in SessionAlert.objects.filter(session_id__in=ids, acknowledged_at__isnull=True).order_by(
+        "-raised_at", "-pk"
+    ):
+        alerts[a.session_id].append(session_alert_dict(by_id[a.session_id], a))
+    for p in InfusionPause.objects.filter(session_id__in=ids, resumed_at__isnull=True).order_by("-paused_at"):
+        alerts[p.session_id].append(
+            {
+                "id": f"pause-{p.pk}",
+                "kind": "pause",
+                "session": p.session_id,
+                "severity": "warning",
+                "message": f"infusion paused ({p.reason})",
+                "fired_at": p.paused_at.isoformat(),
+                "acknowledged_at": None,
+                "run_sheet": reverse("treatment:session", kwargs={"session_id": p.session_id}),
+            }
+        )
 
 
 def devices_for_site(site: Site) -> list[dict[str, Any]]:

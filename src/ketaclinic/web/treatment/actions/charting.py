@@ -34,6 +34,67 @@ from ketaclinic.web.treatment.models import (
 from ketaclinic.web.treatment.selectors import baseline_vitals, vitals_of
 
 
+def session_alert_dict(session: DosingSession, alert: SessionAlert) -> dict[str, Any]:
+    """A session alert in the live board's alert shape (the sensor alerts' fields), keyed apart from them."""
+    from django.urls import reverse
+
+    return {
+        "id": f"session-{alert.pk}",
+        "pk": alert.pk,
+        "kind": "session",
+        "session": session.pk,
+        "rule_id": alert.code,
+        "severity": "critical" if alert.level == "critical" else "warning",
+        "message": alert.message,
+        "source": alert.source,
+        "fired_at": alert.raised_at.isoformat(),
+        "cleared_at": None,
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "escalated_at": None,
+        "ack_url": reverse("treatment:session_step", kwargs={"session_id": session.pk, "step": "ack"}),
+        "run_sheet": reverse("treatment:session", kwargs={"session_id": session.pk}),
+    }
+
+
+def announce_session_alert(session: DosingSession, alert: SessionAlert, *, paused: bool) -> None:
+    """After commit: the alert on the site's live board (like a sensor alert) and a toast, naming the patient,
+    for the clinic's staff who may act on it."""
+    from ketaclinic.web.lib.live import bedside_group
+
+    board = {"type": "alert", **session_alert_dict(session, alert)}
+    name = session.patient.full_name
+    toast = {
+        "type": "alert",
+        "toast": True,
+        "kind": "session",
+        "key": f"session-{alert.pk}",
+        "session": session.pk,
+        "level": "danger" if alert.level == "critical" else "warning",
+        "title": f"{name}: {alert.message}" + (" Infusion paused." if paused else ""),
+        "url": board["run_sheet"],
+    }
+    notify_group(bedside_group(session.clinic_id), toast)
+    if session.site_id is not None:
+        from ketaclinic.web.monitoring.actions import board_group
+
+        notify_group(board_group(session.site_id), board)
+
+
+def announce_session_alert_ack(session: DosingSession, alert: SessionAlert) -> None:
+    """After commit: the alert leaves the board and every toast of it, wherever it was acknowledged."""
+    from ketaclinic.web.lib.live import bedside_group
+
+    at = alert.acknowledged_at.isoformat() if alert.acknowledged_at else None
+    notify_group(bedside_group(session.clinic_id), {"type": "alert_ack", "key": f"session-{alert.pk}"})
+    if session.site_id is not None:
+        from ketaclinic.web.monitoring.actions import board_group
+
+        notify_group(
+            board_group(session.site_id),
+            {"type": "alert_ack", "id": f"session-{alert.pk}", "session": session.pk, "acknowledged_at": at},
+        )
+
+
 def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | None) -> SessionAlert:
     """Store an evaluated alert on the session (pausing a running infusion if the rule says so) and
     announce it to the clinic once the transaction commits."""
@@ -53,6 +114,7 @@ def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | No
         from ketaclinic.web.treatment.actions.dosing import pause_infusion
 
         pause_infusion(session, at=alert.raised_at, reason=f"alert: {message}", alert=alert)
+    announce_session_alert(session, alert, paused=paused)
     pk, clinic_id, sid = alert.pk, session.clinic_id, session.pk
     transaction.on_commit(
         lambda: notify_group(
@@ -299,6 +361,7 @@ def do_acknowledge_session_alert(*, actor: Any, alert_id: int, request: Any = No
         alert.acknowledged_by = actor
         alert.acknowledged_at = timezone.now()
         alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        announce_session_alert_ack(session, alert)
         record_audit(
             actor=actor,
             action="session_alert.acknowledge",

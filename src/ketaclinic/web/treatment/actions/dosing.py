@@ -197,9 +197,12 @@ def pause_infusion(
 
 
 def _announce_pause(session: DosingSession, pause: InfusionPause, *, paused: bool) -> None:
+    from django.urls import reverse
+
     from ketaclinic.web.lib.live import clinic_group, notify_group, site_group
 
     event = {
+        "run_sheet": reverse("treatment:session", kwargs={"session_id": session.pk}),
         "type": "infusion_paused" if paused else "infusion_resumed",
         "session": session.pk,
         "pause": pause.pk,
