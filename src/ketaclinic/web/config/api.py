@@ -144,7 +144,6 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount() -> None:
     from ketaclinic.web.accounts.api import router as staff
     from ketaclinic.web.assessments.api import router as assessments
-    from ketaclinic.web.decision.api import router as decision
     from ketaclinic.web.ledger.api import router as ledger
     from ketaclinic.web.monitoring.api import router as monitoring
     from ketaclinic.web.outcomes.api import router as outcomes
@@ -159,7 +158,6 @@ def _mount() -> None:
     api.add_router("/treatment/", treatment)
     api.add_router("/monitoring/", monitoring)
     api.add_router("/ledger/", ledger)
-    api.add_router("/decision/", decision)
     api.add_router("/surveillance/", surveillance)
     api.add_router("/outcomes/", outcomes)
     api.add_router("/staff/", staff)

@@ -1,1 +1,0 @@
-"""Writes of this domain: do_<verb>_<noun> actions, each one transaction with its audit record."""

@@ -1,1 +1,0 @@
-"""Reads of this domain: <noun>_<verb> selectors."""
