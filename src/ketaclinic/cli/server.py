@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ketaclinic.cli._common import fail
+from ketaclinic.core.audit.events import AuditAction
 
 
 def _setup(environment: str | None = None) -> None:
@@ -181,7 +182,9 @@ def register(app: typer.Typer) -> None:
         with transaction.atomic():
             clinic = Clinic.objects.create(slug=slug, name=name)
             Site.objects.create(clinic=clinic, name=site, jurisdiction=jurisdiction.upper())
-            record_audit(actor="ketaclinic createclinic", action="clinic.create", obj=clinic, clinic=clinic)
+            record_audit(
+                actor="ketaclinic createclinic", action=AuditAction.CLINIC_CREATE, obj=clinic, clinic=clinic
+            )
         typer.echo(f"Created clinic {slug} (id {clinic.pk}).")
 
     @app.command()

@@ -16,6 +16,8 @@ from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
+
 DEMO_SEED = 20261121
 DEMO_CLINIC_SLUG = "riverside-demo"
 DEMO_PASSWORD = "ketaclinic-demo-2026"
@@ -338,7 +340,7 @@ def _seed(*, patients: int, progress: Any) -> DemoContext:
     made = _make_patients(clinic, [main, lake], rng, now, patients)
     record_audit(
         actor="ketaclinic demo",
-        action="demo.seed",
+        action=AuditAction.DEMO_SEED,
         clinic=clinic,
         detail={"patients": len(made), "seed": DEMO_SEED},
     )

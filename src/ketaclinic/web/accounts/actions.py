@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.authn import account_clinic_ids
 from ketaclinic.web.accounts.models import ApiToken, Membership, User
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
@@ -59,7 +60,11 @@ def do_create_user(
         for role in roles:
             Membership.objects.create(user=user, clinic=clinic, role=role)
         record_audit(
-            actor=actor, action="user.create", obj=user, clinic=clinic, detail={"roles": sorted(roles)}
+            actor=actor,
+            action=AuditAction.USER_CREATE,
+            obj=user,
+            clinic=clinic,
+            detail={"roles": sorted(roles)},
         )
     return user
 
@@ -98,7 +103,7 @@ def do_create_api_token(
         for clinic_id in account_clinic_ids(actor):
             record_audit(
                 actor=actor,
-                action="api_token.create",
+                action=AuditAction.API_TOKEN_CREATE,
                 obj=token,
                 clinic=clinic_id,
                 request=request,
@@ -117,7 +122,7 @@ def do_revoke_api_token(*, actor: User, token_id: int) -> ApiToken:
             token.revoked_by = actor
             token.save(update_fields=["revoked_at", "revoked_by"])
             for clinic_id in account_clinic_ids(actor):
-                record_audit(actor=actor, action="api_token.revoke", obj=token, clinic=clinic_id)
+                record_audit(actor=actor, action=AuditAction.API_TOKEN_REVOKE, obj=token, clinic=clinic_id)
     return token
 
 
@@ -125,12 +130,16 @@ def do_record_sign_in(*, user: User, request: HttpRequest) -> None:
     """Audit a successful sign-in once per clinic of the account, so each clinic's auditor sees it."""
     with transaction.atomic():
         for clinic_id in account_clinic_ids(user):
-            record_audit(actor=user, action="auth.login", obj=user, clinic=clinic_id, request=request)
+            record_audit(
+                actor=user, action=AuditAction.AUTH_LOGIN, obj=user, clinic=clinic_id, request=request
+            )
 
 
 def do_record_sign_out(*, user: User, request: HttpRequest) -> None:
     """Audit the sign-out and close the user's live sockets."""
     with transaction.atomic():
         for clinic_id in account_clinic_ids(user):
-            record_audit(actor=user, action="auth.logout", obj=user, clinic=clinic_id, request=request)
+            record_audit(
+                actor=user, action=AuditAction.AUTH_LOGOUT, obj=user, clinic=clinic_id, request=request
+            )
         close_sockets(user_group(user.pk), "signed out")

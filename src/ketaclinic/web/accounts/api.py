@@ -9,34 +9,16 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts import actions, staff
 from ketaclinic.web.accounts.models import Membership, User
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_clinic_by_id, user_clinic_ids
+from ketaclinic.web.lib.api_errors import PASSWORD_WRITE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 
 router = Router(tags=["staff"])
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    fields: dict[str, list[str]]
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
-
-
-ERRORS: dict[int, Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    429: ErrorOut,
-}
 
 
 class GrantOut(Schema):
@@ -129,7 +111,7 @@ def _grant_out(m: Membership, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-@router.get("/", response={200: list[StaffOut], **ERRORS})
+@router.get("/", response={200: list[StaffOut], **READ_ERRORS})
 def list_staff(request: HttpRequest, clinic_id: int | None = None, limit: int = 50, offset: int = 0) -> Any:
     """Staff of the clinic with their role grants (clinic admins)."""
     if not 1 <= limit <= 200:
@@ -152,7 +134,7 @@ def list_staff(request: HttpRequest, clinic_id: int | None = None, limit: int = 
     ):
         grants.setdefault(m.user_id, []).append(m)
     with transaction.atomic():
-        record_audit(actor=request.user, action="staff.list", clinic=clinic, request=request)
+        record_audit(actor=request.user, action=AuditAction.STAFF_LIST, clinic=clinic, request=request)
     return [
         {
             "id": u.pk,
@@ -166,7 +148,7 @@ def list_staff(request: HttpRequest, clinic_id: int | None = None, limit: int = 
     ]
 
 
-@router.post("/invite", response={201: LinkOut, **ERRORS})
+@router.post("/invite", response={201: LinkOut, **WRITE_ERRORS})
 def invite(request: HttpRequest, payload: InviteIn) -> Any:
     """Invite a person: the account has no password until they set one through the one-time link."""
     clinic = _clinic(request, payload.clinic_id)
@@ -182,7 +164,7 @@ def invite(request: HttpRequest, payload: InviteIn) -> Any:
     return Status(201, {"user_id": user.pk, "set_password_token": raw})
 
 
-@router.post("/me/password", response={200: OkOut, **ERRORS})
+@router.post("/me/password", response={200: OkOut, **PASSWORD_WRITE_ERRORS})
 def change_own_password(request: HttpRequest, payload: PasswordIn) -> Any:
     staff.do_change_own_password(
         actor=request.user,  # type: ignore[arg-type]
@@ -194,7 +176,7 @@ def change_own_password(request: HttpRequest, payload: PasswordIn) -> Any:
     return {"ok": True}
 
 
-@router.post("/me/tokens", response={201: TokenOut, **ERRORS})
+@router.post("/me/tokens", response={201: TokenOut, **WRITE_ERRORS})
 def create_token(request: HttpRequest, payload: TokenIn) -> Any:
     token, raw = actions.do_create_api_token(actor=request.user, name=payload.name, request=request)  # type: ignore[arg-type]
     return Status(
@@ -210,7 +192,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Any:
     )
 
 
-@router.post("/{user_id}/roles", response={201: GrantOut, **ERRORS})
+@router.post("/{user_id}/roles", response={201: GrantOut, **WRITE_ERRORS})
 def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Any:
     from django.utils import timezone
 
@@ -221,7 +203,7 @@ def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Any:
     return Status(201, _grant_out(m, timezone.now()))
 
 
-@router.post("/grants/{membership_id}/approve", response={200: GrantOut, **ERRORS})
+@router.post("/grants/{membership_id}/approve", response={200: GrantOut, **WRITE_ERRORS})
 def approve_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) -> Any:
     from django.utils import timezone
 
@@ -232,7 +214,7 @@ def approve_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) -
     return _grant_out(m, timezone.now())
 
 
-@router.post("/grants/{membership_id}/revoke", response={200: GrantOut, **ERRORS})
+@router.post("/grants/{membership_id}/revoke", response={200: GrantOut, **WRITE_ERRORS})
 def revoke_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) -> Any:
     from django.utils import timezone
 
@@ -241,21 +223,21 @@ def revoke_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) ->
     return _grant_out(m, timezone.now())
 
 
-@router.post("/{user_id}/deactivate", response={200: OkOut, **ERRORS})
+@router.post("/{user_id}/deactivate", response={200: OkOut, **WRITE_ERRORS})
 def deactivate(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
     clinic = _clinic(request, payload.clinic_id)
     staff.do_deactivate_user(actor=request.user, clinic=clinic, user_id=user_id, request=request)
     return {"ok": True}
 
 
-@router.post("/{user_id}/reactivate", response={200: OkOut, **ERRORS})
+@router.post("/{user_id}/reactivate", response={200: OkOut, **WRITE_ERRORS})
 def reactivate(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
     clinic = _clinic(request, payload.clinic_id)
     staff.do_reactivate_user(actor=request.user, clinic=clinic, user_id=user_id, request=request)
     return {"ok": True}
 
 
-@router.post("/{user_id}/reset-password", response={200: LinkOut, **ERRORS})
+@router.post("/{user_id}/reset-password", response={200: LinkOut, **WRITE_ERRORS})
 def reset_password(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
     """Force a password reset: the password stops working and a one-time set-password link is issued."""
     clinic = _clinic(request, payload.clinic_id)
@@ -265,7 +247,7 @@ def reset_password(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any
     return {"user_id": user.pk, "set_password_token": raw}
 
 
-@router.post("/{user_id}/revoke-tokens", response={200: CountOut, **ERRORS})
+@router.post("/{user_id}/revoke-tokens", response={200: CountOut, **WRITE_ERRORS})
 def revoke_tokens(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
     clinic = _clinic(request, payload.clinic_id)
     n = staff.do_revoke_user_tokens(actor=request.user, clinic=clinic, user_id=user_id, request=request)

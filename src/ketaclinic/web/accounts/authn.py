@@ -19,6 +19,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.models import User
 from ketaclinic.web.lib.audit import record_audit
 
@@ -33,16 +34,16 @@ class Outcome(StrEnum):
 
 # Audit action per (purpose, outcome); "lockout" is written when a failure locks the account.
 _AUDIT = {
-    ("sign_in", Outcome.OK): "auth.login",
-    ("sign_in", Outcome.BAD_PASSWORD): "auth.login_failed",
-    ("sign_in", Outcome.UNKNOWN_USER): "auth.login_failed",
-    ("sign_in", Outcome.LOCKED): "auth.login_refused_locked",
-    ("sign_in", Outcome.INACTIVE): "auth.login_refused_inactive",
-    ("witness", Outcome.OK): "auth.witness_ok",
-    ("witness", Outcome.BAD_PASSWORD): "auth.witness_failed",
-    ("witness", Outcome.UNKNOWN_USER): "auth.witness_failed",
-    ("witness", Outcome.LOCKED): "auth.witness_refused_locked",
-    ("witness", Outcome.INACTIVE): "auth.witness_refused_inactive",
+    ("sign_in", Outcome.OK): AuditAction.AUTH_LOGIN,
+    ("sign_in", Outcome.BAD_PASSWORD): AuditAction.AUTH_LOGIN_FAILED,
+    ("sign_in", Outcome.UNKNOWN_USER): AuditAction.AUTH_LOGIN_FAILED,
+    ("sign_in", Outcome.LOCKED): AuditAction.AUTH_LOGIN_REFUSED_LOCKED,
+    ("sign_in", Outcome.INACTIVE): AuditAction.AUTH_LOGIN_REFUSED_INACTIVE,
+    ("witness", Outcome.OK): AuditAction.AUTH_WITNESS_OK,
+    ("witness", Outcome.BAD_PASSWORD): AuditAction.AUTH_WITNESS_FAILED,
+    ("witness", Outcome.UNKNOWN_USER): AuditAction.AUTH_WITNESS_FAILED,
+    ("witness", Outcome.LOCKED): AuditAction.AUTH_WITNESS_REFUSED_LOCKED,
+    ("witness", Outcome.INACTIVE): AuditAction.AUTH_WITNESS_REFUSED_INACTIVE,
 }
 
 
@@ -159,7 +160,7 @@ def check_password(
             for clinic_id in account_clinic_ids(user):
                 record_audit(
                     actor=None,
-                    action="auth.lockout",
+                    action=AuditAction.AUTH_LOCKOUT,
                     obj=user,
                     clinic=clinic_id,
                     detail={"username": user.username, "locked_until": until.isoformat(), "purpose": purpose},

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.models import ApiToken, Membership, SetPasswordToken, User
 from ketaclinic.web.accounts.roles import APPROVAL_ROLES, Perm, Role, has_perm_in_clinic, require_perm
 from ketaclinic.web.lib.audit import record_audit
@@ -97,7 +98,7 @@ def _grant(*, actor: Any, clinic: Any, user: User, role: str, request: Any) -> M
     m.save()
     record_audit(
         actor=_audit_actor(actor),
-        action="membership.grant",
+        action=AuditAction.MEMBERSHIP_GRANT,
         obj=m,
         clinic=clinic,
         request=request,
@@ -155,7 +156,7 @@ def do_invite_user(
         raw = _set_password_token(actor=actor, user=user, purpose=SetPasswordToken.Purpose.INVITE)
         record_audit(
             actor=_audit_actor(actor),
-            action="user.invite",
+            action=AuditAction.USER_INVITE,
             obj=user,
             clinic=clinic,
             request=request,
@@ -210,7 +211,7 @@ def do_approve_grant(*, actor: Any, clinic: Any, membership_id: Any, request: An
         m.save(update_fields=["approved_by", "approved_at"])
         record_audit(
             actor=_audit_actor(actor),
-            action="membership.approve",
+            action=AuditAction.MEMBERSHIP_APPROVE,
             obj=m,
             clinic=clinic,
             request=request,
@@ -235,7 +236,7 @@ def do_revoke_role(*, actor: Any, clinic: Any, membership_id: Any, request: Any 
         m.save(update_fields=["is_active", "deactivated_at"])
         record_audit(
             actor=_audit_actor(actor),
-            action="membership.revoke",
+            action=AuditAction.MEMBERSHIP_REVOKE,
             obj=m,
             clinic=clinic,
             request=request,
@@ -270,7 +271,7 @@ def do_deactivate_user(*, actor: Any, clinic: Any, user_id: Any, request: Any = 
         )
         record_audit(
             actor=_audit_actor(actor),
-            action="user.deactivate",
+            action=AuditAction.USER_DEACTIVATE,
             obj=user,
             clinic=clinic,
             request=request,
@@ -288,7 +289,11 @@ def do_reactivate_user(*, actor: Any, clinic: Any, user_id: Any, request: Any = 
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=True, failed_login_count=0, locked_until=None)
         record_audit(
-            actor=_audit_actor(actor), action="user.reactivate", obj=user, clinic=clinic, request=request
+            actor=_audit_actor(actor),
+            action=AuditAction.USER_REACTIVATE,
+            obj=user,
+            clinic=clinic,
+            request=request,
         )
     user.refresh_from_db()
     return user
@@ -307,7 +312,7 @@ def do_force_password_reset(
         raw = _set_password_token(actor=actor, user=user, purpose=SetPasswordToken.Purpose.RESET)
         record_audit(
             actor=_audit_actor(actor),
-            action="user.password_reset_forced",
+            action=AuditAction.USER_PASSWORD_RESET_FORCED,
             obj=user,
             clinic=clinic,
             request=request,
@@ -326,7 +331,7 @@ def do_revoke_user_tokens(*, actor: Any, clinic: Any, user_id: Any, request: Any
         ApiToken.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=actor)
         record_audit(
             actor=_audit_actor(actor),
-            action="api_token.revoke_all",
+            action=AuditAction.API_TOKEN_REVOKE_ALL,
             obj=user,
             clinic=clinic,
             request=request,
@@ -376,7 +381,7 @@ def do_set_password_with_token(*, raw: str, password: str, password2: str, reque
         for clinic_id in clinic_ids or [None]:
             record_audit(
                 actor=user,
-                action="user.password_set",
+                action=AuditAction.USER_PASSWORD_SET,
                 obj=user,
                 clinic=clinic_id,
                 request=request,
@@ -418,7 +423,11 @@ def do_change_own_password(
         clinic_ids: list[int | None] = [*sorted(set(actor.memberships.values_list("clinic_id", flat=True)))]
         for clinic_id in clinic_ids or [None]:
             record_audit(
-                actor=actor, action="user.password_change", obj=actor, clinic=clinic_id, request=request
+                actor=actor,
+                action=AuditAction.USER_PASSWORD_CHANGE,
+                obj=actor,
+                clinic=clinic_id,
+                request=request,
             )
     return actor
 

@@ -9,11 +9,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.questionnaire import build_questionnaire
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
 from ketaclinic.web.assessments import actions, selectors
 from ketaclinic.web.assessments.models import Assessment, Source
 from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.api_errors import PUBLIC_READ_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 
@@ -27,7 +29,7 @@ class AssessmentIn(Schema):
     assessed_at: dt.datetime
 
 
-@router.post("/patients/{patient_id}/assessments", response={201: dict[str, Any]})
+@router.post("/patients/{patient_id}/assessments", response={201: dict[str, Any], **WRITE_ERRORS})
 def create_assessment(request: HttpRequest, patient_id: int, payload: AssessmentIn) -> Status[dict[str, Any]]:
     a = actions.do_record_assessment(
         actor=request.user,
@@ -46,7 +48,7 @@ def create_assessment(request: HttpRequest, patient_id: int, payload: Assessment
 PAGE_DEFAULT, PAGE_MAX = 100, 500
 
 
-@router.get("/patients/{patient_id}/assessments", response=dict[str, Any])
+@router.get("/patients/{patient_id}/assessments", response={200: dict[str, Any], **READ_ERRORS})
 def list_assessments(
     request: HttpRequest, patient_id: int, instrument: str | None = None, limit: int = PAGE_DEFAULT,
     offset: int = 0,
@@ -66,7 +68,7 @@ def list_assessments(
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="assessment.list",
+            action=AuditAction.ASSESSMENT_LIST,
             obj=patient,
             request=request,
             detail={"instrument": instrument, "offset": offset, "returned": len(rows)},
@@ -83,7 +85,7 @@ def list_assessments(
     }
 
 
-@router.get("/assessments/{assessment_id}/fhir", response=dict[str, Any])
+@router.get("/assessments/{assessment_id}/fhir", response={200: dict[str, Any], **READ_ERRORS})
 def assessment_fhir(request: HttpRequest, assessment_id: int) -> dict[str, Any]:
     a = Assessment.objects.filter(pk=assessment_id).first()
     if a is None:
@@ -91,7 +93,11 @@ def assessment_fhir(request: HttpRequest, assessment_id: int) -> dict[str, Any]:
     patient = access_patient_by_id(request.user, a.patient_id, request=request, audit_action=None)
     with transaction.atomic():
         record_audit(
-            actor=request.user, action="assessment.export_fhir", obj=a, patient=patient, request=request
+            actor=request.user,
+            action=AuditAction.ASSESSMENT_EXPORT_FHIR,
+            obj=a,
+            patient=patient,
+            request=request,
         )
     entries = [{"resource": a.fhir_response}]
     if a.fhir_observation:
@@ -99,7 +105,9 @@ def assessment_fhir(request: HttpRequest, assessment_id: int) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-@router.get("/questionnaires/{instrument_id}", response=dict[str, Any], auth=None)
+@router.get(
+    "/questionnaires/{instrument_id}", response={200: dict[str, Any], **PUBLIC_READ_ERRORS}, auth=None
+)
 def questionnaire(request: HttpRequest, instrument_id: str) -> dict[str, Any]:
     """The FHIR Questionnaire of an instrument (public definition data, no patient data)."""
     if instrument_id not in INSTRUMENT_IDS:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from ketaclinic.core.audit.events import AuditAction
+
 
 class AuditEvent(models.Model):
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -31,6 +33,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+    @property
+    def event(self) -> AuditAction | None:
+        """The vocabulary member of this row's stored action (None for a string outside the vocabulary)."""
+        return AuditAction.from_stored(self.action)
 
 
 class AuditLink(models.Model):

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.audit.present import action_label, detail_rows, text_in_words
 from ketaclinic.web.audit.selectors import audit_action_codes, audit_actor_names, audit_event_list
@@ -61,7 +62,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="audit.view",
+            action=AuditAction.AUDIT_VIEW,
             clinic=clinic,
             request=request,
             detail={k: v for k, v in g.items() if k != "page"},

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import INSTRUMENT_IDS
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.careplan.models import CarePlan, CarePlanActivity, CarePlanGoal
@@ -112,7 +113,9 @@ def do_create_care_plan(
                 due_on=start + dt.timedelta(days=days),
                 created_at=now,
             )
-        record_audit(actor=actor, action="careplan.create", obj=plan, patient=patient, request=request)
+        record_audit(
+            actor=actor, action=AuditAction.CAREPLAN_CREATE, obj=plan, patient=patient, request=request
+        )
     return plan
 
 
@@ -165,7 +168,9 @@ def do_add_goal(
             due_on=due_on,
             created_at=timezone.now(),
         )
-        record_audit(actor=actor, action="careplan.goal_add", obj=goal, patient=plan.patient, request=request)
+        record_audit(
+            actor=actor, action=AuditAction.CAREPLAN_GOAL_ADD, obj=goal, patient=plan.patient, request=request
+        )
     return goal
 
 
@@ -200,7 +205,11 @@ def do_add_activity(
             created_at=timezone.now(),
         )
         record_audit(
-            actor=actor, action="careplan.activity_add", obj=activity, patient=plan.patient, request=request
+            actor=actor,
+            action=AuditAction.CAREPLAN_ACTIVITY_ADD,
+            obj=activity,
+            patient=plan.patient,
+            request=request,
         )
     return activity
 
@@ -253,6 +262,10 @@ def do_update_safety_plan(
         plan.safety_plan_updated_at = timezone.now()
         plan.save(update_fields=[*SAFETY_FIELDS, "safety_plan_updated_at"])
         record_audit(
-            actor=actor, action="careplan.safety_plan_update", obj=plan, patient=plan.patient, request=request
+            actor=actor,
+            action=AuditAction.CAREPLAN_SAFETY_PLAN_UPDATE,
+            obj=plan,
+            patient=plan.patient,
+            request=request,
         )
     return plan

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.careplan import actions, selectors
@@ -229,7 +230,9 @@ def export(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
         raise Http404("no such care plan")
     resource = care_plan_resource(plan)
     with transaction.atomic():
-        record_audit(actor=request.user, action="careplan.export", obj=plan, patient=patient, request=request)
+        record_audit(
+            actor=request.user, action=AuditAction.CAREPLAN_EXPORT, obj=plan, patient=patient, request=request
+        )
     resp = HttpResponse(json.dumps(resource, indent=1), content_type="application/fhir+json")
     resp["Content-Disposition"] = f'attachment; filename="careplan-{plan.pk}.json"'
     return resp

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.clinics.jurisdictions import JURISDICTIONS
 from ketaclinic.web.clinics.models import Clinic, Registration, Site
@@ -54,7 +55,7 @@ def do_update_clinic(
             row.save()
             record_audit(
                 actor=actor,
-                action="clinic.update",
+                action=AuditAction.CLINIC_UPDATE,
                 obj=row,
                 clinic=row,
                 request=request,
@@ -112,7 +113,7 @@ def do_save_site(
         after = {f: getattr(site, f) for f in SITE_FIELDS}
         record_audit(
             actor=actor,
-            action="site.create" if not before else "site.update",
+            action=AuditAction.SITE_CREATE if not before else AuditAction.SITE_UPDATE,
             obj=site,
             clinic=clinic,
             request=request,
@@ -160,7 +161,7 @@ def do_add_registration(
         )
         record_audit(
             actor=actor,
-            action="registration.create",
+            action=AuditAction.REGISTRATION_CREATE,
             obj=reg,
             clinic=clinic,
             request=request,
@@ -187,7 +188,7 @@ def do_set_token_lifetime(
         row.save(update_fields=["api_token_days"])
         record_audit(
             actor=actor,
-            action="clinic.token_lifetime",
+            action=AuditAction.CLINIC_TOKEN_LIFETIME,
             obj=row,
             clinic=row,
             request=request,
@@ -214,7 +215,7 @@ def do_set_small_cell_threshold(
         row.save(update_fields=["small_cell_threshold"])
         record_audit(
             actor=actor,
-            action="clinic.small_cell_threshold",
+            action=AuditAction.CLINIC_SMALL_CELL_THRESHOLD,
             obj=row,
             clinic=row,
             request=request,
@@ -248,5 +249,7 @@ def do_set_staff_policy(
             detail["grant_cooling_off_hours"] = [row.grant_cooling_off_hours, cooling_off_hours]
             row.grant_cooling_off_hours = cooling_off_hours
         row.save()
-        record_audit(actor=operator, action="clinic.staff_policy", obj=row, clinic=row, detail=detail)
+        record_audit(
+            actor=operator, action=AuditAction.CLINIC_STAFF_POLICY, obj=row, clinic=row, detail=detail
+        )
     return row

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.home.inbox import BEDSIDE_ACTIONS, KIND_LABELS, NOTE_REQUIRED
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
@@ -112,7 +113,7 @@ def _session(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note
     # The session alert row has no action column: the action taken is kept in this audit row.
     record_audit(
         actor=actor,
-        action="session_alert.action",
+        action=AuditAction.SESSION_ALERT_ACTION,
         obj=alert.session,
         patient=alert.session.patient,
         request=request,

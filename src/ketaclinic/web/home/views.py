@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.home import actions, inbox
 from ketaclinic.web.lib.access import clinic_for_request
@@ -81,7 +82,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="alert_inbox.view",
+            action=AuditAction.ALERT_INBOX_VIEW,
             clinic=clinic,
             request=request,
             detail={
@@ -128,7 +129,7 @@ def home(request: HttpRequest) -> HttpResponse:
         with transaction.atomic():
             record_audit(
                 actor=request.user,
-                action="home.view",
+                action=AuditAction.HOME_VIEW,
                 clinic=clinic,
                 request=request,
                 detail={"sections": {s.key: s.count for s in sections}},

@@ -9,10 +9,12 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.ledger import actions, selectors
 from ketaclinic.web.ledger.models import LedgerEntry, Lot, StorageLocation
 from ketaclinic.web.lib.access import access_clinic_by_id
+from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError
 
@@ -80,7 +82,7 @@ def _entry_out(e: LedgerEntry) -> EntryOut:
     )
 
 
-@router.get("/clinics/{clinic_id}/balances", response=list[BalanceOut])
+@router.get("/clinics/{clinic_id}/balances", response={200: list[BalanceOut], **READ_ERRORS})
 def balances(request: HttpRequest, clinic_id: int) -> list[BalanceOut]:
     clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
     return [
@@ -100,18 +102,20 @@ def balances(request: HttpRequest, clinic_id: int) -> list[BalanceOut]:
     ]
 
 
-@router.get("/clinics/{clinic_id}/entries", response=list[EntryOut])
+@router.get("/clinics/{clinic_id}/entries", response={200: list[EntryOut], **READ_ERRORS})
 def entries(request: HttpRequest, clinic_id: int, limit: int = 200) -> list[EntryOut]:
     clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
     return [_entry_out(e) for e in selectors.entries_for_clinic(clinic, limit=max(1, min(limit, 1000)))]
 
 
-@router.get("/clinics/{clinic_id}/verify", response=VerifyOut)
+@router.get("/clinics/{clinic_id}/verify", response={200: VerifyOut, **READ_ERRORS})
 def verify(request: HttpRequest, clinic_id: int) -> dict[str, Any]:
     clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
     # This clinic's entries only: nothing of other clinics (their count, head or problems) is disclosed.
     result = selectors.clinic_chain_verify(clinic)
-    record_audit(actor=request.user, action="ledger.verify", clinic=clinic, request=request, detail=result)
+    record_audit(
+        actor=request.user, action=AuditAction.LEDGER_VERIFY, clinic=clinic, request=request, detail=result
+    )
     return result
 
 
@@ -140,7 +144,7 @@ def _scoped(clinic_id: int, lot_id: int, *location_ids: int) -> tuple[Lot, list[
     return lot, locs
 
 
-@router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut})
+@router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut, **WRITE_ERRORS})
 def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> Status[EntryOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (src, dst) = _scoped(clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id)
@@ -169,7 +173,7 @@ class CountOut(Schema):
     case_id: int | None
 
 
-@router.post("/clinics/{clinic_id}/counts", response={201: CountOut})
+@router.post("/clinics/{clinic_id}/counts", response={201: CountOut, **WRITE_ERRORS})
 def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> Status[CountOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (loc,) = _scoped(clinic_id, payload.lot_id, payload.location_id)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger import actions, reports, selectors
@@ -67,7 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
     rows = selectors.balances_for_clinic(clinic)
-    _audit_page(request, clinic, "ledger.dashboard.view", {})
+    _audit_page(request, clinic, AuditAction.LEDGER_DASHBOARD_VIEW, {})
     today = timezone.localdate()
     deadlines = list(selectors.pending_deadlines(clinic))
     return render(
@@ -96,7 +97,7 @@ def entries(request: HttpRequest) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
     rows = selectors.entries_for_clinic(clinic, limit=500)
-    _audit_page(request, clinic, "ledger.entries.view", {"entries": len(rows)})
+    _audit_page(request, clinic, AuditAction.LEDGER_ENTRIES_VIEW, {"entries": len(rows)})
     return render(request, "ledger/entries.html", {"entries": rows})
 
 
@@ -107,7 +108,9 @@ def verify(request: HttpRequest) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
     result = selectors.clinic_chain_verify(clinic)
-    record_audit(actor=request.user, action="ledger.verify", clinic=clinic, request=request, detail=result)
+    record_audit(
+        actor=request.user, action=AuditAction.LEDGER_VERIFY, clinic=clinic, request=request, detail=result
+    )
     return render(request, "ledger/verify.html", {"result": result}, status=200)
 
 
@@ -312,7 +315,7 @@ def register(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "html")
     record_audit(
         actor=request.user,
-        action="ledger.register.view",
+        action=AuditAction.LEDGER_REGISTER_VIEW,
         clinic=clinic,
         request=request,
         detail={
@@ -354,7 +357,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "pdf")
     record_audit(
         actor=request.user,
-        action="ledger.inventory.view",
+        action=AuditAction.LEDGER_INVENTORY_VIEW,
         clinic=clinic,
         request=request,
         detail={"site": site.pk, "start": start.isoformat(), "end": end.isoformat(), "format": fmt},

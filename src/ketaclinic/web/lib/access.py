@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, memberships_of
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError
@@ -117,5 +118,7 @@ def access_psychotherapy_note_by_id(user: Any, note_id: int, *, request: HttpReq
     if note is None or not (note.author_id == user.pk or note.shares.filter(user=user).exists()):
         raise NotFoundError("no such note")
     with transaction.atomic():
-        record_audit(actor=user, action="therapy.note_view", obj=note, patient=note.patient, request=request)
+        record_audit(
+            actor=user, action=AuditAction.THERAPY_NOTE_VIEW, obj=note, patient=note.patient, request=request
+        )
     return note

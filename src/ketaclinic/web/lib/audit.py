@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+from ketaclinic.core.audit.events import AuditAction
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
@@ -54,14 +56,16 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def record_audit(
     *,
     actor: Any,
-    action: str,
+    action: AuditAction | str,
     obj: models.Model | None = None,
     clinic: Any = None,
     patient: Any = None,
     detail: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
-    """Append one audit event. `action` is "<domain>.<verb>", e.g. "patient.update" or "patient.view".
+    """Append one audit event. `action` is a member of the audit vocabulary (`AuditAction.COURSE_START`); the row
+    stores its string ("course.start"). A string is accepted for actions built from data (`f"session.{to}"`) and
+    is stored as given; the vocabulary test checks every string an action can build is a member.
 
     Must be called inside the same transaction as the write it describes, so both commit or neither does.
     """
@@ -89,7 +93,7 @@ def record_audit(
     return AuditEvent.objects.create(
         actor=user,
         actor_label=(user.get_username() if user is not None else str(actor or "anonymous"))[:150],
-        action=action,
+        action=action.value if isinstance(action, AuditAction) else action,
         object_type=(obj._meta.label_lower if obj is not None else ""),
         object_id=(str(obj.pk) if obj is not None and obj.pk is not None else ""),
         object_repr=(str(obj)[:200] if obj is not None else ""),
@@ -116,7 +120,7 @@ def record_denied(request: HttpRequest, exc: Exception) -> None:
     with transaction.atomic():
         record_audit(
             actor=user,
-            action="access.denied",
+            action=AuditAction.ACCESS_DENIED,
             clinic=clinic,
             request=request,
             detail={"method": request.method, "reason": str(getattr(exc, "message", exc))[:300]},

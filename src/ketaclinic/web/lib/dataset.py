@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.questionnaire import build_questionnaire_response, build_score_observation
 from ketaclinic.core.instruments import load_instrument, score
 
@@ -211,7 +212,7 @@ def generate_dataset(
         ]
         record_audit(
             actor="ketaclinic generate-dataset",
-            action="clinic.create",
+            action=AuditAction.CLINIC_CREATE,
             obj=clinic,
             clinic=clinic,
             detail={"patients": patients, "observations": observations, "seed": seed},

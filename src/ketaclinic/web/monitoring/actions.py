@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.monitoring import AlertEngine, AlertEvent, EventKind, Reading, RuleSet, Severity
 from ketaclinic.core.monitoring.engine import SessionMonitor
 from ketaclinic.core.monitoring.protocol import session_ruleset
@@ -182,7 +183,7 @@ def do_register_device(
             registered_at=now,
         )
         record_audit(
-            actor=actor, action="device.register", obj=device, clinic=site.clinic,
+            actor=actor, action=AuditAction.DEVICE_REGISTER, obj=device, clinic=site.clinic,
             detail={"site": site.pk, "serial": serial, "kind": kind, "token_prefix": raw[:12]},
         )  # fmt: skip
     return device, raw
@@ -200,7 +201,9 @@ def do_rotate_device_token(*, actor: Any, device: Device) -> str:
         Device.objects.filter(pk=device.pk).update(
             token_prefix=raw[:12], token_digest=Device.digest_of(raw), token_issued_at=timezone.now()
         )
-        record_audit(actor=actor, action="device.rotate_token", obj=device, detail={"token_prefix": raw[:12]})
+        record_audit(
+            actor=actor, action=AuditAction.DEVICE_ROTATE_TOKEN, obj=device, detail={"token_prefix": raw[:12]}
+        )
         close_sockets(device_group(device.pk), "token rotated")
     device.refresh_from_db()
     return raw
@@ -222,7 +225,7 @@ def do_revoke_device(*, actor: Any, device: Device, reason: str) -> Device:
         Device.objects.filter(pk=device.pk).update(
             revoked_at=now, revoked_by=actor, revoke_reason=reason[:300]
         )
-        record_audit(actor=actor, action="device.revoke", obj=device, detail={"reason": reason})
+        record_audit(actor=actor, action=AuditAction.DEVICE_REVOKE, obj=device, detail={"reason": reason})
         close_sockets(device_group(device.pk), "device revoked")
     device.refresh_from_db()
     return device
@@ -259,7 +262,7 @@ def do_attach_device(*, actor: Any, device: Device, session: DosingSession) -> D
                 device=device, session=session, attached_at=now, attached_by=actor
             )
             record_audit(
-                actor=actor, action="device.attach", obj=att, clinic=session.clinic, patient=session.patient,
+                actor=actor, action=AuditAction.DEVICE_ATTACH, obj=att, clinic=session.clinic, patient=session.patient,
                 detail={"device": device.pk, "session": session.pk},
             )  # fmt: skip
     except IntegrityError:
@@ -288,7 +291,7 @@ def do_detach_device(*, actor: Any, device: Device, reason: str = "") -> DeviceA
             detached_at=timezone.now(), detached_by=actor, detach_reason=(reason or "detached")[:200]
         )
         record_audit(
-            actor=actor, action="device.detach", obj=att, clinic=att.session.clinic, patient=att.session.patient,
+            actor=actor, action=AuditAction.DEVICE_DETACH, obj=att, clinic=att.session.clinic, patient=att.session.patient,
             detail={"device": device.pk, "session": att.session_id, "reason": reason},
         )  # fmt: skip
     att.refresh_from_db()
@@ -310,7 +313,7 @@ def do_detach_session_devices(*, actor: Any, session: DosingSession, reason: str
                 detach_reason=reason[:200],
             )  # fmt: skip
             record_audit(
-                actor=actor, action="device.detach", obj=session, clinic=session.clinic, patient=session.patient,
+                actor=actor, action=AuditAction.DEVICE_DETACH, obj=session, clinic=session.clinic, patient=session.patient,
                 detail={"attachments": ids, "reason": reason},
             )  # fmt: skip
     transaction.on_commit(lambda: ENGINE.forget(session.pk))
@@ -552,7 +555,7 @@ def do_acknowledge_alert(
             )
         alert.refresh_from_db()
         record_audit(
-            actor=actor, action="monitoring.alert.acknowledge", obj=alert, clinic=alert.session.clinic,
+            actor=actor, action=AuditAction.MONITORING_ALERT_ACKNOWLEDGE, obj=alert, clinic=alert.session.clinic,
             patient=alert.session.patient, detail={"rule_id": alert.rule_id, "action": action, "note": note},
         )  # fmt: skip
         payload = alert_event(alert, kind="alert_ack")
@@ -587,7 +590,7 @@ def do_escalate_overdue_alerts(*, now: datetime | None = None) -> list[Monitorin
                     continue
                 a.escalated_at = now
                 record_audit(
-                    actor="system", action="monitoring.alert.escalate", obj=a, clinic=a.session.clinic,
+                    actor="system", action=AuditAction.MONITORING_ALERT_ESCALATE, obj=a, clinic=a.session.clinic,
                     patient=a.session.patient,
                     detail={"rule_id": a.rule_id, "severity": a.severity,
                             "unacknowledged_for_s": round((now - a.raised_at).total_seconds())},

@@ -11,8 +11,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.security import HttpBearer
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.jsonlimits import loads_limited
 from ketaclinic.web.accounts.roles import Perm
+from ketaclinic.web.lib.api_errors import DEVICE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.monitoring import actions, selectors
@@ -49,7 +51,12 @@ def parse_batch(body: bytes) -> list[Any]:
     raise ValidationFailed({"readings": ["required: a list of readings (or a FHIR Bundle of Observations)"]})
 
 
-@router.post("/ingest", auth=DeviceTokenAuth(), summary="Ingest a batch of sensor readings")
+@router.post(
+    "/ingest",
+    response={200: dict[str, Any], **DEVICE_ERRORS},
+    auth=DeviceTokenAuth(),
+    summary="Ingest a batch of sensor readings",
+)
 def ingest(request: HttpRequest) -> dict[str, Any]:
     """Per-reading validation; good readings stored even if others fail; idempotent on (device, code, seq)."""
     arrived = time.time()
@@ -58,7 +65,12 @@ def ingest(request: HttpRequest) -> dict[str, Any]:
     return actions.do_ingest_readings(device=device, items=items, arrived=arrived).as_response()
 
 
-@router.get("/devices/me", auth=DeviceTokenAuth(), summary="The authenticated device and its session")
+@router.get(
+    "/devices/me",
+    response={200: dict[str, Any], **DEVICE_ERRORS},
+    auth=DeviceTokenAuth(),
+    summary="The authenticated device and its session",
+)
 def device_me(request: HttpRequest) -> dict[str, Any]:
     device: Device = request.auth  # type: ignore[attr-defined]
     ctx, _session = actions.device_context(device)
@@ -108,7 +120,9 @@ def _audit_read(request: HttpRequest, action: str, site: Any, detail: dict[str, 
         )
 
 
-@router.post("/devices", response={201: dict}, summary="Register a device (the token is shown once)")
+@router.post(
+    "/devices", response={201: dict, **WRITE_ERRORS}, summary="Register a device (the token is shown once)"
+)
 def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[str, Any]]:
     site = selectors.site_for_user(request.user, payload.site, perm=Perm.DEVICE_MANAGE)
     device, raw = actions.do_register_device(
@@ -117,12 +131,15 @@ def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[
     return 201, {**_device_out(device), "token": raw}
 
 
-@router.get("/sites/{site_id}/devices", response=list[DeviceOut])
+@router.get("/sites/{site_id}/devices", response={200: list[DeviceOut], **READ_ERRORS})
 def list_devices(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
     site = selectors.site_for_user(request.user, site_id, perm=Perm.DEVICE_MANAGE)
     rows = selectors.devices_for_site(site)
     _audit_read(
-        request, "monitoring.devices.view", site, {"devices": [r["device"].pk for r in rows], "via": "api"}
+        request,
+        AuditAction.MONITORING_DEVICES_VIEW,
+        site,
+        {"devices": [r["device"].pk for r in rows], "via": "api"},
     )
     return [_device_out(r["device"], r["session"].pk if r["session"] else None) for r in rows]
 
@@ -135,20 +152,24 @@ class AttachIn(Schema):
     session: int
 
 
-@router.post("/devices/{device_id}/token", summary="Rotate a device's token")
+@router.post(
+    "/devices/{device_id}/token",
+    response={200: dict[str, Any], **WRITE_ERRORS},
+    summary="Rotate a device's token",
+)
 def rotate_token(request: HttpRequest, device_id: int) -> dict[str, Any]:
     d = _device_for(request, device_id)
     raw = actions.do_rotate_device_token(actor=request.user, device=d)
     return {**_device_out(d), "token": raw}
 
 
-@router.post("/devices/{device_id}/revoke", response=DeviceOut)
+@router.post("/devices/{device_id}/revoke", response={200: DeviceOut, **WRITE_ERRORS})
 def revoke_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
     return _device_out(actions.do_revoke_device(actor=request.user, device=d, reason=payload.reason))
 
 
-@router.post("/devices/{device_id}/attach", response=DeviceOut)
+@router.post("/devices/{device_id}/attach", response={200: DeviceOut, **WRITE_ERRORS})
 def attach_device(request: HttpRequest, device_id: int, payload: AttachIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
     session = DosingSession.objects.filter(pk=payload.session, clinic_id=d.clinic_id).first()
@@ -158,33 +179,39 @@ def attach_device(request: HttpRequest, device_id: int, payload: AttachIn) -> di
     return _device_out(d, att.session_id)
 
 
-@router.post("/devices/{device_id}/detach", response=DeviceOut)
+@router.post("/devices/{device_id}/detach", response={200: DeviceOut, **WRITE_ERRORS})
 def detach_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
     actions.do_detach_device(actor=request.user, device=d, reason=payload.reason)
     return _device_out(d)
 
 
-@router.get("/sites/{site_id}/board", summary="Live board snapshot: sessions, recent vitals, open alerts")
+@router.get(
+    "/sites/{site_id}/board",
+    response={200: dict[str, Any], **READ_ERRORS},
+    summary="Live board snapshot: sessions, recent vitals, open alerts",
+)
 def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
     site = selectors.site_for_user(request.user, site_id)
     snapshot = selectors.board_snapshot(site)
     _audit_read(
         request,
-        "monitoring.board.view",
+        AuditAction.MONITORING_BOARD_VIEW,
         site,
         {"sessions": [s["id"] for s in snapshot["sessions"]], "via": "api"},
     )
     return snapshot
 
 
-@router.get("/sites/{site_id}/alerts")
+@router.get("/sites/{site_id}/alerts", response={200: list[dict[str, Any]], **READ_ERRORS})
 def site_alerts(request: HttpRequest, site_id: int, unacknowledged: bool = False) -> list[dict[str, Any]]:
     site = selectors.site_for_user(request.user, site_id)
     alerts = [
         selectors.alert_dict(a) for a in selectors.alerts_for_site(site, unacknowledged_only=unacknowledged)
     ]
-    _audit_read(request, "monitoring.alerts.view", site, {"alerts": [a["id"] for a in alerts], "via": "api"})
+    _audit_read(
+        request, AuditAction.MONITORING_ALERTS_VIEW, site, {"alerts": [a["id"] for a in alerts], "via": "api"}
+    )
     return alerts
 
 
@@ -193,7 +220,7 @@ class AckIn(Schema):
     note: str = ""
 
 
-@router.post("/alerts/{alert_id}/acknowledge")
+@router.post("/alerts/{alert_id}/acknowledge", response={200: dict[str, Any], **WRITE_ERRORS})
 def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str, Any]:
     alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
     try:
@@ -208,7 +235,7 @@ def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str
     return selectors.alert_dict(a)
 
 
-@router.get("/sessions/{session_id}/sensor-vitals")
+@router.get("/sessions/{session_id}/sensor-vitals", response={200: list[dict[str, Any]], **READ_ERRORS})
 def sensor_vitals(request: HttpRequest, session_id: int, interval: int = 300) -> list[dict[str, Any]]:
     session = DosingSession.objects.filter(pk=session_id).first()
     if session is None:

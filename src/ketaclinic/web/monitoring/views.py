@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Site
 from ketaclinic.web.lib.access import clinic_for_request
@@ -38,7 +39,7 @@ def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
     snapshot = selectors.board_snapshot(site)
     with transaction.atomic():
         record_audit(
-            actor=request.user, action="monitoring.board.view", obj=site, clinic=site.clinic, request=request,
+            actor=request.user, action=AuditAction.MONITORING_BOARD_VIEW, obj=site, clinic=site.clinic, request=request,
             detail={"sessions": [s["id"] for s in snapshot["sessions"]]},
         )  # fmt: skip
     return render(
@@ -112,7 +113,7 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
     rows = selectors.devices_for_site(site)
     with transaction.atomic():
         record_audit(
-            actor=request.user, action="monitoring.devices.view", obj=site, clinic=site.clinic, request=request,
+            actor=request.user, action=AuditAction.MONITORING_DEVICES_VIEW, obj=site, clinic=site.clinic, request=request,
             detail={"devices": [r["device"].pk for r in rows]},
         )  # fmt: skip
     return render(

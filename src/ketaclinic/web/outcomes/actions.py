@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.outcomes.models import CohortSnapshot, ExportJob
 
@@ -42,7 +43,7 @@ def do_recompute_cohort_snapshots(*, clinic: Any, now: dt.datetime | None = None
             )
         record_audit(
             actor=SYSTEM_ACTOR,
-            action="outcomes.recompute",
+            action=AuditAction.OUTCOMES_RECOMPUTE,
             clinic=clinic,
             detail={
                 s.instrument_id: {"n": s.figures["n"], "evaluable": s.figures["evaluable"]} for s in snapshots
@@ -66,9 +67,9 @@ def do_create_export_job(
         )
         record_audit(
             actor=actor,
-            action="fhir.bulk_export.kickoff"
+            action=AuditAction.FHIR_BULK_EXPORT_KICKOFF
             if kind == ExportJob.Kind.FHIR_BULK
-            else "research_extract.kickoff",
+            else AuditAction.RESEARCH_EXTRACT_KICKOFF,
             clinic=clinic,
             detail={"job": str(job.pk), **(params or {})},
         )

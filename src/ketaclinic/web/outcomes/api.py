@@ -18,10 +18,12 @@ from django.utils import timezone
 from ninja import Router
 from ninja.params import P, QueryEx
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Clinic
 from ketaclinic.web.lib.access import access_clinic_by_id, user_clinic_ids
+from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import PermissionDeniedError, ValidationFailed
 from ketaclinic.web.outcomes.exports import FHIR_TYPES, cancel_job, export_dir, start_job
@@ -53,7 +55,7 @@ def _accepted(request: SignedInRequest, job: ExportJob) -> HttpResponse:
     return resp
 
 
-@router.get("/fhir/$export", url_name="outcomes_fhir_export", response={202: None})
+@router.get("/fhir/$export", url_name="outcomes_fhir_export", response={202: None, **READ_ERRORS})
 def fhir_export_kickoff(
     request: SignedInRequest,
     clinic_id: int | None = None,
@@ -97,7 +99,7 @@ def fhir_export_kickoff(
         )
         record_audit(
             actor=request.user,
-            action="fhir.bulk_export.kickoff",
+            action=AuditAction.FHIR_BULK_EXPORT_KICKOFF,
             clinic=clinic,
             request=request,
             detail={"job": str(job.pk), "types": job.params["types"], "since": job.params["since"]},
@@ -106,7 +108,7 @@ def fhir_export_kickoff(
     return _accepted(request, job)
 
 
-@router.post("/research-extract", url_name="outcomes_research_extract", response={202: None})
+@router.post("/research-extract", url_name="outcomes_research_extract", response={202: None, **WRITE_ERRORS})
 def research_extract_kickoff(
     request: SignedInRequest, clinic_id: int | None = None, format: str = "csv"
 ) -> HttpResponse:
@@ -127,7 +129,7 @@ def research_extract_kickoff(
         )
         record_audit(
             actor=request.user,
-            action="research_extract.kickoff",
+            action=AuditAction.RESEARCH_EXTRACT_KICKOFF,
             clinic=clinic,
             request=request,
             detail={"job": str(job.pk), "format": format},
@@ -148,7 +150,9 @@ def _job(request: SignedInRequest, job_id: str) -> ExportJob:
 
 
 @router.get(
-    "/exports/{uuid:job_id}", url_name="outcomes_export_status", response={200: dict[str, Any], 202: None}
+    "/exports/{uuid:job_id}",
+    url_name="outcomes_export_status",
+    response={200: dict[str, Any], 202: None, **READ_ERRORS},
 )
 def export_status(request: SignedInRequest, job_id: str) -> HttpResponse:
     """202 with X-Progress while the export runs; 200 with the manifest when complete; 500 if it failed."""
@@ -180,14 +184,14 @@ def export_status(request: SignedInRequest, job_id: str) -> HttpResponse:
     return HttpResponse(json.dumps(manifest), content_type="application/json")
 
 
-@router.delete("/exports/{uuid:job_id}", response={202: None})
+@router.delete("/exports/{uuid:job_id}", response={202: None, **WRITE_ERRORS})
 def export_cancel(request: SignedInRequest, job_id: str) -> HttpResponse:
     job = _job(request, str(job_id))
     with transaction.atomic():
         cancel_job(job)
         record_audit(
             actor=request.user,
-            action="export.cancel",
+            action=AuditAction.EXPORT_CANCEL,
             clinic=job.clinic,
             request=request,
             detail={"job": str(job.pk)},
@@ -202,7 +206,7 @@ CONTENT_TYPES = {
 }
 
 
-@router.get("/exports/{uuid:job_id}/{name}", url_name="outcomes_export_file")
+@router.get("/exports/{uuid:job_id}/{name}", response=READ_ERRORS, url_name="outcomes_export_file")
 def export_file(request: SignedInRequest, job_id: str, name: str) -> FileResponse:
     """One output file of a complete export; every download is audited."""
     job = _job(request, str(job_id))
@@ -215,9 +219,9 @@ def export_file(request: SignedInRequest, job_id: str, name: str) -> FileRespons
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="fhir.bulk_export.download"
+            action=AuditAction.FHIR_BULK_EXPORT_DOWNLOAD
             if job.kind == ExportJob.Kind.FHIR_BULK
-            else "research_extract.download",
+            else AuditAction.RESEARCH_EXTRACT_DOWNLOAD,
             clinic=job.clinic,
             request=request,
             detail={"job": str(job.pk), "file": name, "count": entry["count"]},

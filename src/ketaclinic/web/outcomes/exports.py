@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.outcomes.models import ExportJob
 
@@ -172,7 +173,7 @@ def run_fhir_export(job: ExportJob, *, progress: Callable[[int, int], None] | No
             )
             record_audit(
                 actor=job.requested_by,
-                action="fhir.bulk_export.complete",
+                action=AuditAction.FHIR_BULK_EXPORT_COMPLETE,
                 clinic=job.clinic,
                 detail={"job": str(job.id), "counts": counts, "patients": total},
             )

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.outcomes import CohortPatient, Score, cohort_instrument_ids, cohort_rules, split_scores
 from ketaclinic.core.outcomes.cohort import exact_total
 from ketaclinic.web.lib.audit import record_audit
@@ -272,7 +273,7 @@ def run_research_export(job: ExportJob, *, progress: Callable[[int, int], None] 
         _set(job, status=ExportJob.Status.COMPLETE, progress=100, completed_at=timezone.now(), output=output)
         record_audit(
             actor=job.requested_by,
-            action="research_extract.complete",
+            action=AuditAction.RESEARCH_EXTRACT_COMPLETE,
             clinic=job.clinic,
             detail={"job": str(job.id), "rows": rows, "subjects": len(subject), "courses": total_courses},
         )

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
@@ -173,7 +174,7 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="outcomes.view",
+            action=AuditAction.OUTCOMES_VIEW,
             clinic=clinic,
             request=request,
             detail={
@@ -214,7 +215,7 @@ def summary_pdf(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="outcomes.summary_pdf",
+            action=AuditAction.OUTCOMES_SUMMARY_PDF,
             clinic=clinic,
             request=request,
             detail={
@@ -234,7 +235,7 @@ def progress_report(request: HttpRequest, patient_id: int) -> HttpResponse:
 
     try:
         patient = access_patient_by_id(
-            request.user, patient_id, request=request, audit_action="outcomes.progress_report"
+            request.user, patient_id, request=request, audit_action=AuditAction.OUTCOMES_PROGRESS_REPORT
         )
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.pain.mme import MmeInputError, load_mme_table, parse_mme_request
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_patient_by_id
@@ -150,7 +151,7 @@ def do_add_opioid_medication(
         )
         record_audit(
             actor=actor,
-            action="pain.opioid_add",
+            action=AuditAction.PAIN_OPIOID_ADD,
             obj=med,
             patient=patient,
             request=request,
@@ -204,7 +205,7 @@ def do_stop_opioid_medication(
         med.save(update_fields=["stopped_on", "stop_reason", "stopped_by"])
         record_audit(
             actor=actor,
-            action="pain.opioid_stop",
+            action=AuditAction.PAIN_OPIOID_STOP,
             obj=med,
             patient=patient,
             request=request,
@@ -254,7 +255,7 @@ def do_change_opioid_dose(
         )
         record_audit(
             actor=actor,
-            action="pain.opioid_dose_change",
+            action=AuditAction.PAIN_OPIOID_DOSE_CHANGE,
             obj=new,
             patient=patient,
             request=request,
@@ -283,7 +284,7 @@ def do_set_overdose_history(
         )
         record_audit(
             actor=actor,
-            action="pain.overdose_history_set",
+            action=AuditAction.PAIN_OVERDOSE_HISTORY_SET,
             obj=row,
             patient=patient,
             request=request,
@@ -309,7 +310,7 @@ def do_record_naloxone_offer(
             recorded_by=actor,
         )
         record_audit(
-            actor=actor, action="pain.naloxone_offer", obj=offer, patient=patient, request=request,
+            actor=actor, action=AuditAction.PAIN_NALOXONE_OFFER, obj=offer, patient=patient, request=request,
             detail={"outcome": outcome},
         )  # fmt: skip
     return offer
@@ -353,7 +354,7 @@ def do_set_pain_indication(
         )
         record_audit(
             actor=actor,
-            action="pain.indication_set",
+            action=AuditAction.PAIN_INDICATION_SET,
             obj=row,
             patient=patient,
             request=request,
@@ -417,7 +418,7 @@ def do_record_last_opioid_dose(
         )
         record_audit(
             actor=actor,
-            action="pain.last_opioid_dose",
+            action=AuditAction.PAIN_LAST_OPIOID_DOSE,
             obj=row,
             patient=patient,
             request=request,

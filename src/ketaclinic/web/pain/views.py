@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import load_instrument
 from ketaclinic.core.pain.mme import format_number, load_mme_table
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
@@ -419,7 +420,7 @@ def clinic_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     record_audit(
         actor=request.user,
-        action="pain.cohort_view",
+        action=AuditAction.PAIN_COHORT_VIEW,
         clinic=clinic,
         request=request,
         detail={"patients": len(rows), "page": page.number},

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
@@ -95,7 +96,11 @@ def do_create_session_link(
             created_at=timezone.now(),
         )
         record_audit(
-            actor=actor, action="patientprep.link_create", obj=link, patient=patient, request=request
+            actor=actor,
+            action=AuditAction.PATIENTPREP_LINK_CREATE,
+            obj=link,
+            patient=patient,
+            request=request,
         )
     return link, link_url(link)
 
@@ -132,7 +137,7 @@ def do_confirm_attendance(
         link.save(update_fields=["attendance", "attendance_at", "escort_name"])
         record_audit(
             actor=PATIENT_ACTOR,
-            action="patientprep.attendance",
+            action=AuditAction.PATIENTPREP_ATTENDANCE,
             obj=link,
             patient=link.patient,
             request=request,
@@ -167,7 +172,7 @@ def do_submit_reflection(
         reflection = SessionReflection.objects.create(link=link, answers=clean, submitted_at=timezone.now())
         record_audit(
             actor=PATIENT_ACTOR,
-            action="patientprep.reflection",
+            action=AuditAction.PATIENTPREP_REFLECTION,
             obj=reflection,
             patient=link.patient,
             request=request,
@@ -188,6 +193,10 @@ def do_revoke_session_link(*, actor: Any, link_id: int, request: HttpRequest | N
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
         record_audit(
-            actor=actor, action="patientprep.link_revoke", obj=link, patient=patient, request=request
+            actor=actor,
+            action=AuditAction.PATIENTPREP_LINK_REVOKE,
+            obj=link,
+            patient=patient,
+            request=request,
         )
     return link

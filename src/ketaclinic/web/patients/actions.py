@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.lib.access import access_patient_by_id
@@ -157,7 +158,7 @@ def do_create_patient(
         _write_version(patient, actor=actor, changed=sorted(cleaned))
         record_audit(
             actor=actor,
-            action="patient.create",
+            action=AuditAction.PATIENT_CREATE,
             obj=patient,
             request=request,
             detail={"fields": sorted(cleaned)},
@@ -173,7 +174,7 @@ def do_create_patient(
             )
             record_audit(
                 actor=actor,
-                action="patient.weight_record",
+                action=AuditAction.PATIENT_WEIGHT_RECORD,
                 obj=row,
                 patient=patient,
                 request=request,
@@ -204,7 +205,7 @@ def do_update_patient(
         _write_version(patient, actor=actor, changed=changed)
         record_audit(
             actor=actor,
-            action="patient.update",
+            action=AuditAction.PATIENT_UPDATE,
             obj=patient,
             request=request,
             detail={"changes": {k: [before[k], after[k]] for k in changed}, "version": patient.version},
@@ -258,7 +259,7 @@ def do_record_weight(
         )
         record_audit(
             actor=actor,
-            action="patient.weight_record",
+            action=AuditAction.PATIENT_WEIGHT_RECORD,
             obj=row,
             patient=patient,
             request=request,
@@ -288,7 +289,7 @@ def do_add_care_team_member(
         if created:
             record_audit(
                 actor=actor,
-                action="patient.care_team_add",
+                action=AuditAction.PATIENT_CARE_TEAM_ADD,
                 obj=row,
                 patient=patient,
                 request=request,

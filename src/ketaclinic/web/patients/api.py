@@ -11,23 +11,15 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, user_clinic_ids
+from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.patients import actions, selectors
 
 router = Router(tags=["patients"])
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    fields: dict[str, list[str]]
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 class PatientOut(Schema):
@@ -112,10 +104,7 @@ class VersionOut(Schema):
         return obj.changed_by.username if obj.changed_by else None
 
 
-ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
-
-
-@router.get("/", response={200: list[PatientOut], **ERRORS})
+@router.get("/", response={200: list[PatientOut], **READ_ERRORS})
 def list_patients(
     request: HttpRequest, q: str = "", clinic_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> Any:
@@ -127,7 +116,7 @@ def list_patients(
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="patient.search",
+            action=AuditAction.PATIENT_SEARCH,
             clinic=clinic,
             request=request,
             detail={"query": q[:100], "results": len(rows), "via": "api"},
@@ -144,7 +133,7 @@ def _clinic_for_create(request: HttpRequest, clinic_id: int | None) -> Any:
     return access_clinic_by_id(request.user, clinic_id)
 
 
-@router.post("/", response={201: PatientOut, **ERRORS})
+@router.post("/", response={201: PatientOut, **WRITE_ERRORS})
 def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
     data = payload.dict()
     clinic = _clinic_for_create(request, data.pop("clinic_id"))
@@ -153,12 +142,12 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
     )
 
 
-@router.get("/{patient_id}", response={200: PatientOut, **ERRORS})
+@router.get("/{patient_id}", response={200: PatientOut, **READ_ERRORS})
 def get_patient(request: HttpRequest, patient_id: int) -> Any:
     return access_patient_by_id(request.user, patient_id, perm=Perm.PATIENT_VIEW, request=request)
 
 
-@router.patch("/{patient_id}", response={200: PatientOut, **ERRORS})
+@router.patch("/{patient_id}", response={200: PatientOut, **WRITE_ERRORS})
 def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> Any:
     values = payload.dict(exclude_unset=True)
     return actions.do_update_patient(
@@ -166,19 +155,19 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
     )
 
 
-@router.get("/{patient_id}/history", response={200: list[VersionOut], **ERRORS})
+@router.get("/{patient_id}/history", response={200: list[VersionOut], **READ_ERRORS})
 def patient_history(request: HttpRequest, patient_id: int) -> Any:
     patient = access_patient_by_id(request.user, patient_id, perm=Perm.PATIENT_VIEW, request=request)
     return list(patient.versions.select_related("changed_by").order_by("version"))
 
 
-@router.get("/{patient_id}/weights", response={200: list[WeightOut], **ERRORS})
+@router.get("/{patient_id}/weights", response={200: list[WeightOut], **READ_ERRORS})
 def list_weights(request: HttpRequest, patient_id: int) -> Any:
     patient = access_patient_by_id(request.user, patient_id, request=request)
     return list(patient.weights.all())
 
 
-@router.post("/{patient_id}/weights", response={201: WeightOut, **ERRORS})
+@router.post("/{patient_id}/weights", response={201: WeightOut, **WRITE_ERRORS})
 def add_weight(request: HttpRequest, patient_id: int, payload: WeightIn) -> Any:
     return Status(
         201,
@@ -192,9 +181,9 @@ def add_weight(request: HttpRequest, patient_id: int, payload: WeightIn) -> Any:
     )
 
 
-@router.get("/{patient_id}/fhir", response={200: dict[str, Any], **ERRORS}, summary="FHIR R4 Patient")
+@router.get("/{patient_id}/fhir", response={200: dict[str, Any], **READ_ERRORS}, summary="FHIR R4 Patient")
 def patient_fhir(request: HttpRequest, patient_id: int) -> Any:
     patient = access_patient_by_id(
-        request.user, patient_id, request=request, audit_action="patient.export_fhir"
+        request.user, patient_id, request=request, audit_action=AuditAction.PATIENT_EXPORT_FHIR
     )
     return HttpResponse(json.dumps(selectors.patient_fhir(patient)), content_type="application/fhir+json")

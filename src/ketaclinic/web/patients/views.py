@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
@@ -39,7 +40,7 @@ def load_patient(
             patient_id,
             perm=perm,
             request=request,
-            audit_action="patient.view" if audit else None,
+            audit_action=AuditAction.PATIENT_VIEW if audit else None,
         )
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc
@@ -81,7 +82,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         with transaction.atomic():
             record_audit(
                 actor=request.user,
-                action="patient.search",
+                action=AuditAction.PATIENT_SEARCH,
                 clinic=clinic,
                 request=request,
                 detail={"query": query[:100], "results": page.paginator.count},
@@ -269,7 +270,7 @@ def history(request: HttpRequest, patient_id: int) -> HttpResponse:
 def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, audit=False)
     with transaction.atomic():
-        record_audit(actor=request.user, action="patient.export_fhir", obj=patient, request=request)
+        record_audit(actor=request.user, action=AuditAction.PATIENT_EXPORT_FHIR, obj=patient, request=request)
     response = JsonResponse(selectors.patient_fhir(patient), json_dumps_params={"indent": 2})
     response["Content-Type"] = "application/fhir+json"
     response["Content-Disposition"] = f'attachment; filename="patient-{patient.pk}.json"'

@@ -8,9 +8,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening import actions, selectors
 from ketaclinic.web.screening.models import ScreeningRun
@@ -40,7 +42,7 @@ def run_json(run: ScreeningRun) -> dict[str, Any]:
     }
 
 
-@router.post("/patients/{patient_id}/import", response={201: dict[str, Any]})
+@router.post("/patients/{patient_id}/import", response={201: dict[str, Any], **WRITE_ERRORS})
 def import_bundle(request: HttpRequest, patient_id: int) -> Status[dict[str, Any]]:
     """Body: the FHIR R4 Bundle itself (application/json or application/fhir+json)."""
     # Access first (404/403 before anything is read from the body), then the size and depth limits, then parse.
@@ -55,9 +57,11 @@ def import_bundle(request: HttpRequest, patient_id: int) -> Status[dict[str, Any
     return Status(201, run_json(run))
 
 
-@router.get("/patients/{patient_id}/result", response=dict[str, Any])
+@router.get("/patients/{patient_id}/result", response={200: dict[str, Any], **READ_ERRORS})
 def latest_result(request: HttpRequest, patient_id: int) -> dict[str, Any]:
-    patient = access_patient_by_id(request.user, patient_id, request=request, audit_action="screening.view")
+    patient = access_patient_by_id(
+        request.user, patient_id, request=request, audit_action=AuditAction.SCREENING_VIEW
+    )
     run = selectors.screening_latest(patient)
     return {"result": run_json(run) if run else None}
 
@@ -68,7 +72,7 @@ class ReviewIn(Schema):
     reason: str
 
 
-@router.post("/patients/{patient_id}/reviews", response={201: dict[str, Any]})
+@router.post("/patients/{patient_id}/reviews", response={201: dict[str, Any], **WRITE_ERRORS})
 def review(request: HttpRequest, patient_id: int, payload: ReviewIn) -> Status[dict[str, Any]]:
     r = actions.do_review_finding(
         actor=request.user,
@@ -81,7 +85,9 @@ def review(request: HttpRequest, patient_id: int, payload: ReviewIn) -> Status[d
     return Status(201, {"id": r.pk, "kind": r.kind, "effective": r.effective})
 
 
-@router.post("/patients/{patient_id}/reviews/{review_id}/cosign", response=dict[str, Any])
+@router.post(
+    "/patients/{patient_id}/reviews/{review_id}/cosign", response={200: dict[str, Any], **WRITE_ERRORS}
+)
 def cosign(request: HttpRequest, patient_id: int, review_id: int) -> dict[str, Any]:
     r = actions.do_cosign_override(
         actor=request.user, patient_id=patient_id, review_id=review_id, request=request
@@ -96,7 +102,7 @@ class ConsentIn(Schema):
     patient_acknowledged_off_label: bool = False
 
 
-@router.post("/patients/{patient_id}/consents", response={201: dict[str, Any]})
+@router.post("/patients/{patient_id}/consents", response={201: dict[str, Any], **WRITE_ERRORS})
 def consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status[dict[str, Any]]:
     c = actions.do_record_consent(
         actor=request.user, patient_id=patient_id, request=request, **payload.dict()

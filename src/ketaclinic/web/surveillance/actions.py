@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.validate import require_valid
 from ketaclinic.core.surveillance import (
     ALERT_CODES,
@@ -106,7 +107,7 @@ def do_record_lab_result(
         lab = _store_lab(actor=actor, patient=patient, fact=fact, source=LabResult.Source.STAFF)
         record_audit(
             actor=actor,
-            action="lab_result.record",
+            action=AuditAction.LAB_RESULT_RECORD,
             obj=lab,
             patient=patient,
             request=request,
@@ -139,7 +140,7 @@ def do_import_lab_bundle(*, actor: Any, patient_id: int, bundle: Any, request: A
         ]
         record_audit(
             actor=actor,
-            action="lab_result.import",
+            action=AuditAction.LAB_RESULT_IMPORT,
             obj=patient,
             request=request,
             detail={"results": [lab.pk for lab in labs]},
@@ -186,7 +187,7 @@ def do_record_surveillance_decision(
         )
         record_audit(
             actor=actor,
-            action="surveillance_decision.record",
+            action=AuditAction.SURVEILLANCE_DECISION_RECORD,
             obj=d,
             patient=patient,
             request=request,
@@ -223,7 +224,7 @@ def do_set_surveillance_settings(
         row.save()
         record_audit(
             actor=actor,
-            action="surveillance_settings.update",
+            action=AuditAction.SURVEILLANCE_SETTINGS_UPDATE,
             obj=row,
             clinic=clinic,
             request=request,
@@ -258,7 +259,7 @@ def create_followups(
         )
         record_audit(
             actor=actor,
-            action="safety_followup.create",
+            action=AuditAction.SAFETY_FOLLOWUP_CREATE,
             obj=fu,
             patient=course.patient,
             request=request,
@@ -292,7 +293,7 @@ def do_close_followup_task(*, actor: Any, followup_id: int, note: Any, request: 
         fu.save(update_fields=["task_closed_at", "task_closed_by", "task_note"])
         record_audit(
             actor=actor,
-            action="safety_followup.close_task",
+            action=AuditAction.SAFETY_FOLLOWUP_CLOSE_TASK,
             obj=fu,
             patient=patient,
             request=request,

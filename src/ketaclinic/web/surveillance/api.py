@@ -9,7 +9,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Body, Router, Schema, Status
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.surveillance import actions, selectors
 
 router = Router(tags=["surveillance"])
@@ -28,11 +30,11 @@ def _lab_json(lab: Any) -> dict[str, Any]:
     return {"id": lab.pk, "loinc": lab.loinc, "observation": lab.fhir_observation}
 
 
-@router.get("/patients/{patient_id}", response=dict[str, Any])
+@router.get("/patients/{patient_id}", response={200: dict[str, Any], **READ_ERRORS})
 def patient_surveillance(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     """Exposure and findings as the command prints them, plus which alerts still await a decision."""
     patient = access_patient_by_id(
-        request.user, patient_id, request=request, audit_action="surveillance.view"
+        request.user, patient_id, request=request, audit_action=AuditAction.SURVEILLANCE_VIEW
     )
     ev = selectors.evaluate_patient(patient)
     out = ev.result.to_dict()
@@ -49,7 +51,7 @@ def patient_surveillance(request: HttpRequest, patient_id: int) -> dict[str, Any
     return out
 
 
-@router.post("/patients/{patient_id}/labs", response={201: dict[str, Any]})
+@router.post("/patients/{patient_id}/labs", response={201: dict[str, Any], **WRITE_ERRORS})
 def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status[dict[str, Any]]:
     lab = actions.do_record_lab_result(
         actor=request.user,
@@ -65,7 +67,7 @@ def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status[
     return Status(201, _lab_json(lab))
 
 
-@router.post("/patients/{patient_id}/labs/bundle", response={201: dict[str, Any]})
+@router.post("/patients/{patient_id}/labs/bundle", response={201: dict[str, Any], **WRITE_ERRORS})
 def import_labs(
     request: HttpRequest, patient_id: int, payload: Body[dict[str, Any]]
 ) -> Status[dict[str, Any]]:

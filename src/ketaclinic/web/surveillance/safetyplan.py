@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.safetyplan import SAFETY_PLAN_SECTIONS, SafetyPlanFacts, safety_plan_resource
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id
@@ -31,7 +32,7 @@ def open_safety_plan_task(alert: Any, *, actor: Any, request: Any = None) -> Saf
     )
     record_audit(
         actor=actor if actor is not None else "remote-patient",
-        action="safety_plan.open",
+        action=AuditAction.SAFETY_PLAN_OPEN,
         obj=plan,
         patient=alert.patient,
         request=request,
@@ -75,7 +76,7 @@ def do_complete_safety_plan(
         plan.save(update_fields=[*FIELDS, "completed_at", "completed_by"])
         record_audit(
             actor=actor,
-            action="safety_plan.complete",
+            action=AuditAction.SAFETY_PLAN_COMPLETE,
             obj=plan,
             patient=patient,
             request=request,

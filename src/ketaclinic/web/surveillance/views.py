@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.safetyplan import SAFETY_PLAN_SECTIONS
 from ketaclinic.core.surveillance import ALERT_CODES, ITEM_CODES, default_settings, lab_tests
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
@@ -321,7 +322,9 @@ def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
     safety plans (CarePlan)."""
     patient = load_patient(request, patient_id, audit=False)
     with transaction.atomic():
-        record_audit(actor=request.user, action="surveillance.export_fhir", obj=patient, request=request)
+        record_audit(
+            actor=request.user, action=AuditAction.SURVEILLANCE_EXPORT_FHIR, obj=patient, request=request
+        )
     entries: list[dict[str, Any]] = [
         {"fullUrl": f"urn:ketaclinic:lab:{lab.pk}", "resource": lab.fhir_observation}
         for lab in selectors.labs_for_patient(patient).order_by("taken_at", "pk")
@@ -360,7 +363,7 @@ def clinic_page(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="surveillance.watchlist_view",
+            action=AuditAction.SURVEILLANCE_WATCHLIST_VIEW,
             clinic=clinic,
             request=request,
             detail={"patients": [p.pk for p, _ in page], "tasks": [fu.patient_id for fu in tasks]},

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.patients.views import load_patient
@@ -44,7 +45,11 @@ def print_plan(request: HttpRequest, patient_id: int, plan_id: int) -> HttpRespo
         raise NotFoundError("no such safety plan")
     with transaction.atomic():
         record_audit(
-            actor=request.user, action="safety_plan.print", obj=plan, patient=patient, request=request
+            actor=request.user,
+            action=AuditAction.SAFETY_PLAN_PRINT,
+            obj=plan,
+            patient=patient,
+            request=request,
         )
     return render(
         request,

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.telehealth import VisitError, evaluate, parse_policy
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.jurisdictions import JURISDICTIONS
@@ -155,7 +156,7 @@ def do_schedule_visit(
         )
         record_audit(
             actor=actor,
-            action="telehealth.visit_schedule",
+            action=AuditAction.TELEHEALTH_VISIT_SCHEDULE,
             obj=visit,
             patient=patient,
             request=request,
@@ -196,7 +197,9 @@ def do_close_visit(
         visit.save(update_fields=["status", "closed_at", "closed_by", "cancel_reason"])
         record_audit(
             actor=actor,
-            action="telehealth.visit_complete" if completed else "telehealth.visit_cancel",
+            action=AuditAction.TELEHEALTH_VISIT_COMPLETE
+            if completed
+            else AuditAction.TELEHEALTH_VISIT_CANCEL,
             obj=visit,
             patient=visit.patient,
             request=request,
@@ -225,7 +228,7 @@ def do_record_telehealth_consent(
         )
         record_audit(
             actor=actor,
-            action="telehealth.consent_record",
+            action=AuditAction.TELEHEALTH_CONSENT_RECORD,
             obj=consent,
             patient=patient,
             request=request,
@@ -253,7 +256,11 @@ def do_withdraw_telehealth_consent(
         consent.withdrawn_by = actor
         consent.save(update_fields=["withdrawn_at", "withdrawn_by"])
         record_audit(
-            actor=actor, action="telehealth.consent_withdraw", obj=consent, patient=patient, request=request
+            actor=actor,
+            action=AuditAction.TELEHEALTH_CONSENT_WITHDRAW,
+            obj=consent,
+            patient=patient,
+            request=request,
         )
     return consent
 
@@ -274,7 +281,7 @@ def do_set_telehealth_policy(
         )
         record_audit(
             actor=actor,
-            action="telehealth.policy_set",
+            action=AuditAction.TELEHEALTH_POLICY_SET,
             obj=row,
             clinic=clinic,
             request=request,
@@ -325,7 +332,7 @@ def do_record_clinician_licence(
         )
         record_audit(
             actor=actor,
-            action="telehealth.licence_record",
+            action=AuditAction.TELEHEALTH_LICENCE_RECORD,
             obj=lic,
             clinic=clinic,
             request=request,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.lib.access import access_patient_by_id, access_psychotherapy_note_by_id
 from ketaclinic.web.lib.audit import record_audit
@@ -137,7 +138,7 @@ def do_record_therapy_session(
         )
         record_audit(
             actor=actor,
-            action="therapy.session_record",
+            action=AuditAction.THERAPY_SESSION_RECORD,
             obj=session,
             patient=patient,
             request=request,
@@ -152,7 +153,11 @@ def do_record_therapy_session(
                 session=session, patient=patient, author=actor, text=note_text.strip(), created_at=now
             )
             record_audit(
-                actor=actor, action="therapy.note_create", obj=note, patient=patient, request=request
+                actor=actor,
+                action=AuditAction.THERAPY_NOTE_CREATE,
+                obj=note,
+                patient=patient,
+                request=request,
             )
     return session
 
@@ -179,7 +184,7 @@ def do_share_psychotherapy_note(
         )
         record_audit(
             actor=actor,
-            action="therapy.note_share",
+            action=AuditAction.THERAPY_NOTE_SHARE,
             obj=note,
             patient=note.patient,
             request=request,
@@ -232,7 +237,7 @@ def do_record_notes_authorisation(
         )
         record_audit(
             actor=actor,
-            action="therapy.notes_authorisation_record",
+            action=AuditAction.THERAPY_NOTES_AUTHORISATION_RECORD,
             obj=auth,
             patient=patient,
             request=request,
@@ -258,7 +263,7 @@ def do_revoke_notes_authorisation(
         auth.save(update_fields=["revoked_at"])
         record_audit(
             actor=actor,
-            action="therapy.notes_authorisation_revoke",
+            action=AuditAction.THERAPY_NOTES_AUTHORISATION_REVOKE,
             obj=auth,
             patient=patient,
             request=request,
@@ -280,7 +285,7 @@ def do_set_integration_window(
         )
         record_audit(
             actor=actor,
-            action="therapy.settings_set",
+            action=AuditAction.THERAPY_SETTINGS_SET,
             obj=row,
             clinic=clinic,
             request=request,

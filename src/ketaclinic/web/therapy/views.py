@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_psychotherapy_note_by_id
 from ketaclinic.web.lib.audit import record_audit
@@ -257,7 +258,7 @@ def export(request: HttpRequest, patient_id: int) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="therapy.export",
+            action=AuditAction.THERAPY_EXPORT,
             obj=patient,
             request=request,
             detail={"resources": len(bundle["entry"]), "psychotherapy_notes": notes},

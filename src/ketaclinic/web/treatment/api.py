@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.errors import NotFoundError
 from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, VitalSign
@@ -51,7 +52,7 @@ def _load(request: HttpRequest, session_id: int) -> DosingSession:
     return s
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", response={200: dict[str, Any], **READ_ERRORS})
 def get_session(request: HttpRequest, session_id: int) -> dict[str, Any]:
     s = _load(request, session_id)
     d = selectors.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
@@ -78,12 +79,12 @@ def get_session(request: HttpRequest, session_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/sessions/{session_id}/vitals")
+@router.get("/sessions/{session_id}/vitals", response={200: list[dict[str, Any]], **READ_ERRORS})
 def list_vitals(request: HttpRequest, session_id: int) -> list[dict[str, Any]]:
     return [_vital(v) for v in _load(request, session_id).vitals.all()]
 
 
-@router.post("/sessions/{session_id}/vitals")
+@router.post("/sessions/{session_id}/vitals", response={200: dict[str, Any], **WRITE_ERRORS})
 def post_vitals(request: HttpRequest, session_id: int, payload: VitalsIn) -> dict[str, Any]:
     data = payload.dict()
     taken = data.pop("taken_at")
@@ -99,7 +100,7 @@ def post_vitals(request: HttpRequest, session_id: int, payload: VitalsIn) -> dic
     }
 
 
-@router.get("/sessions/{session_id}/fhir")
+@router.get("/sessions/{session_id}/fhir", response={200: dict[str, Any], **READ_ERRORS})
 def session_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
     """The session as a FHIR R4 collection Bundle: Encounter, MedicationRequest, MedicationAdministration,
     vital-sign Observations (LOINC) and AdverseEvent; validated before it is returned."""
@@ -108,7 +109,7 @@ def session_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
     return session_fhir_bundle(_load(request, session_id))
 
 
-@router.get("/sessions/{session_id}/vitals/fhir")
+@router.get("/sessions/{session_id}/vitals/fhir", response={200: dict[str, Any], **READ_ERRORS})
 def vitals_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
     """The session's vital signs as FHIR vital-signs Observations in a collection Bundle."""
     from ketaclinic.web.treatment.fhir import vitals_fhir_bundle

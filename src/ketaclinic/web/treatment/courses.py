@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
@@ -68,7 +69,7 @@ def do_end_course(
         course.save(update_fields=["status", "ended_at", "end_reason"])
         record_audit(
             actor=actor,
-            action="course.end",
+            action=AuditAction.COURSE_END,
             obj=course,
             patient=patient,
             request=request,

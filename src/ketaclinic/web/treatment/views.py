@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
@@ -451,7 +452,7 @@ def rems_dashboard(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="rems.dashboard.view",
+            action=AuditAction.REMS_DASHBOARD_VIEW,
             clinic=clinic,
             request=request,
             detail={"forms": [f.pk for f in forms]},
@@ -469,7 +470,7 @@ def rems_pdf(request: HttpRequest, form_id: int) -> HttpResponse:
     if form is None:
         raise Http404
     access_patient_by_id(
-        request.user, form.session.patient_id, request=request, audit_action="rems_form.export"
+        request.user, form.session.patient_id, request=request, audit_action=AuditAction.REMS_FORM_EXPORT
     )
     resp = HttpResponse(render_rems_pdf(form), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="rems-form-session-{form.session_id}.pdf"'
@@ -502,7 +503,7 @@ def board(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         record_audit(
             actor=request.user,
-            action="treatment.board.view",
+            action=AuditAction.TREATMENT_BOARD_VIEW,
             clinic=clinic,
             request=request,
             detail={"sessions": [x.pk for x in sessions]},

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.assessments.models import (
     SuicideAlert,
@@ -44,7 +45,7 @@ def do_acknowledge_alert(
         alert.save(update_fields=["acknowledged_at", "acknowledged_by", "action", "note"])
         record_audit(
             actor=actor,
-            action="suicide_alert.acknowledge",
+            action=AuditAction.SUICIDE_ALERT_ACKNOWLEDGE,
             obj=alert,
             patient=patient,
             request=request,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import (
     Instrument,
     load_instrument,
@@ -125,7 +126,7 @@ def do_create_remote_link(
         )
         record_audit(
             actor=actor,
-            action="remote_link.create",
+            action=AuditAction.REMOTE_LINK_CREATE,
             obj=link,
             patient=patient,
             request=request,
@@ -150,7 +151,11 @@ def do_revoke_remote_link(*, actor: Any, link_id: int, request: Any = None) -> R
         link.revoked_by = actor
         link.save(update_fields=["revoked_at", "revoked_by"])
         record_audit(
-            actor=actor, action="remote_link.revoke", obj=link, patient=link.patient, request=request
+            actor=actor,
+            action=AuditAction.REMOTE_LINK_REVOKE,
+            obj=link,
+            patient=link.patient,
+            request=request,
         )
     return link
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.questionnaire import build_questionnaire_response, build_score_observation
 from ketaclinic.core.instruments import (
     Instrument,
@@ -93,7 +94,7 @@ def _after_store(a: Assessment, defn: Instrument, result: ScoreResult, *, actor:
     patient = a.patient
     record_audit(
         actor=actor if actor is not None else "remote-patient",
-        action="assessment.create",
+        action=AuditAction.ASSESSMENT_CREATE,
         obj=a,
         patient=patient,
         request=request,
@@ -121,7 +122,7 @@ def _after_store(a: Assessment, defn: Instrument, result: ScoreResult, *, actor:
         )
         record_audit(
             actor=actor if actor is not None else "remote-patient",
-            action="suicide_alert.raise",
+            action=AuditAction.SUICIDE_ALERT_RAISE,
             obj=alert,
             patient=patient,
             request=request,

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import (
     load_instrument,
 )
@@ -77,7 +78,7 @@ def do_create_schedule(
         )
         record_audit(
             actor=actor,
-            action="remote_schedule.create",
+            action=AuditAction.REMOTE_SCHEDULE_CREATE,
             obj=sched,
             patient=patient,
             request=request,
@@ -99,7 +100,11 @@ def do_deactivate_schedule(*, actor: Any, schedule_id: int, request: Any = None)
         sched.active = False
         sched.save(update_fields=["active"])
         record_audit(
-            actor=actor, action="remote_schedule.stop", obj=sched, patient=sched.patient, request=request
+            actor=actor,
+            action=AuditAction.REMOTE_SCHEDULE_STOP,
+            obj=sched,
+            patient=sched.patient,
+            request=request,
         )
     return sched
 
@@ -126,7 +131,7 @@ def do_schedule_post_dose_links(*, patient: Any, dose_time: dt.datetime, actor: 
             )
             record_audit(
                 actor=actor if actor is not None else "scheduler",
-                action="remote_link.create",
+                action=AuditAction.REMOTE_LINK_CREATE,
                 obj=link,
                 patient=patient,
                 detail={"schedule": sched.pk, "dose_time": dose_time.isoformat(), "instrument": defn.id},
@@ -177,7 +182,7 @@ def materialise_due_links(*, now: dt.datetime | None = None) -> list[RemoteLink]
             sched.save(update_fields=["next_due_at"])
             record_audit(
                 actor="scheduler",
-                action="remote_link.create",
+                action=AuditAction.REMOTE_LINK_CREATE,
                 obj=link,
                 patient=sched.patient,
                 detail={

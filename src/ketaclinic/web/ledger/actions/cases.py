@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.ledger import (
     EntryType,
     jurisdiction,
@@ -98,7 +99,7 @@ def do_report_theft_loss(
             CaseDeadline.objects.create(case=theft, code=d.code, label=d.label, due_on=d.due, source=d.source)
         record_audit(
             actor=actor,
-            action="ledger.case.open",
+            action=AuditAction.LEDGER_CASE_OPEN,
             obj=theft,
             clinic=clinic,
             request=request,
@@ -133,7 +134,7 @@ def _close_case(actor: Any, case: Case, entry: LedgerEntry | None, resolution: s
     locked.save(update_fields=["status", "resolution", "resolved_by", "resolved_at", "resolving_entry"])
     record_audit(
         actor=actor,
-        action="ledger.case.resolve",
+        action=AuditAction.LEDGER_CASE_RESOLVE,
         obj=locked,
         clinic=locked.clinic,
         request=request,
@@ -168,7 +169,7 @@ def do_complete_deadline(
         locked.save(update_fields=["completed_at", "completed_by", "reference"])
         record_audit(
             actor=actor,
-            action="ledger.deadline.complete",
+            action=AuditAction.LEDGER_DEADLINE_COMPLETE,
             obj=locked,
             clinic=locked.case.clinic,
             request=request,

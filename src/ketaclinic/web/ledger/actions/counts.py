@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.ledger import (
     EntryType,
     reconcile_count,
@@ -109,7 +110,7 @@ def do_record_count(
             )
             record_audit(
                 actor=actor,
-                action="ledger.case.open",
+                action=AuditAction.LEDGER_CASE_OPEN,
                 obj=case,
                 clinic=clinic,
                 request=request,

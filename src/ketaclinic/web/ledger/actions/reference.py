@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger.actions.common import _quantity, _require_mover
 from ketaclinic.web.ledger.models import (
@@ -75,7 +76,9 @@ def do_create_product(
             container_size=size,
             container_label=container_label.strip() or "vial",
         )
-        record_audit(actor=actor, action="ledger.product.create", obj=product, clinic=clinic, request=request)
+        record_audit(
+            actor=actor, action=AuditAction.LEDGER_PRODUCT_CREATE, obj=product, clinic=clinic, request=request
+        )
     return product
 
 
@@ -120,7 +123,11 @@ def do_create_supplier(
             registration_expires_on=registration_expires_on,
         )
         record_audit(
-            actor=actor, action="ledger.supplier.create", obj=supplier, clinic=clinic, request=request
+            actor=actor,
+            action=AuditAction.LEDGER_SUPPLIER_CREATE,
+            obj=supplier,
+            clinic=clinic,
+            request=request,
         )
     return supplier
 
@@ -134,6 +141,10 @@ def do_create_location(*, actor: Any, site: Site, name: str, request: Any = None
             raise ValidationFailed({"name": ["this site already has a location with this name"]})
         loc = StorageLocation.objects.create(site=site, name=name.strip())
         record_audit(
-            actor=actor, action="ledger.location.create", obj=loc, clinic=site.clinic, request=request
+            actor=actor,
+            action=AuditAction.LEDGER_LOCATION_CREATE,
+            obj=loc,
+            clinic=site.clinic,
+            request=request,
         )
     return loc

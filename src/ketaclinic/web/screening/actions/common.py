@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.intake import BundleError, parse_bundle
 from ketaclinic.core.screening import screen
 from ketaclinic.core.terminology import LOINC, UCUM
@@ -86,7 +87,7 @@ def _rerun(
     )
     record_audit(
         actor=actor,
-        action="screening.run",
+        action=AuditAction.SCREENING_RUN,
         obj=run,
         patient=patient,
         request=request,
@@ -150,7 +151,7 @@ def _save_item(
     )
     record_audit(
         actor=actor,
-        action="screening.intake_add",
+        action=AuditAction.SCREENING_INTAKE_ADD,
         obj=item,
         patient=patient,
         request=request,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
@@ -114,7 +115,7 @@ def do_record_consent(
         )
         record_audit(
             actor=actor,
-            action="screening.consent_record",
+            action=AuditAction.SCREENING_CONSENT_RECORD,
             obj=consent,
             patient=patient,
             request=request,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.intake import BundleError, parse_bundle
 from ketaclinic.core.screening import ROUTES
 from ketaclinic.core.terminology import ICD10CM, RXNORM, SNOMED, icd10cm_normalize
@@ -194,7 +195,7 @@ def do_retract_intake_item(
         item.save(update_fields=["retracted_at", "retracted_by", "retraction_reason"])
         record_audit(
             actor=actor,
-            action="screening.intake_retract",
+            action=AuditAction.SCREENING_INTAKE_RETRACT,
             obj=item,
             patient=patient,
             request=request,
@@ -247,7 +248,7 @@ def do_import_bundle(
                 count += 1
         record_audit(
             actor=actor,
-            action="screening.import",
+            action=AuditAction.SCREENING_IMPORT,
             patient=patient,
             request=request,
             detail={"resources": count, "problems": [str(p) for p in intake.problems]},

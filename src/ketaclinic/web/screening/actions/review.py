@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
@@ -68,7 +69,7 @@ def do_review_finding(
         )
         record_audit(
             actor=actor,
-            action="screening.override_propose" if absolute else "screening.clear",
+            action=AuditAction.SCREENING_OVERRIDE_PROPOSE if absolute else AuditAction.SCREENING_CLEAR,
             obj=review,
             patient=patient,
             request=request,
@@ -98,7 +99,7 @@ def do_cosign_override(
         review.save(update_fields=["cosigned_by", "cosigned_at"])
         record_audit(
             actor=actor,
-            action="screening.override_cosign",
+            action=AuditAction.SCREENING_OVERRIDE_COSIGN,
             obj=review,
             patient=patient,
             request=request,

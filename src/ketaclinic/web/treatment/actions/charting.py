@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.protocols.monitoring import (
     VitalAlert,
     evaluate_sedation,
@@ -214,7 +215,7 @@ def do_record_vitals(
         vs, alerts = record_vitals_in(session, actor=actor, taken_at=when, values=clean)
         record_audit(
             actor=actor,
-            action="vitals.record",
+            action=AuditAction.VITALS_RECORD,
             obj=vs,
             patient=session.patient,
             request=request,
@@ -253,7 +254,7 @@ def do_record_scale(
         notify_group(clinic_group(session.clinic_id), {"type": "session_score", "session": session.pk})
         record_audit(
             actor=actor,
-            action="scale.record",
+            action=AuditAction.SCALE_RECORD,
             obj=session,
             patient=session.patient,
             request=request,
@@ -299,7 +300,7 @@ def do_record_side_effect(
             session.save()
         record_audit(
             actor=actor,
-            action="side_effect.record",
+            action=AuditAction.SIDE_EFFECT_RECORD,
             obj=se,
             patient=session.patient,
             request=request,
@@ -319,7 +320,11 @@ def do_resolve_side_effect(*, actor: Any, side_effect_id: int, request: Any = No
         se.resolved_at = timezone.now()
         se.save(update_fields=["resolved_at"])
         record_audit(
-            actor=actor, action="side_effect.resolve", obj=se, patient=session.patient, request=request
+            actor=actor,
+            action=AuditAction.SIDE_EFFECT_RESOLVE,
+            obj=se,
+            patient=session.patient,
+            request=request,
         )
     return se
 
@@ -341,7 +346,7 @@ def do_record_intervention(
         )
         record_audit(
             actor=actor,
-            action="intervention.record",
+            action=AuditAction.INTERVENTION_RECORD,
             obj=session,
             patient=session.patient,
             request=request,
@@ -364,7 +369,7 @@ def do_acknowledge_session_alert(*, actor: Any, alert_id: int, request: Any = No
         announce_session_alert_ack(session, alert)
         record_audit(
             actor=actor,
-            action="session_alert.acknowledge",
+            action=AuditAction.SESSION_ALERT_ACKNOWLEDGE,
             obj=session,
             patient=session.patient,
             request=request,

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.protocols import (
     Dose,
     Protocol,
@@ -104,7 +105,7 @@ def do_start_course(
         )
         record_audit(
             actor=actor,
-            action="course.start",
+            action=AuditAction.COURSE_START,
             obj=course,
             patient=patient,
             request=request,
@@ -184,7 +185,7 @@ def do_sign_order(
         )
         record_audit(
             actor=actor,
-            action="order.sign",
+            action=AuditAction.ORDER_SIGN,
             obj=order,
             patient=patient,
             request=request,
@@ -238,7 +239,7 @@ def do_schedule_session(
         )
         record_audit(
             actor=actor,
-            action="session.schedule",
+            action=AuditAction.SESSION_SCHEDULE,
             obj=session,
             patient=patient,
             request=request,
@@ -329,7 +330,7 @@ def do_add_clinic_protocol(
         )
         record_audit(
             actor=actor,
-            action="protocol.add",
+            action=AuditAction.PROTOCOL_ADD,
             obj=cp,
             clinic=clinic,
             request=request,

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.protocols.monitoring import (
     DischargeDecision,
 )
@@ -138,7 +139,7 @@ def do_submit_rems_form(
         form.save(update_fields=["submitted_at", "submitted_by", "submission_reference"])
         record_audit(
             actor=actor,
-            action="rems_form.submit",
+            action=AuditAction.REMS_FORM_SUBMIT,
             obj=session,
             patient=session.patient,
             request=request,

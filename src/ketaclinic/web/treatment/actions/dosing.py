@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.protocols import (
     Dose,
 )
@@ -146,7 +147,7 @@ def do_record_administration(
         session.save()
         record_audit(
             actor=actor,
-            action="administration.record",
+            action=AuditAction.ADMINISTRATION_RECORD,
             obj=admin,
             patient=session.patient,
             request=request,
@@ -328,7 +329,7 @@ def do_set_infusion_paused(
             session.save(update_fields=["infusion_paused"])
         record_audit(
             actor=actor,
-            action="session.infusion_paused" if paused else "session.infusion_resumed",
+            action=AuditAction.SESSION_INFUSION_PAUSED if paused else AuditAction.SESSION_INFUSION_RESUMED,
             obj=session,
             patient=session.patient,
             request=request,
