@@ -12,7 +12,7 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.ledger import EntryType
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ketaclinic"
-AUDIT_HELPERS = {"record_audit", "_audit_page", "_audit_read"}
+AUDIT_HELPERS = {"record_audit", "_audit", "_audit_page", "_audit_read"}
 
 
 def string_actions(root: Path) -> list[tuple[str, int, str]]:

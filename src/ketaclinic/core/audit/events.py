@@ -71,6 +71,13 @@ class AuditAction(StrEnum):
     AUTH_WITNESS_OK = "auth.witness_ok", 109
     AUTH_WITNESS_REFUSED_INACTIVE = "auth.witness_refused_inactive", 110
     AUTH_WITNESS_REFUSED_LOCKED = "auth.witness_refused_locked", 111
+    AUTH_2FA_ENROLLED = "auth.2fa_enrolled", 112
+    AUTH_2FA_FAILED = "auth.2fa_failed", 113
+    AUTH_2FA_OK = "auth.2fa_ok", 114
+    AUTH_2FA_RECOVERY_USED = "auth.2fa_recovery_used", 115
+    AUTH_2FA_REFUSED_LOCKED = "auth.2fa_refused_locked", 116
+    AUTH_2FA_REPLAY_REFUSED = "auth.2fa_replay_refused", 117
+    AUTH_2FA_RESET = "auth.2fa_reset", 118
     # accounts: 200-299
     API_TOKEN_CREATE = "api_token.create", 201
     API_TOKEN_REVOKE = "api_token.revoke", 202
@@ -94,6 +101,7 @@ class AuditAction(StrEnum):
     SITE_CREATE = "site.create", 305
     SITE_UPDATE = "site.update", 306
     CLINIC_SMALL_CELL_THRESHOLD = "clinic.small_cell_threshold", 307
+    CLINIC_TWO_FACTOR_POLICY = "clinic.two_factor_policy", 308
     # patients: 400-499
     PATIENT_CARE_TEAM_ADD = "patient.care_team_add", 401
     PATIENT_CREATE = "patient.create", 402
@@ -257,6 +265,7 @@ class AuditAction(StrEnum):
     RESEARCH_EXTRACT_COMPLETE = "research_extract.complete", 1509
     RESEARCH_EXTRACT_DOWNLOAD = "research_extract.download", 1510
     RESEARCH_EXTRACT_KICKOFF = "research_extract.kickoff", 1511
+    EXPORT_RESUMED = "export.resumed", 1512
     # patientprep: 1600-1699
     PATIENTPREP_ATTENDANCE = "patientprep.attendance", 1601
     PATIENTPREP_LINK_CREATE = "patientprep.link_create", 1602

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.accounts import authn
 from ketaclinic.web.accounts.models import Membership, RecoveryCode, TotpDevice, User
 from ketaclinic.web.accounts.roles import APPROVAL_ROLES
@@ -157,7 +158,7 @@ def do_confirm_enrolment(*, user: User, code: str, request: Any = None) -> list[
         device.confirmed_at, device.last_step = _now(), step
         device.save(update_fields=["confirmed_at", "last_step"])
         codes = _new_recovery_codes(user)
-        _audit(user, "auth.2fa_enrolled", request=request, actor=user)
+        _audit(user, AuditAction.AUTH_2FA_ENROLLED, request=request, actor=user)
     return codes
 
 
@@ -197,7 +198,7 @@ def verify_second_factor(
     check_auth_rate(kind="second_factor", address=client_ip(request), username=user.username)
     now = _now()
     if not authn._reserve_attempt(user.pk, now):
-        _audit(user, "auth.2fa_refused_locked", request=request, detail={"purpose": purpose})
+        _audit(user, AuditAction.AUTH_2FA_REFUSED_LOCKED, request=request, detail={"purpose": purpose})
         raise Refused(
             field, "locked", "the account is locked after repeated failed attempts; try again later"
         )
@@ -225,7 +226,7 @@ def verify_second_factor(
                 kind = "recovery"
     if kind is not None:
         User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
-        action = "auth.2fa_ok" if kind == "totp" else "auth.2fa_recovery_used"
+        action = AuditAction.AUTH_2FA_OK if kind == "totp" else AuditAction.AUTH_2FA_RECOVERY_USED
         detail: dict[str, Any] = {"purpose": purpose}
         if kind == "recovery":
             detail["recovery_codes_left"] = recovery_codes_left(user)
@@ -237,14 +238,14 @@ def verify_second_factor(
         detail["locked_until"] = until.isoformat()
     _audit(
         user,
-        "auth.2fa_replay_refused" if reason == "replay" else "auth.2fa_failed",
+        AuditAction.AUTH_2FA_REPLAY_REFUSED if reason == "replay" else AuditAction.AUTH_2FA_FAILED,
         request=request,
         detail=detail,
     )
     if until is not None:
         _audit(
             user,
-            "auth.lockout",
+            AuditAction.AUTH_LOCKOUT,
             request=request,
             detail={"locked_until": until.isoformat(), "purpose": purpose},
         )
@@ -278,7 +279,7 @@ def do_reset_two_factor(*, actor: Any, clinic: Any, user_id: Any, request: Any =
         RecoveryCode.objects.filter(user_id=user.pk).delete()
         record_audit(
             actor=staff._audit_actor(actor),
-            action="auth.2fa_reset",
+            action=AuditAction.AUTH_2FA_RESET,
             obj=user,
             clinic=clinic,
             detail={"username": user.username, "had_authenticator": had},
@@ -301,7 +302,7 @@ def do_set_two_factor_for_all(*, actor: Any, clinic: Any, required: bool, reques
         Clinic.objects.filter(pk=row.pk).update(require_two_factor_for_all=required)
         record_audit(
             actor=staff._audit_actor(actor),
-            action="clinic.two_factor_policy",
+            action=AuditAction.CLINIC_TWO_FACTOR_POLICY,
             obj=row,
             clinic=row,
             detail={"require_two_factor_for_all": required},

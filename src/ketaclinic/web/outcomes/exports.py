@@ -257,7 +257,7 @@ def resume_abandoned_jobs(now: dt.datetime | None = None) -> tuple[list[str], li
             resumed.append(str(job.pk))
             record_audit(
                 actor="system: export resume",
-                action="export.resumed",
+                action=AuditAction.EXPORT_RESUMED,
                 clinic=job.clinic,
                 detail={"job": str(job.pk), "kind": job.kind, "attempt": job.attempts + 1},
             )
