@@ -79,13 +79,69 @@ def imported_modules(*args: str) -> set[str]:
 
 def test_version_imports_no_command_module_and_nothing_heavy() -> None:
     mods = imported_modules("version")
-    assert {m for m in mods if m.startswith("ketaclinic.")} == {"ketaclinic.cli", "ketaclinic.cli._lazy"}
-    assert not {m for m in mods if m.startswith(HEAVY)}
+    assert {m for m in mods if m.startswith("ketaclinic.")} == {"ketaclinic.cli", "ketaclinic.cli._fast"}
+    assert not {m for m in mods if m.startswith((*HEAVY, "typer", "yaml"))}
 
 
-def test_score_imports_only_its_own_module_and_no_framework() -> None:
+def test_score_json_imports_neither_typer_nor_a_command_module() -> None:
     mods = imported_modules("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,0", "--json")
+    assert {m for m in mods if m.startswith("ketaclinic.cli")} == {"ketaclinic.cli", "ketaclinic.cli._fast"}
+    assert not {m for m in mods if m.startswith((*HEAVY, "typer", "click"))}
+    assert "yaml" not in mods  # the instrument definition came from the precompiled copy
+
+
+def test_score_text_output_still_goes_through_its_own_module_without_a_framework() -> None:
+    mods = imported_modules("score", "phq9", "--answers", "0,0,0,0,0,0,0,0,0")
     cli_modules = {m for m in mods if m.startswith("ketaclinic.cli.")}
-    assert cli_modules == {"ketaclinic.cli._lazy", "ketaclinic.cli._common", "ketaclinic.cli.score"}
+    assert cli_modules == {
+        "ketaclinic.cli._app",
+        "ketaclinic.cli._fast",
+        "ketaclinic.cli._lazy",
+        "ketaclinic.cli._common",
+        "ketaclinic.cli.score",
+    }
     assert not {m for m in mods if m.startswith(HEAVY)}
-    assert "yaml._yaml" in mods  # the C loader parsed the instrument definition
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "phq9", "--answers", "1,1,1,1,1,1,1,1,0", "--json"],
+        ["score", "--json", "gad7", "--answers=3,3,3,3,3,3,3"],
+        ["score", "phq9", "--answers", "1,,1,1,1,1,1,1,0", "--allow-partial", "--json"],
+        ["score", "phq99", "--answers", "1", "--json"],
+        ["score", "phq9", "--answers", "1,1", "--json"],
+        ["score", "phq9", "--answers", "1,1,1,1,1,1,1,1,9", "--json"],
+        ["version"],
+        ["--version"],
+    ],
+)
+def test_fast_path_matches_the_typer_command(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from typer.testing import CliRunner
+
+    from ketaclinic.cli._fast import run_fast
+
+    code = run_fast(list(args))
+    fast = capsys.readouterr()
+    slow = CliRunner().invoke(app, args)
+    assert code == slow.exit_code
+    assert fast.out == slow.stdout
+    assert fast.err == slow.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "phq9", "--answers", "1,1,1,1,1,1,1,1,0"],  # text output
+        ["score", "--help"],
+        ["score", "phq9", "--answers", "1", "--answers", "2", "--json"],
+        ["score", "phq9", "--json"],
+        ["score", "phq9", "--answers", "1", "--json", "--verbose"],
+        ["instruments"],
+        [],
+    ],
+)
+def test_other_command_lines_are_left_to_typer(args: list[str]) -> None:
+    from ketaclinic.cli._fast import run_fast
+
+    assert run_fast(list(args)) is None

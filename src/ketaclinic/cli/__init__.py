@@ -7,14 +7,16 @@ imported (and its commands built) only when one of its commands runs or a help p
 
 Adding a command module is one line: `("mymodule", ("my-command", "my-other-command")),`.
 tests/cli/test_cli_registry.py checks that every line names exactly the commands its module registers.
+
+`main()` first offers the command line to `_fast` (`version`, `--version` and `score … --json`, the commands
+scripts call in loops): those run without importing Typer at all, with the same output and exit codes; any
+other command line, help and every unusual form go to the Typer app (`_app.py`, imported on first use).
 """
 
 from __future__ import annotations
 
-import typer
-
-import ketaclinic
-from ketaclinic.cli._lazy import LazyGroup
+import sys
+from typing import Any
 
 # (module under ketaclinic.cli, the command names its register(app) adds), in the order help lists them.
 COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -37,42 +39,21 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-class _Commands(LazyGroup):
-    lazy_commands = COMMANDS
+def __getattr__(name: str) -> Any:
+    """`ketaclinic.cli.app`: the Typer app, built on first use."""
+    if name == "app":
+        from ketaclinic.cli._app import app
 
-
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(ketaclinic.__version__)
-        raise typer.Exit(0)
-
-
-app = typer.Typer(
-    name="ketaclinic",
-    cls=_Commands,
-    help="ketaclinic: supervised ketamine therapy, safely and measurably.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain help: flags are shown as flags (the rich layout labels them <bool>), and rich is not imported.
-    rich_markup_mode=None,
-)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
-    ),
-) -> None:
-    """ketaclinic: supervised ketamine therapy, safely and measurably."""
-
-
-@app.command("version")
-def version_cmd() -> None:
-    """Print the ketaclinic version."""
-    typer.echo(ketaclinic.__version__)
+        return app
+    raise AttributeError(name)
 
 
 def main() -> None:
+    from ketaclinic.cli._fast import run_fast
+
+    code = run_fast(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from ketaclinic.cli._app import app
+
     app()

@@ -10,21 +10,9 @@ from ketaclinic.cli._common import emit_json, fail
 
 
 def _result_json(result: Any) -> dict[str, Any]:
-    return {
-        "instrument": result.instrument_id,
-        "total": result.total,
-        "severity": result.severity,
-        "flags": list(result.flag_codes),
-        "version": result.version,
-        "complete": result.complete,
-        "severity_label": result.severity_label,
-        "missing_items": list(result.missing_items),
-        "not_asked_items": list(result.not_asked_items),
-        "subscales": {p.code: p.value for p in result.subscales},
-        "domains": {p.code: p.value for p in result.domains},
-        "suicide_risk": result.suicide_risk,
-        "answers": list(result.answers),
-    }
+    from ketaclinic.cli._fast import score_json
+
+    return score_json(result)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-# The C loader accepts exactly what the safe loader accepts; PyYAML without libyaml falls back to pure Python.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document with the safe (no object construction) loader."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C or Python
+    """Parse one YAML document with the safe (no object construction) loader. PyYAML is imported on first use,
+    so a caller that reads only precompiled data never pays for it."""
+    import yaml
+
+    # The C loader accepts exactly what the safe loader accepts; without libyaml, the pure-Python one.
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, C or Python

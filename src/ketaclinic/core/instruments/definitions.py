@@ -501,6 +501,34 @@ def parse_instrument(raw: Any, filename: str) -> Instrument:
     return inst
 
 
+COMPILED = "compiled.json"
+
+
+@cache
+def _compiled() -> dict[str, Any]:
+    """data/compiled.json: every instrument file already parsed, keyed by file with the SHA-256 of its text."""
+    import json
+
+    try:
+        raw = resources.files("ketaclinic.core.instruments").joinpath("data", COMPILED).read_text("utf-8")
+    except FileNotFoundError:
+        return {}
+    data = json.loads(raw)
+    return data if isinstance(data, dict) else {}
+
+
+def _parsed(filename: str, text: str) -> Any:
+    """The YAML file's content: from the precompiled copy when it was made from exactly this text (so the
+    `score` command need not import the YAML parser), else parsed now. `python -m
+    ketaclinic.core.instruments.compile` refreshes the copy; a test fails when it is stale."""
+    import hashlib
+
+    entry = _compiled().get(filename)
+    if isinstance(entry, dict) and entry.get("sha256") == hashlib.sha256(text.encode("utf-8")).hexdigest():
+        return entry["content"]
+    return load_yaml(text)
+
+
 @cache
 def load_instrument(instrument_id: str) -> Instrument:
     """Load (cached) the instrument `instrument_id` from data/<id>.yaml."""
@@ -510,7 +538,7 @@ def load_instrument(instrument_id: str) -> Instrument:
     text = (
         resources.files("ketaclinic.core.instruments").joinpath("data", filename).read_text(encoding="utf-8")
     )
-    inst = parse_instrument(load_yaml(text), filename)
+    inst = parse_instrument(_parsed(filename, text), filename)
     if inst.id != instrument_id:
         raise DefinitionError(f"{filename}.id: expected {instrument_id!r}, got {inst.id!r}")
     return inst
