@@ -108,3 +108,10 @@ def dosing_session(clinic: Clinic, site: Site, patient: Patient, prescriber: Use
     return DosingSession.objects.create(
         clinic=clinic, site=site, patient=patient, course=course, scheduled_for=timezone.now()
     )
+
+
+@pytest.fixture(autouse=True)
+def _witnesses_without_two_factor(settings: Any) -> None:
+    """These tests' witnesses have not set up two-factor sign-in, so it is not required of them here; the
+    witness's code is tested in tests/web/ledger/test_witness_two_factor.py."""
+    settings.KETACLINIC_2FA_ENFORCE = False

@@ -65,10 +65,10 @@ FORM_KINDS: dict[str, FormKind] = {
         FormKind(
             "waste",
             "Waste remainder (witnessed)",
-            ("session", "lot", "quantity", "witness", "witness_password", "reason"),
+            ("session", "lot", "quantity", "witness", "witness_password", "witness_code", "reason"),
             action=actions.do_record_waste,
-            optional=frozenset({"reason"}),
-            help="The witness watches the waste and re-enters their own password.",
+            optional=frozenset({"reason", "witness_code"}),
+            help="The witness watches the waste and re-enters their own password and authenticator code.",
         ),
         FormKind(
             "breakage",
@@ -80,11 +80,15 @@ FORM_KINDS: dict[str, FormKind] = {
                 "reason",
                 "witness",
                 "witness_password",
+                "witness_code",
                 "second_witness",
                 "second_witness_password",
+                "second_witness_code",
             ),
             action=actions.do_record_waste,
-            optional=frozenset({"second_witness", "second_witness_password"}),
+            optional=frozenset(
+                {"second_witness", "second_witness_password", "witness_code", "second_witness_code"}
+            ),
         ),
         FormKind(
             "return",
@@ -109,10 +113,13 @@ FORM_KINDS: dict[str, FormKind] = {
                 "method",
                 "witness",
                 "witness_password",
+                "witness_code",
                 "second_witness",
                 "second_witness_password",
+                "second_witness_code",
             ),
             action=actions.do_record_destruction,
+            optional=frozenset({"witness_code", "second_witness_code"}),
         ),
         FormKind(
             "count",
@@ -154,6 +161,8 @@ LABELS = {
     "witness_password": "Witness's password",
     "second_witness": "Second witness",
     "second_witness_password": "Second witness's password",
+    "witness_code": "Witness's authenticator code",
+    "second_witness_code": "Second witness's authenticator code",
     "reason": "Reason",
     "method": "Method of destruction",
     "counted": "Quantity counted",

@@ -345,6 +345,7 @@ _STEP = {
         session_id=sid,
         witness_id=p.get("witness"),
         witness_password=p.get("witness_password", ""),
+        witness_code=p.get("witness_code", ""),
         reason=p.get("reason", ""),
         request=r,
     ),

@@ -146,6 +146,8 @@ def do_record_waste(
     location: StorageLocation | None = None,
     second_witness: Any = None,
     second_witness_password: str | WitnessSignature | None = None,
+    witness_code: str | None = None,
+    second_witness_code: str | None = None,
     reason: str = "",
     occurred_at: dt.datetime | None = None,
     request: Any = None,
@@ -169,10 +171,12 @@ def do_record_waste(
     _check_lot(lot, clinic)
     q = _quantity(quantity)
     when = _when(occurred_at)
-    _authenticate_witness(actor, clinic, witness, witness_password, "witness", request)
+    _authenticate_witness(actor, clinic, witness, witness_password, "witness", request, witness_code)
     witnesses = [witness]
     if second_witness is not None:
-        _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password, request)
+        _authenticate_second_witness(
+            actor, clinic, witness, second_witness, second_witness_password, request, second_witness_code
+        )
         witnesses.append(second_witness)
     with transaction.atomic():
         lock_chain()

@@ -194,6 +194,8 @@ def do_record_destruction(
     witness_password: str | WitnessSignature | None,
     second_witness: Any,
     second_witness_password: str | WitnessSignature | None,
+    witness_code: str | None = None,
+    second_witness_code: str | None = None,
     occurred_at: dt.datetime | None = None,
     request: Any = None,
 ) -> LedgerEntry:
@@ -206,8 +208,10 @@ def do_record_destruction(
     when = _when(occurred_at)
     if not method.strip():
         raise ValidationFailed({"method": ["describe how the stock was made non-retrievable"]})
-    _authenticate_witness(actor, clinic, witness, witness_password, "witness", request)
-    _authenticate_second_witness(actor, clinic, witness, second_witness, second_witness_password, request)
+    _authenticate_witness(actor, clinic, witness, witness_password, "witness", request, witness_code)
+    _authenticate_second_witness(
+        actor, clinic, witness, second_witness, second_witness_password, request, second_witness_code
+    )
     with transaction.atomic():
         lock_chain()
         _need_stock(lot, location, q)

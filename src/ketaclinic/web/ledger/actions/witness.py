@@ -34,13 +34,15 @@ def authenticate_witness(
     password: str | None,
     field: str = "witness",
     request: Any = None,
+    code: str | None = None,
 ) -> WitnessSignature:
     """A witness is another active clinical or custody member of the clinic who re-enters their password.
 
     The password goes through the sign-in path (accounts.authn): rate limited per client address and per
     witness, failures counted toward the witness's lockout, a locked or inactive account refused, every
     attempt audited. It runs before any stock check, so the error of a wrong password never depends on the
-    quantity or the balance.
+    quantity or the balance. A witness who needs two-factor sign-in (accounts.twofactor) also gives a current
+    code from their authenticator app (or a recovery code), checked the same way as at sign-in (`<field>_code`).
     """
     from ketaclinic.web.accounts import authn
     from ketaclinic.web.accounts.throttle import check_auth_rate
@@ -78,7 +80,28 @@ def authenticate_witness(
         )
     if outcome is not authn.Outcome.OK:
         raise ValidationFailed({f"{field}_password": [_WITNESS_REFUSED]})
+    _check_witness_code(witness, code, field, request)
     return WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk)
+
+
+def _check_witness_code(witness: Any, code: str | None, field: str, request: Any) -> None:
+    from ketaclinic.web.accounts import twofactor
+
+    if not twofactor.needs_second_factor(witness):
+        return
+    if twofactor.confirmed_device(witness) is None:
+        raise ValidationFailed(
+            {
+                f"{field}_code": [
+                    "the witness must set up two-factor sign-in (at their next sign-in) before signing"
+                ]
+            }
+        )
+    if not (code or "").strip():
+        raise ValidationFailed({f"{field}_code": ["enter the code from the witness's authenticator app"]})
+    twofactor.verify_second_factor(
+        user=witness, code=code or "", request=request, purpose="witness", field=f"{field}_code"
+    )
 
 
 def _authenticate_witness(
@@ -88,6 +111,7 @@ def _authenticate_witness(
     password: str | WitnessSignature | None,
     field: str,
     request: Any,
+    code: str | None = None,
 ) -> None:
     if isinstance(password, WitnessSignature) and witness is not None:
         if password == WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk):
@@ -100,6 +124,7 @@ def _authenticate_witness(
         password=password if isinstance(password, str) else None,
         field=field,
         request=request,
+        code=code,
     )
 
 
@@ -110,8 +135,9 @@ def _authenticate_second_witness(
     second_witness: Any,
     password: str | WitnessSignature | None,
     request: Any,
+    code: str | None = None,
 ) -> None:
     """The second witness authenticates like the first and must be a different person."""
     if second_witness is not None and second_witness.pk == witness.pk:
         raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
-    _authenticate_witness(actor, clinic, second_witness, password, "second_witness", request)
+    _authenticate_witness(actor, clinic, second_witness, password, "second_witness", request, code)

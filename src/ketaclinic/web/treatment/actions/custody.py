@@ -155,6 +155,7 @@ def do_waste_remainder(
     session_id: int,
     witness_id: Any,
     witness_password: str,
+    witness_code: str = "",
     reason: str = "",
     occurred_at: Any = None,
     request: Any = None,
@@ -183,6 +184,7 @@ def do_waste_remainder(
                 witness=witness,
                 password=witness_password,
                 request=request,
+                code=witness_code,
             )
         except ValidationFailed as exc:
             raise _ledger_errors(exc, {}) from None
