@@ -15,10 +15,10 @@ from django.test import Client
 from django.utils import timezone
 
 from ketaclinic.core.fhir.validate import validate_resource
+from ketaclinic.web.access import access_psychotherapy_note_by_id
 from ketaclinic.web.accounts.models import User
 from ketaclinic.web.audit.models import AuditEvent
 from ketaclinic.web.clinics.models import Clinic, Site
-from ketaclinic.web.lib.access import access_psychotherapy_note_by_id
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.patients.models import Patient
 from ketaclinic.web.therapy import actions, selectors
@@ -203,7 +203,10 @@ def test_psychotherapy_notes_stay_private(
         assert list(selectors.notes_visible_to(user, patient)) == []
         c = client_as(user)
         assert c.get(f"/therapy/notes/{note.pk}/").status_code == 404
-        if user is not outsider:
+        if user is admin_user:  # no clinical reads in the role: the tab and export are refused outright
+            assert c.get(f"/therapy/patients/{patient.pk}/").status_code == 403
+            assert c.get(f"/therapy/patients/{patient.pk}/export.json").status_code == 403
+        elif user is not outsider:
             tab = c.get(f"/therapy/patients/{patient.pk}/").content.decode()
             assert (
                 SECRET not in tab

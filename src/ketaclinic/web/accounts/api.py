@@ -10,10 +10,10 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_clinic_by_id, user_clinic_ids
 from ketaclinic.web.accounts import actions, staff
 from ketaclinic.web.accounts.models import Membership, User
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_clinic_by_id, user_clinic_ids
 from ketaclinic.web.lib.api_errors import PASSWORD_WRITE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed

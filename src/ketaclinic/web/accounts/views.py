@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ketaclinic.web.access import user_clinic_ids
 from ketaclinic.web.accounts import actions, staff, twofactor
 from ketaclinic.web.accounts.throttle import check_auth_rate
 from ketaclinic.web.accounts.twofactor_views import demo_mode_notice, start_second_step
-from ketaclinic.web.lib.access import user_clinic_ids
 from ketaclinic.web.lib.audit import client_ip
 from ketaclinic.web.lib.errors import DomainError, RateLimitedError, ValidationFailed
 from ketaclinic.web.lib.middleware import SESSION_KEY

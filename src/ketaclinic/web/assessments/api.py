@@ -12,9 +12,10 @@ from ninja import Router, Schema, Status
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.questionnaire import build_questionnaire
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
+from ketaclinic.web.access import access_assessment_by_id, access_patient_by_id
+from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.assessments import actions, selectors
 from ketaclinic.web.assessments.models import Assessment, Source
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.api_errors import PUBLIC_READ_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
@@ -61,7 +62,9 @@ def list_assessments(
         errors["offset"] = ["must be 0 or more"]
     if errors:
         raise ValidationFailed(errors)
-    patient = access_patient_by_id(request.user, patient_id, request=request, audit_action=None)
+    patient = access_patient_by_id(
+        request.user, patient_id, perm=Perm.CLINICAL_VIEW, request=request, audit_action=None
+    )
     qs = selectors.assessments_for_patient(patient, instrument_id=instrument)
     total = qs.count()
     rows = list(qs[offset : offset + limit])
@@ -87,18 +90,9 @@ def list_assessments(
 
 @router.get("/assessments/{assessment_id}/fhir", response={200: dict[str, Any], **READ_ERRORS})
 def assessment_fhir(request: HttpRequest, assessment_id: int) -> dict[str, Any]:
-    a = Assessment.objects.filter(pk=assessment_id).first()
-    if a is None:
-        raise NotFoundError("no such assessment")
-    patient = access_patient_by_id(request.user, a.patient_id, request=request, audit_action=None)
-    with transaction.atomic():
-        record_audit(
-            actor=request.user,
-            action=AuditAction.ASSESSMENT_EXPORT_FHIR,
-            obj=a,
-            patient=patient,
-            request=request,
-        )
+    a: Assessment = access_assessment_by_id(
+        request.user, assessment_id, request=request, audit_action=AuditAction.ASSESSMENT_EXPORT_FHIR
+    )
     entries = [{"resource": a.fhir_response}]
     if a.fhir_observation:
         entries.append({"resource": a.fhir_observation})

@@ -68,7 +68,7 @@ def _links_for_tab(request: HttpRequest, patient: Any, now: dt.datetime) -> list
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = load_patient(request, patient_id)
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW)
     ctx = chart_context(request, patient, "assessments")
     doses = dose_times(patient)
     trends = []

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from ketaclinic.web.access import user_clinic_ids
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.audit.models import AuditEvent
-from ketaclinic.web.lib.access import user_clinic_ids
 
 
 def audit_event_list(

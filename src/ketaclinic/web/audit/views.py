@@ -10,10 +10,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.audit.present import action_label, detail_rows, text_in_words
 from ketaclinic.web.audit.selectors import audit_action_codes, audit_actor_names, audit_event_list
-from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import PermissionDeniedError, ValidationFailed
 from ketaclinic.web.lib.pagination import page_number, paginate

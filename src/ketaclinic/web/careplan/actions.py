@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import INSTRUMENT_IDS
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.careplan.models import CarePlan, CarePlanActivity, CarePlanGoal
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 

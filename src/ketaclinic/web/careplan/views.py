@@ -8,18 +8,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
+from ketaclinic.web.access import access_care_plan_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.careplan import actions, selectors
 from ketaclinic.web.careplan.fhir import care_plan_resource
 from ketaclinic.web.careplan.models import CarePlan, CarePlanActivity, CarePlanGoal
-from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 
@@ -103,7 +102,7 @@ def _render_tab(
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    return _render_tab(request, load_patient(request, patient_id))
+    return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 def _run(request: HttpRequest, patient_id: int, call: Any, ok: str) -> HttpResponse:
@@ -111,7 +110,10 @@ def _run(request: HttpRequest, patient_id: int, call: Any, ok: str) -> HttpRespo
         call()
     except ValidationFailed as exc:
         return _render_tab(
-            request, load_patient(request, patient_id, audit=False), errors=exc.fields, status=400
+            request,
+            load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False),
+            errors=exc.fields,
+            status=400,
         )
     except DomainError as exc:
         messages.error(request, f"Nothing was saved: {exc.message}")
@@ -220,19 +222,11 @@ def safety_plan(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResp
 @login_required
 def export(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
     """The care plan as a FHIR R4 CarePlan (JSON), validated with fhir.resources' R4B models."""
-    patient = load_patient(request, patient_id, audit=False)
-    plan = (
-        CarePlan.objects.filter(pk=plan_id, patient=patient)
-        .select_related("course", "created_by", "patient")
-        .first()
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
+    plan: CarePlan = access_care_plan_by_id(
+        request.user, plan_id, patient=patient, request=request, audit_action=AuditAction.CAREPLAN_EXPORT
     )
-    if plan is None:
-        raise Http404("no such care plan")
     resource = care_plan_resource(plan)
-    with transaction.atomic():
-        record_audit(
-            actor=request.user, action=AuditAction.CAREPLAN_EXPORT, obj=plan, patient=patient, request=request
-        )
     resp = HttpResponse(json.dumps(resource, indent=1), content_type="application/fhir+json")
     resp["Content-Disposition"] = f'attachment; filename="careplan-{plan.pk}.json"'
     return resp

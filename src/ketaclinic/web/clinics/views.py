@@ -12,13 +12,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from ketaclinic.web.access import clinic_for_request
 from ketaclinic.web.accounts import staff, twofactor
 from ketaclinic.web.accounts.models import User
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
 from ketaclinic.web.clinics import actions
 from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES
 from ketaclinic.web.clinics.models import Registration
-from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.lib.pagination import page_number, paginate
 

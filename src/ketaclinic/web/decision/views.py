@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ketaclinic.core.audit.events import AuditAction
-from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.access import access_patient_by_id
+from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 
 
@@ -24,7 +25,11 @@ def pk_curve(request: HttpRequest, patient_id: int) -> HttpResponse:
 
     try:
         patient = access_patient_by_id(
-            request.user, patient_id, request=request, audit_action=AuditAction.DECISION_PK_CURVE_VIEW
+            request.user,
+            patient_id,
+            perm=Perm.CLINICAL_VIEW,
+            request=request,
+            audit_action=AuditAction.DECISION_PK_CURVE_VIEW,
         )
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc

@@ -122,7 +122,7 @@ def _session(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note
 
 
 def _sensor(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note: str) -> None:
-    from ketaclinic.web.lib.access import access_patient_by_id
+    from ketaclinic.web.access import access_patient_by_id
     from ketaclinic.web.monitoring.actions import do_acknowledge_alert
     from ketaclinic.web.monitoring.models import MonitoringAlert
 
@@ -138,7 +138,7 @@ def _sensor(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note:
 
 
 def _safety(actor: Any, clinic: Any, code: str, pid: int, action: str, note: str, request: Any) -> None:
-    from ketaclinic.web.lib.access import access_patient_by_id
+    from ketaclinic.web.access import access_patient_by_id
     from ketaclinic.web.surveillance.actions import do_record_surveillance_decision
 
     access_patient_by_id(actor, pid, clinic=clinic, audit_action=None)

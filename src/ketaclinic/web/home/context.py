@@ -14,8 +14,8 @@ def nav_counts(request: HttpRequest) -> dict[str, Any]:
         return {}
 
     def count() -> int:
+        from ketaclinic.web.access import clinic_for_request
         from ketaclinic.web.home.inbox import open_alert_count
-        from ketaclinic.web.lib.access import clinic_for_request
 
         return open_alert_count(user, clinic_for_request(request))
 

@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.home import actions, inbox
-from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
 

@@ -10,13 +10,12 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_clinic_by_id, access_location_by_id, access_lot_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.ledger import actions, selectors
 from ketaclinic.web.ledger.models import LedgerEntry, Lot, StorageLocation
-from ketaclinic.web.lib.access import access_clinic_by_id
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import NotFoundError
 
 router = Router(tags=["ledger"])
 
@@ -127,27 +126,21 @@ class TransferIn(Schema):
     occurred_at: dt.datetime | None = None
 
 
-def _scoped(clinic_id: int, lot_id: int, *location_ids: int) -> tuple[Lot, list[StorageLocation]]:
-    lot = Lot.objects.select_related("product").filter(pk=lot_id, product__clinic_id=clinic_id).first()
-    if lot is None:
-        raise NotFoundError("no such lot in this clinic")
-    locs = []
-    for lid in location_ids:
-        loc = (
-            StorageLocation.objects.select_related("site__clinic")
-            .filter(pk=lid, site__clinic_id=clinic_id)
-            .first()
-        )
-        if loc is None:
-            raise NotFoundError(f"no storage location {lid} in this clinic")
-        locs.append(loc)
-    return lot, locs
+def _scoped(
+    request: HttpRequest, clinic_id: int, lot_id: int, *location_ids: int
+) -> tuple[Lot, list[StorageLocation]]:
+    """The lot and storage locations of this clinic that a stock movement names (the movement is audited)."""
+    kw: dict[str, Any] = {"clinic": clinic_id, "perm": Perm.STOCK_MOVE, "audit_action": None}
+    lot: Lot = access_lot_by_id(request.user, lot_id, **kw)
+    return lot, [access_location_by_id(request.user, lid, **kw) for lid in location_ids]
 
 
 @router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut, **WRITE_ERRORS})
 def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> Status[EntryOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
-    lot, (src, dst) = _scoped(clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id)
+    lot, (src, dst) = _scoped(
+        request, clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id
+    )
     e = actions.do_transfer_stock(
         actor=request.user,
         lot=lot,
@@ -176,7 +169,7 @@ class CountOut(Schema):
 @router.post("/clinics/{clinic_id}/counts", response={201: CountOut, **WRITE_ERRORS})
 def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> Status[CountOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
-    lot, (loc,) = _scoped(clinic_id, payload.lot_id, payload.location_id)
+    lot, (loc,) = _scoped(request, clinic_id, payload.lot_id, payload.location_id)
     e, case = actions.do_record_count(
         actor=request.user,
         lot=lot,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_case_by_id, clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger import actions, reports, selectors
@@ -37,7 +38,6 @@ from ketaclinic.web.ledger.movement_forms import (
     _parse,
     _run,
 )
-from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, ValidationFailed
 
@@ -238,13 +238,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
-    case = (
-        Case.objects.filter(pk=case_id, clinic=clinic)
-        .select_related("product", "lot", "location", "opening_entry")
-        .first()
-    )
-    if case is None:
-        raise Http404("no such case")
+    case: Case = access_case_by_id(request.user, case_id, clinic=clinic, audit_action=None)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":

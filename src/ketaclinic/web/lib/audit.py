@@ -110,7 +110,7 @@ def record_denied(request: HttpRequest, exc: Exception) -> None:
     """Audit a refused attempt (permission denied), attributed to the clinic the user is working in."""
     from django.db import transaction
 
-    from ketaclinic.web.lib.access import clinic_for_request
+    from ketaclinic.web.lib.request import clinic_for_request
 
     user = getattr(request, "user", None)
     try:

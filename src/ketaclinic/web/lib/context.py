@@ -13,7 +13,7 @@ def clinic_context(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from ketaclinic.web.lib.access import clinic_for_request, user_clinics
+    from ketaclinic.web.access import clinic_for_request, user_clinics
 
     clinic = clinic_for_request(request)
     roles = roles_in_clinic(user, clinic.pk) if clinic is not None else set()

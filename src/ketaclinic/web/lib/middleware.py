@@ -21,7 +21,7 @@ def _clock() -> int:
 
 
 def _active_clinic(request: HttpRequest) -> object:
-    from ketaclinic.web.lib.access import user_clinics
+    from ketaclinic.web.access import user_clinics
 
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

@@ -13,13 +13,18 @@ from ninja.security import HttpBearer
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.jsonlimits import loads_limited
+from ketaclinic.web.access import (
+    access_alert_by_id,
+    access_device_by_id,
+    access_session_by_id,
+    access_site_by_id,
+)
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import DEVICE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.monitoring import actions, selectors
-from ketaclinic.web.monitoring.models import Device, MonitoringAlert
-from ketaclinic.web.treatment.models import DosingSession
+from ketaclinic.web.monitoring.models import Device
 
 router = Router(tags=["monitoring"])
 
@@ -103,13 +108,7 @@ def _device_out(d: Device, session: int | None = None) -> dict[str, Any]:
 
 
 def _device_for(request: HttpRequest, device_id: int) -> Device:
-    d = Device.objects.filter(pk=device_id).first()
-    try:
-        if d is None:
-            raise NotFoundError("missing")
-        selectors.site_for_user(request.user, d.site_id, perm=Perm.DEVICE_MANAGE)
-    except NotFoundError:
-        raise NotFoundError(f"device {device_id} not found") from None  # missing and other clinic's alike
+    d: Device = access_device_by_id(request.user, device_id, audit_action=None)  # the action audits
     return d
 
 
@@ -124,7 +123,7 @@ def _audit_read(request: HttpRequest, action: str, site: Any, detail: dict[str, 
     "/devices", response={201: dict, **WRITE_ERRORS}, summary="Register a device (the token is shown once)"
 )
 def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[str, Any]]:
-    site = selectors.site_for_user(request.user, payload.site, perm=Perm.DEVICE_MANAGE)
+    site = access_site_by_id(request.user, payload.site, perm=Perm.DEVICE_MANAGE)
     device, raw = actions.do_register_device(
         actor=request.user, site=site, label=payload.label, serial=payload.serial, kind=payload.kind
     )
@@ -133,7 +132,7 @@ def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[
 
 @router.get("/sites/{site_id}/devices", response={200: list[DeviceOut], **READ_ERRORS})
 def list_devices(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
-    site = selectors.site_for_user(request.user, site_id, perm=Perm.DEVICE_MANAGE)
+    site = access_site_by_id(request.user, site_id, perm=Perm.DEVICE_MANAGE)
     rows = selectors.devices_for_site(site)
     _audit_read(
         request,
@@ -172,9 +171,12 @@ def revoke_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> di
 @router.post("/devices/{device_id}/attach", response={200: DeviceOut, **WRITE_ERRORS})
 def attach_device(request: HttpRequest, device_id: int, payload: AttachIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
-    session = DosingSession.objects.filter(pk=payload.session, clinic_id=d.clinic_id).first()
-    if session is None:
-        raise ValidationFailed({"session": [f"session {payload.session} not found in this clinic"]})
+    try:
+        session = access_session_by_id(
+            request.user, payload.session, clinic=d.clinic_id, perm=Perm.DEVICE_MANAGE, audit_action=None
+        )
+    except NotFoundError:
+        raise ValidationFailed({"session": [f"session {payload.session} not found in this clinic"]}) from None
     att = actions.do_attach_device(actor=request.user, device=d, session=session)
     return _device_out(d, att.session_id)
 
@@ -192,7 +194,7 @@ def detach_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> di
     summary="Live board snapshot: sessions, recent vitals, open alerts",
 )
 def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
-    site = selectors.site_for_user(request.user, site_id)
+    site = access_site_by_id(request.user, site_id)
     snapshot = selectors.board_snapshot(site)
     _audit_read(
         request,
@@ -205,7 +207,7 @@ def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
 
 @router.get("/sites/{site_id}/alerts", response={200: list[dict[str, Any]], **READ_ERRORS})
 def site_alerts(request: HttpRequest, site_id: int, unacknowledged: bool = False) -> list[dict[str, Any]]:
-    site = selectors.site_for_user(request.user, site_id)
+    site = access_site_by_id(request.user, site_id)
     alerts = [
         selectors.alert_dict(a) for a in selectors.alerts_for_site(site, unacknowledged_only=unacknowledged)
     ]
@@ -222,13 +224,7 @@ class AckIn(Schema):
 
 @router.post("/alerts/{alert_id}/acknowledge", response={200: dict[str, Any], **WRITE_ERRORS})
 def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str, Any]:
-    alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
-    try:
-        if alert is None:
-            raise NotFoundError("missing")
-        selectors.site_for_user(request.user, alert.site_id)
-    except NotFoundError:
-        raise NotFoundError(f"alert {alert_id} not found") from None  # missing and other clinic's alike
+    alert = access_alert_by_id(request.user, alert_id, audit_action=None)  # the acknowledgement is audited
     a = actions.do_acknowledge_alert(
         actor=request.user, alert=alert, action=payload.action, note=payload.note
     )
@@ -237,12 +233,7 @@ def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str
 
 @router.get("/sessions/{session_id}/sensor-vitals", response={200: list[dict[str, Any]], **READ_ERRORS})
 def sensor_vitals(request: HttpRequest, session_id: int, interval: int = 300) -> list[dict[str, Any]]:
-    session = DosingSession.objects.filter(pk=session_id).first()
-    if session is None:
-        raise NotFoundError(f"session {session_id} not found")
-    from ketaclinic.web.lib.access import access_patient_by_id
-
-    access_patient_by_id(request.user, session.patient_id, request=request)
+    session = access_session_by_id(request.user, session_id, request=request)
     if not 10 <= interval <= 3600:
         raise ValidationFailed({"interval": ["must be between 10 and 3600 seconds"]})
     return [

@@ -11,9 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.clinics.models import Site
-from ketaclinic.web.lib.errors import NotFoundError
 from ketaclinic.web.monitoring.models import Device, DeviceAttachment, MonitoringAlert, SensorReading
 from ketaclinic.web.treatment.models import DosingSession
 
@@ -26,20 +24,6 @@ BOARD_STATES = (
 )
 SPARK_WINDOW = timedelta(seconds=120)
 METRICS = ("sbp", "dbp", "hr", "spo2", "rr")
-
-
-def site_for_user(user: Any, site_id: int, *, perm: Perm = Perm.CLINICAL_VIEW) -> Site:
-    """The site, if the user may read clinical data (or `perm`) in its clinic. Another clinic's site and a
-    missing one answer alike (NotFound); a member without the permission gets PermissionDenied."""
-    from ketaclinic.web.lib.access import user_clinic_ids
-
-    site = (
-        Site.objects.select_related("clinic").filter(pk=site_id, clinic_id__in=user_clinic_ids(user)).first()
-    )
-    if site is None:
-        raise NotFoundError(f"site {site_id} not found")
-    require_perm(user, site.clinic_id, perm)
-    return site
 
 
 def sessions_on_board(site: Site) -> QuerySet[DosingSession]:

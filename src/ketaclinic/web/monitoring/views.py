@@ -11,22 +11,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import (
+    access_alert_by_id,
+    access_device_by_id,
+    access_session_by_id,
+    access_site_by_id,
+    active_clinic,
+)
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Site
-from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.monitoring import actions, selectors
 from ketaclinic.web.monitoring.models import Device, MonitoringAlert
-from ketaclinic.web.treatment.models import DosingSession
 
 
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
     """Pick the site: straight to the board when the active clinic has one site."""
-    clinic = clinic_for_request(request)
-    if clinic is None:
-        raise NotFoundError("no active clinic")
+    clinic = active_clinic(request, Perm.CLINICAL_VIEW)
     sites = list(Site.objects.filter(clinic=clinic).order_by("name", "pk"))
     if len(sites) == 1:
         return redirect("monitoring:site_board", site_id=sites[0].pk)
@@ -35,7 +38,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
-    site = selectors.site_for_user(request.user, site_id)
+    site = access_site_by_id(request.user, site_id)
     snapshot = selectors.board_snapshot(site)
     with transaction.atomic():
         record_audit(
@@ -56,7 +59,7 @@ def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @login_required
 def devices(request: HttpRequest, site_id: int) -> HttpResponse:
-    site = selectors.site_for_user(request.user, site_id, perm=Perm.DEVICE_MANAGE)
+    site = access_site_by_id(request.user, site_id, perm=Perm.DEVICE_MANAGE)
     errors: dict[str, list[str]] = {}
     new_token = None
     if request.method == "POST":
@@ -71,16 +74,20 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
                     request, f"Registered {device.label}. Copy its token now: it is not shown again."
                 )
             else:
-                chosen = Device.objects.filter(pk=request.POST.get("device") or 0, site=site).first()
-                if chosen is None:
-                    raise ValidationFailed({"device": ["choose a device of this site"]})
-                device = chosen
+                try:
+                    device = access_device_by_id(
+                        request.user, request.POST.get("device"), site=site, audit_action=None
+                    )
+                except NotFoundError:
+                    raise ValidationFailed({"device": ["choose a device of this site"]}) from None
                 if op == "attach":
-                    session = DosingSession.objects.filter(
-                        pk=request.POST.get("session") or 0, clinic_id=site.clinic_id
-                    ).first()
-                    if session is None:
-                        raise ValidationFailed({"session": ["choose a session in progress"]})
+                    try:
+                        session = access_session_by_id(
+                            request.user, request.POST.get("session"), clinic=site.clinic_id,
+                            perm=Perm.DEVICE_MANAGE, audit_action=None,
+                        )  # fmt: skip
+                    except NotFoundError:
+                        raise ValidationFailed({"session": ["choose a session in progress"]}) from None
                     actions.do_attach_device(actor=request.user, device=device, session=session)
                     messages.success(request, f"{device.label} attached to session {session.pk}.")
                 elif op == "detach":
@@ -134,13 +141,7 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
-    try:
-        if alert is None:
-            raise NotFoundError("missing")
-        selectors.site_for_user(request.user, alert.site_id)
-    except NotFoundError:
-        raise NotFoundError(f"alert {alert_id} not found") from None  # missing and other clinic's alike
+    alert = access_alert_by_id(request.user, alert_id, audit_action=None)  # the acknowledgement is audited
     try:
         actions.do_acknowledge_alert(
             actor=request.user,

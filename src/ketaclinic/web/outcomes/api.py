@@ -19,10 +19,10 @@ from ninja import Router
 from ninja.params import P, QueryEx
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_clinic_by_id, user_clinic_ids
 from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Clinic
-from ketaclinic.web.lib.access import access_clinic_by_id, user_clinic_ids
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import PermissionDeniedError, ValidationFailed

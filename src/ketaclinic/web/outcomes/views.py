@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_clinic_by_id, access_patient_by_id, clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.outcomes.cells import shown
@@ -235,7 +235,11 @@ def progress_report(request: HttpRequest, patient_id: int) -> HttpResponse:
 
     try:
         patient = access_patient_by_id(
-            request.user, patient_id, request=request, audit_action=AuditAction.OUTCOMES_PROGRESS_REPORT
+            request.user,
+            patient_id,
+            perm=Perm.CLINICAL_VIEW,
+            request=request,
+            audit_action=AuditAction.OUTCOMES_PROGRESS_REPORT,
         )
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import load_instrument
 from ketaclinic.core.pain.mme import format_number, load_mme_table
+from ketaclinic.web.access import clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.pain import actions, selectors
@@ -210,14 +210,14 @@ def _render_tab(
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    return _render_tab(request, load_patient(request, patient_id))
+    return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 def _post(request: HttpRequest, patient_id: int, form: str, call: Any, ok: str) -> HttpResponse:
     try:
         call()
     except ValidationFailed as exc:
-        patient = load_patient(request, patient_id, audit=False)
+        patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
         return _render_tab(request, patient, errors=exc.fields, form=form, status=400)
     except DomainError as exc:
         messages.error(request, f"Nothing was saved: {exc.message}")

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.patientprep.instructions import INTEGRATION_PROMPTS

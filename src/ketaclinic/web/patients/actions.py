@@ -12,9 +12,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.models import Clinic, Site
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed, field_errors_from_django
 from ketaclinic.web.patients.models import (

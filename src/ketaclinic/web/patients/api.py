@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_clinic_by_id, access_patient_by_id, user_clinic_ids
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id, user_clinic_ids
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
@@ -163,7 +163,7 @@ def patient_history(request: HttpRequest, patient_id: int) -> Any:
 
 @router.get("/{patient_id}/weights", response={200: list[WeightOut], **READ_ERRORS})
 def list_weights(request: HttpRequest, patient_id: int) -> Any:
-    patient = access_patient_by_id(request.user, patient_id, request=request)
+    patient = access_patient_by_id(request.user, patient_id, perm=Perm.CLINICAL_VIEW, request=request)
     return list(patient.weights.all())
 
 

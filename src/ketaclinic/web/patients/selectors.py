@@ -9,8 +9,8 @@ from django.db.models import Q, QuerySet
 
 from ketaclinic.core.fhir.patient import PatientDemographics, patient_resource
 from ketaclinic.core.fhir.validate import require_valid
+from ketaclinic.web.access import patients_visible_to
 from ketaclinic.web.clinics.models import Clinic
-from ketaclinic.web.lib.access import patients_visible_to
 from ketaclinic.web.patients.models import Patient
 
 MRN_SYSTEM_BASE = "urn:ketaclinic:clinic:"

@@ -10,8 +10,8 @@ from ninja import Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening import actions, selectors
@@ -60,7 +60,11 @@ def import_bundle(request: HttpRequest, patient_id: int) -> Status[dict[str, Any
 @router.get("/patients/{patient_id}/result", response={200: dict[str, Any], **READ_ERRORS})
 def latest_result(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     patient = access_patient_by_id(
-        request.user, patient_id, request=request, audit_action=AuditAction.SCREENING_VIEW
+        request.user,
+        patient_id,
+        perm=Perm.CLINICAL_VIEW,
+        request=request,
+        audit_action=AuditAction.SCREENING_VIEW,
     )
     run = selectors.screening_latest(patient)
     return {"result": run_json(run) if run else None}

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.screening import actions, selectors
@@ -116,7 +116,7 @@ def _render_tab(
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = load_patient(request, patient_id)
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW)
     return _render_tab(request, patient)
 
 
@@ -138,7 +138,7 @@ def _intake_post(
     try:
         call()
     except ValidationFailed as exc:
-        patient = load_patient(request, patient_id, audit=False)
+        patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
         return _render_tab(request, patient, form=form, errors=exc.fields, values=request.POST, status=400)
     except DomainError as exc:
         messages.error(request, f"Nothing was saved: {exc.message}")

@@ -22,8 +22,8 @@ from ketaclinic.core.surveillance import (
     lab_observation,
     parse_lab_bundle,
 )
+from ketaclinic.web.access import access_clinic_by_id, access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, require_perm
-from ketaclinic.web.lib.access import access_clinic_by_id, access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.surveillance.models import (

@@ -10,7 +10,8 @@ from django.http import HttpRequest
 from ninja import Body, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
-from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.access import access_patient_by_id
+from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.surveillance import actions, selectors
 
@@ -34,7 +35,11 @@ def _lab_json(lab: Any) -> dict[str, Any]:
 def patient_surveillance(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     """Exposure and findings as the command prints them, plus which alerts still await a decision."""
     patient = access_patient_by_id(
-        request.user, patient_id, request=request, audit_action=AuditAction.SURVEILLANCE_VIEW
+        request.user,
+        patient_id,
+        perm=Perm.CLINICAL_VIEW,
+        request=request,
+        audit_action=AuditAction.SURVEILLANCE_VIEW,
     )
     ev = selectors.evaluate_patient(patient)
     out = ev.result.to_dict()

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.safetyplan import SAFETY_PLAN_SECTIONS, SafetyPlanFacts, safety_plan_resource
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.surveillance.models import SafetyPlan

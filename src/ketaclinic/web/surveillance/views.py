@@ -19,9 +19,9 @@ from django.views.decorators.http import require_POST
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.safetyplan import SAFETY_PLAN_SECTIONS
 from ketaclinic.core.surveillance import ALERT_CODES, ITEM_CODES, default_settings, lab_tests
+from ketaclinic.web.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.assessments.models import Assessment
-from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError
 from ketaclinic.web.patients.views import chart_context, load_patient
@@ -76,7 +76,7 @@ def _decision_choices(code: str) -> list[tuple[str, str]]:
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    return chart_tab_response(request, load_patient(request, patient_id))
+    return chart_tab_response(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 def chart_tab_response(
@@ -282,7 +282,7 @@ def decide(request: HttpRequest, patient_id: int) -> HttpResponse:
 def end_course(request: HttpRequest, patient_id: int) -> HttpResponse:
     from ketaclinic.web.treatment.courses import do_end_course
 
-    patient = load_patient(request, patient_id, audit=False)
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
     course = patient.treatment_courses.filter(status="active").first()
     if course is None:
         messages.error(request, "There is no active course to end.")
@@ -320,7 +320,7 @@ def close_task(request: HttpRequest, followup_id: int) -> HttpResponse:
 def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Surveillance results as a FHIR collection Bundle: lab Observations, the questionnaire responses and the
     safety plans (CarePlan)."""
-    patient = load_patient(request, patient_id, audit=False)
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
     with transaction.atomic():
         record_audit(
             actor=request.user, action=AuditAction.SURVEILLANCE_EXPORT_FHIR, obj=patient, request=request

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.telehealth import VisitError, evaluate, parse_policy
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
 from ketaclinic.web.clinics.jurisdictions import JURISDICTIONS
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, ValidationFailed, failed_from_core
 from ketaclinic.web.telehealth import selectors

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.telehealth import load_rules
+from ketaclinic.web.access import clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES
-from ketaclinic.web.lib.access import clinic_for_request
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.telehealth import actions, selectors
@@ -100,7 +100,7 @@ def _render_tab(
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    return _render_tab(request, load_patient(request, patient_id))
+    return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 @login_required
@@ -128,7 +128,7 @@ def schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
             request=request,
         )
     except ValidationFailed as exc:
-        patient = load_patient(request, patient_id, audit=False)
+        patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
         return _render_tab(request, patient, errors=exc.fields, values=p, status=400)
     except DomainError as exc:
         messages.error(request, f"Nothing was saved: {exc.message}")

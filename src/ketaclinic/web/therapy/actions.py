@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_patient_by_id, access_psychotherapy_note_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic, require_perm
-from ketaclinic.web.lib.access import access_patient_by_id, access_psychotherapy_note_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.therapy import selectors

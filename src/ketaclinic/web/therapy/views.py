@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_psychotherapy_note_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_psychotherapy_note_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
@@ -113,7 +113,7 @@ def _render_tab(
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    return _render_tab(request, load_patient(request, patient_id))
+    return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 @login_required
@@ -155,7 +155,7 @@ def record_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             request=request,
         )
     except ValidationFailed as exc:
-        patient = load_patient(request, patient_id, audit=False)
+        patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
         return _render_tab(request, patient, errors=exc.fields, values=p, status=400)
     except DomainError as exc:
         messages.error(request, f"Nothing was saved: {exc.message}")
@@ -227,7 +227,7 @@ def authorise(request: HttpRequest, patient_id: int) -> HttpResponse:
             request=request,
         )
     except ValidationFailed as exc:
-        patient = load_patient(request, patient_id, audit=False)
+        patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
         return _render_tab(request, patient, errors=exc.fields, values=p, status=400)
     except DomainError as exc:
         messages.error(request, f"Nothing was saved: {exc.message}")
@@ -253,7 +253,7 @@ def revoke(request: HttpRequest, patient_id: int, authorisation_id: int) -> Http
 @login_required
 def export(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The therapy record as a FHIR Bundle (JSON); psychotherapy notes only under the patient's authorisation."""
-    patient = load_patient(request, patient_id, audit=False)
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
     bundle, notes = export_bundle(patient, request.user, on=timezone.localdate())
     with transaction.atomic():
         record_audit(

@@ -7,9 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from ketaclinic.web.lib.access import access_patient_by_id
+from ketaclinic.web.access import access_session_by_id
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
-from ketaclinic.web.lib.errors import NotFoundError
 from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, VitalSign
 
@@ -41,14 +40,7 @@ def _vital(v: VitalSign) -> dict[str, Any]:
 
 
 def _load(request: HttpRequest, session_id: int) -> DosingSession:
-    s = (
-        DosingSession.objects.select_related("order__signed_by", "clinic", "site", "course")
-        .filter(pk=session_id)
-        .first()
-    )
-    if s is None:
-        raise NotFoundError("no such session")
-    access_patient_by_id(request.user, s.patient_id, request=request)
+    s: DosingSession = access_session_by_id(request.user, session_id, request=request)
     return s
 
 

@@ -15,10 +15,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import (
+    access_device_by_id,
+    access_rems_form_by_id,
+    access_session_by_id,
+    active_clinic,
+)
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_patient_by_id, clinic_for_request
 from ketaclinic.web.lib.audit import record_audit
-from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.lib.errors import DomainError, NotFoundError, ValidationFailed
 from ketaclinic.web.lib.timezones import zone_or_default
 from ketaclinic.web.patients.banner import patient_banner
 from ketaclinic.web.patients.tabs import chart_banners
@@ -30,7 +35,7 @@ from ketaclinic.web.treatment.panels import run_sheet_panels
 
 @login_required
 def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = load_patient(request, patient_id)
+    patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW)
     ctx = chart_context(request, patient, "treatment")
     weight = ctx["latest_weight"]  # chart_context read it already: one query per request, not three
     ctx.update(
@@ -143,14 +148,7 @@ def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpRes
 
 
 def _session(request: HttpRequest, session_id: int) -> DosingSession:
-    s = (
-        DosingSession.objects.select_related("patient", "patient__clinic", "course", "order", "site")
-        .filter(pk=session_id)
-        .first()
-    )
-    if s is None:
-        raise Http404
-    access_patient_by_id(request.user, s.patient_id, request=request)
+    s: DosingSession = access_session_by_id(request.user, session_id, request=request)
     return s
 
 
@@ -233,19 +231,17 @@ def _session_device(
 ) -> tuple[DosingSession, Any]:
     """The session (the user runs sessions for its patient) and a device of its clinic (attached to this
     session when `attached`), else a field error."""
-    from ketaclinic.web.monitoring.models import Device, DeviceAttachment
+    from ketaclinic.web.monitoring.models import DeviceAttachment
 
-    s = DosingSession.objects.select_related("clinic", "patient").filter(pk=session_id).first()
-    if s is None:
-        raise NotFoundError("no such session")
-    access_patient_by_id(r.user, s.patient_id, perm=Perm.SESSION_RUN, audit_action=None)
+    s = access_session_by_id(r.user, session_id, perm=Perm.SESSION_RUN, audit_action=None)
     try:
         pk = int(device_id)
     except (TypeError, ValueError):
         raise ValidationFailed({"device": ["choose a device"]}) from None
-    device = Device.objects.filter(pk=pk, clinic_id=s.clinic_id).first()
-    if device is None:
-        raise ValidationFailed({"device": ["choose a device registered in this clinic"]})
+    try:
+        device = access_device_by_id(r.user, pk, clinic=s.clinic_id, perm=Perm.SESSION_RUN, audit_action=None)
+    except NotFoundError:
+        raise ValidationFailed({"device": ["choose a device registered in this clinic"]}) from None
     if (
         attached
         and not DeviceAttachment.objects.filter(device=device, session=s, detached_at__isnull=True).exists()
@@ -424,11 +420,13 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
     if fn is None:
         raise Http404
     # Times typed on the run sheet are the wall clock it shows: the session's site's, whichever clinic is
-    # active (the step itself checks access; this only picks the zone, so a missing session stays a 404).
-    zones = DosingSession.objects.filter(pk=session_id).values_list(
-        "site__timezone", "patient__home_site__timezone"
-    )
-    zone = next((z for z in (zones.first() or ()) if z), None)
+    # active. The step itself checks access and reports a refusal; this read only picks the zone.
+    try:
+        s = access_session_by_id(request.user, session_id, audit_action=None)
+    except DomainError:
+        s = None
+    site = None if s is None else (s.site or s.patient.home_site)
+    zone = site.timezone if site is not None and site.timezone else None
     try:
         with timezone.override(zone_or_default(zone)) if zone else nullcontext():
             fn(request, session_id, request.POST)
@@ -444,11 +442,11 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
 
 @login_required
 def rems_dashboard(request: HttpRequest) -> HttpResponse:
-    clinic = clinic_for_request(request)
-    if clinic is None:
-        raise NotFoundError("no active clinic")
-    if not has_perm_in_clinic(request.user, clinic, Perm.CLINICAL_VIEW):
-        raise PermissionDeniedError("your role in this clinic does not allow reading REMS monitoring forms")
+    clinic = active_clinic(
+        request,
+        Perm.CLINICAL_VIEW,
+        message="your role in this clinic does not allow reading REMS monitoring forms",
+    )
     forms = list(selectors.rems_forms_due(clinic))
     with transaction.atomic():
         record_audit(
@@ -467,11 +465,8 @@ def rems_dashboard(request: HttpRequest) -> HttpResponse:
 def rems_pdf(request: HttpRequest, form_id: int) -> HttpResponse:
     from ketaclinic.web.treatment.rems import render_rems_pdf
 
-    form = RemsMonitoringForm.objects.select_related("session").filter(pk=form_id).first()
-    if form is None:
-        raise Http404
-    access_patient_by_id(
-        request.user, form.session.patient_id, request=request, audit_action=AuditAction.REMS_FORM_EXPORT
+    form: RemsMonitoringForm = access_rems_form_by_id(
+        request.user, form_id, request=request, audit_action=AuditAction.REMS_FORM_EXPORT
     )
     resp = HttpResponse(render_rems_pdf(form), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="rems-form-session-{form.session_id}.pdf"'
@@ -494,11 +489,7 @@ def rems_submit(request: HttpRequest, form_id: int) -> HttpResponse:
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
     """Today's dosing sessions at the active clinic, with links to each run sheet and the REMS dashboard."""
-    clinic = clinic_for_request(request)
-    if clinic is None:
-        raise NotFoundError("no active clinic")
-    if not has_perm_in_clinic(request.user, clinic, Perm.CLINICAL_VIEW):
-        raise PermissionDeniedError("you cannot view this clinic's sessions")
+    clinic = active_clinic(request, Perm.CLINICAL_VIEW, message="you cannot view this clinic's sessions")
     sessions = selectors.sessions_board(clinic)
     forms = list(selectors.rems_forms_due(clinic))
     with transaction.atomic():
@@ -541,11 +532,7 @@ def protocol_admin(request: HttpRequest) -> HttpResponse:
     from ketaclinic.core.protocols import load_protocols, parse_protocol
     from ketaclinic.web.treatment.protocol_summary import protocol_rows
 
-    clinic = clinic_for_request(request)
-    if clinic is None:
-        raise NotFoundError("no active clinic")
-    if not has_perm_in_clinic(request.user, clinic, Perm.CLINIC_ADMIN):
-        raise PermissionDeniedError("only a clinic admin can manage protocols")
+    clinic = active_clinic(request, Perm.CLINIC_ADMIN, message="only a clinic admin can manage protocols")
     packaged = load_protocols()
     clinic_rows = selectors.clinic_protocols(clinic)
     download = request.GET.get("download", "")

@@ -8,11 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, require_perm
 from ketaclinic.web.assessments.models import (
     SuicideAlert,
 )
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group

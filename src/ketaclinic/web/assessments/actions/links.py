@@ -17,6 +17,7 @@ from ketaclinic.core.instruments import (
     load_instrument,
     score,
 )
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.assessments.actions.common import (
     LINK_SALT,
@@ -33,7 +34,6 @@ from ketaclinic.web.assessments.models import (
     RemoteSchedule,
     Source,
 )
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 

@@ -16,6 +16,7 @@ from ketaclinic.core.instruments import (
     ScoreResult,
     score,
 )
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.assessments.actions.common import (
     FUTURE_TOLERANCE,
@@ -32,7 +33,6 @@ from ketaclinic.web.assessments.models import (
     Source,
     SuicideAlert,
 )
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group, notify_user

@@ -12,6 +12,7 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import (
     load_instrument,
 )
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.assessments.actions.common import _instrument
 from ketaclinic.web.assessments.actions.links import _new_link, _valid_hours
@@ -20,7 +21,6 @@ from ketaclinic.web.assessments.models import (
     RemoteLink,
     RemoteSchedule,
 )
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 

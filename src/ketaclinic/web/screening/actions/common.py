@@ -14,8 +14,8 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.intake import BundleError, parse_bundle
 from ketaclinic.core.screening import screen
 from ketaclinic.core.terminology import LOINC, UCUM
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.patients.models import Patient

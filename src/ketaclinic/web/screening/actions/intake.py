@@ -14,8 +14,8 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.intake import BundleError, parse_bundle
 from ketaclinic.core.screening import ROUTES
 from ketaclinic.core.terminology import ICD10CM, RXNORM, SNOMED, icd10cm_normalize
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.screening.actions.common import _parse_day, _rerun, _save_item, _status_cc, _write_item

@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from ketaclinic.core.terminology import LOINC, SNOMED, UCUM
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening.actions.common import _check_resource, _rerun, _save_item, _write_item
 from ketaclinic.web.screening.models import IntakeItem, ScreeningRun

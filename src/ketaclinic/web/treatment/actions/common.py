@@ -24,8 +24,8 @@ from ketaclinic.core.protocols import (
     Protocol,
     check_dose,
 )
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed, failed_from_core
 from ketaclinic.web.lib.live import clinic_group, notify_group

@@ -17,8 +17,8 @@ from ketaclinic.core.protocols import (
     missing_guard_rails,
     parse_protocol,
 )
+from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm, require_perm
-from ketaclinic.web.lib.access import access_patient_by_id
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed, failed_from_core
 from ketaclinic.web.treatment.actions.common import S, _aware, _decimal, _duration_min, _enforce_guard, _guard
