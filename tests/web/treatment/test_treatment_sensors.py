@@ -85,7 +85,9 @@ def state() -> dict[str, int]:
     """Row counts; the audit count leaves out reads (showing the run sheet audits the patient view)."""
     return {
         **counts(),
-        "audit": AuditEvent.objects.exclude(action="patient.view").count(),
+        "audit": AuditEvent.objects.exclude(
+            action__in=("patient.view", "session.view")
+        ).count(),  # writes, not reads
         "readings": SensorReading.objects.count(),
         "open_attachments": DeviceAttachment.objects.filter(detached_at__isnull=True).count(),
     }
@@ -392,7 +394,7 @@ def test_run_sheet_attach_refused_for_a_finished_session_and_for_an_outsider(
     r = client_as(outsider).post(
         f"/treatment/sessions/{s.pk}/attach_device", {"device": device.pk}, follow=True
     )
-    assert "no such patient" in [str(m) for m in r.context["messages"]]
+    assert "no such session" in [str(m) for m in r.context["messages"]]
     assert state() == before
 
 

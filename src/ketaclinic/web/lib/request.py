@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from ketaclinic.web.clinics.models import Clinic  # for the annotation only: lib imports no app at run time
 
-def clinic_for_request(request: HttpRequest) -> Any:
+
+def clinic_for_request(request: HttpRequest) -> Clinic | None:
     """The clinic the signed-in user is working in (the clinic switcher's choice), or None."""
     from django.utils.functional import SimpleLazyObject, empty
 
@@ -16,5 +18,5 @@ def clinic_for_request(request: HttpRequest) -> Any:
     if isinstance(clinic, SimpleLazyObject):
         if clinic._wrapped is empty:  # type: ignore[attr-defined]
             clinic._setup()  # type: ignore[attr-defined]
-        return clinic._wrapped  # type: ignore[attr-defined]
+        return clinic._wrapped  # type: ignore[attr-defined,no-any-return]
     return clinic
