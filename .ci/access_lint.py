@@ -2,7 +2,7 @@
 """Fail when a view or API module loads a sensitive record by its id itself instead of through its access
 function in ketaclinic.web.access (which scopes to the user's clinics, checks the permission and audits).
 
-Flagged, in src/ketaclinic/web/**/views*.py and api*.py (and views/ or api/ packages):
+Flagged, in src/ketaclinic/web/**/views*.py, *_views.py, api*.py and *_api.py (and views/ or api/ packages):
   Model.objects.get(pk=...) / get(id=...)
   Model.objects....filter(pk=...)  (then .first(), .get(), .exists(), ...)
   get_object_or_404(Model, ...) / get_list_or_404(Model, ...)
@@ -69,7 +69,8 @@ def target_files(web: Path = WEB) -> list[Path]:
         rel = path.relative_to(web).parts
         if "migrations" in rel:
             continue
-        if any(p.startswith(("views", "api")) for p in rel[1:]):
+        stems = [p.removesuffix(".py") for p in rel[1:]]
+        if any(st.startswith(("views", "api")) or st.endswith(("_views", "_api")) for st in stems):
             out.append(path)
     return out
 

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from ketaclinic.web.clinics.models import Clinic  # for the annotation only: lib imports no app at run time
+    from ketaclinic.web.clinics.models import (
+        Clinic,  # for the annotation only: lib imports no app at run time
+    )
 
 
 def clinic_for_request(request: HttpRequest) -> Clinic | None:

@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from ketaclinic.web.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
-from ketaclinic.web.lib.access import access_clinic_by_id, clinic_for_request
 from ketaclinic.web.lib.errors import PermissionDeniedError
 from ketaclinic.web.lib.pagination import paginate
 from ketaclinic.web.outcomes.models import ExportJob
