@@ -12,6 +12,19 @@ register = template.Library()
 
 
 @register.filter
+def plain_number(value: Any) -> str:
+    """A decimal without trailing zeros (44.20 → 44.2, 35.00 → 35); anything else as text."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "" if value is None else str(value)
+    text = format(d.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
 def get_item(mapping: Any, key: Any) -> Any:
     if not mapping:
         return None
