@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "ketaclinic.web.lib.middleware.SiteTimeZoneMiddleware",
     "ketaclinic.web.lib.middleware.DomainErrorMiddleware",
     "ketaclinic.web.lib.middleware.ApiBodyGuardMiddleware",
+    "ketaclinic.web.lib.hostile.NulParameterGuardMiddleware",
 ]
 
 ROOT_URLCONF = "ketaclinic.web.config.urls"
