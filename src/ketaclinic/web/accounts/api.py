@@ -6,13 +6,13 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_clinic_by_id, user_clinic_ids
 from ketaclinic.web.accounts import actions, staff
 from ketaclinic.web.accounts.models import Membership, User
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import PASSWORD_WRITE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
@@ -90,7 +90,7 @@ class OkOut(Schema):
     ok: bool
 
 
-def _clinic(request: HttpRequest, clinic_id: int | None) -> Any:
+def _clinic(request: SignedInRequest, clinic_id: int | None) -> Any:
     if clinic_id is None:
         ids = user_clinic_ids(request.user)
         if len(ids) != 1:
@@ -112,7 +112,9 @@ def _grant_out(m: Membership, now: dt.datetime) -> dict[str, Any]:
 
 
 @router.get("/", response={200: list[StaffOut], **READ_ERRORS})
-def list_staff(request: HttpRequest, clinic_id: int | None = None, limit: int = 50, offset: int = 0) -> Any:
+def list_staff(
+    request: SignedInRequest, clinic_id: int | None = None, limit: int = 50, offset: int = 0
+) -> Any:
     """Staff of the clinic with their role grants (clinic admins)."""
     if not 1 <= limit <= 200:
         raise ValidationFailed({"limit": ["must be between 1 and 200"]})
@@ -149,7 +151,7 @@ def list_staff(request: HttpRequest, clinic_id: int | None = None, limit: int = 
 
 
 @router.post("/invite", response={201: LinkOut, **WRITE_ERRORS})
-def invite(request: HttpRequest, payload: InviteIn) -> Any:
+def invite(request: SignedInRequest, payload: InviteIn) -> Any:
     """Invite a person: the account has no password until they set one through the one-time link."""
     clinic = _clinic(request, payload.clinic_id)
     user, raw = staff.do_invite_user(
@@ -165,9 +167,9 @@ def invite(request: HttpRequest, payload: InviteIn) -> Any:
 
 
 @router.post("/me/password", response={200: OkOut, **PASSWORD_WRITE_ERRORS})
-def change_own_password(request: HttpRequest, payload: PasswordIn) -> Any:
+def change_own_password(request: SignedInRequest, payload: PasswordIn) -> Any:
     staff.do_change_own_password(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         current=payload.current_password,
         password=payload.password,
         password2=payload.password2,
@@ -177,8 +179,8 @@ def change_own_password(request: HttpRequest, payload: PasswordIn) -> Any:
 
 
 @router.post("/me/tokens", response={201: TokenOut, **WRITE_ERRORS})
-def create_token(request: HttpRequest, payload: TokenIn) -> Any:
-    token, raw = actions.do_create_api_token(actor=request.user, name=payload.name, request=request)  # type: ignore[arg-type]
+def create_token(request: SignedInRequest, payload: TokenIn) -> Any:
+    token, raw = actions.do_create_api_token(actor=request.user, name=payload.name, request=request)
     return Status(
         201,
         {
@@ -193,7 +195,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Any:
 
 
 @router.post("/{user_id}/roles", response={201: GrantOut, **WRITE_ERRORS})
-def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Any:
+def grant_role(request: SignedInRequest, user_id: int, payload: GrantIn) -> Any:
     from django.utils import timezone
 
     clinic = _clinic(request, payload.clinic_id)
@@ -204,7 +206,7 @@ def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Any:
 
 
 @router.post("/grants/{membership_id}/approve", response={200: GrantOut, **WRITE_ERRORS})
-def approve_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) -> Any:
+def approve_grant(request: SignedInRequest, membership_id: int, payload: ClinicIn) -> Any:
     from django.utils import timezone
 
     clinic = _clinic(request, payload.clinic_id)
@@ -215,7 +217,7 @@ def approve_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) -
 
 
 @router.post("/grants/{membership_id}/revoke", response={200: GrantOut, **WRITE_ERRORS})
-def revoke_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) -> Any:
+def revoke_grant(request: SignedInRequest, membership_id: int, payload: ClinicIn) -> Any:
     from django.utils import timezone
 
     clinic = _clinic(request, payload.clinic_id)
@@ -224,21 +226,21 @@ def revoke_grant(request: HttpRequest, membership_id: int, payload: ClinicIn) ->
 
 
 @router.post("/{user_id}/deactivate", response={200: OkOut, **WRITE_ERRORS})
-def deactivate(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
+def deactivate(request: SignedInRequest, user_id: int, payload: ClinicIn) -> Any:
     clinic = _clinic(request, payload.clinic_id)
     staff.do_deactivate_user(actor=request.user, clinic=clinic, user_id=user_id, request=request)
     return {"ok": True}
 
 
 @router.post("/{user_id}/reactivate", response={200: OkOut, **WRITE_ERRORS})
-def reactivate(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
+def reactivate(request: SignedInRequest, user_id: int, payload: ClinicIn) -> Any:
     clinic = _clinic(request, payload.clinic_id)
     staff.do_reactivate_user(actor=request.user, clinic=clinic, user_id=user_id, request=request)
     return {"ok": True}
 
 
 @router.post("/{user_id}/reset-password", response={200: LinkOut, **WRITE_ERRORS})
-def reset_password(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
+def reset_password(request: SignedInRequest, user_id: int, payload: ClinicIn) -> Any:
     """Force a password reset: the password stops working and a one-time set-password link is issued."""
     clinic = _clinic(request, payload.clinic_id)
     user, raw = staff.do_force_password_reset(
@@ -248,7 +250,7 @@ def reset_password(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any
 
 
 @router.post("/{user_id}/revoke-tokens", response={200: CountOut, **WRITE_ERRORS})
-def revoke_tokens(request: HttpRequest, user_id: int, payload: ClinicIn) -> Any:
+def revoke_tokens(request: SignedInRequest, user_id: int, payload: ClinicIn) -> Any:
     clinic = _clinic(request, payload.clinic_id)
     n = staff.do_revoke_user_tokens(actor=request.user, clinic=clinic, user_id=user_id, request=request)
     return {"revoked": n}

@@ -47,7 +47,8 @@ def _pending_user(request: HttpRequest) -> tuple[User | None, dict[str, Any]]:
     pending = request.session.get(PENDING_KEY)
     if not isinstance(pending, dict) or int(time.time()) - int(pending.get("at", 0)) > PENDING_S:
         return None, {}
-    user = User.objects.filter(pk=pending.get("uid"), is_active=True).first()
+    uid = pending.get("uid")
+    user = None if uid is None else User.objects.filter(pk=uid, is_active=True).first()
     return user, pending
 
 

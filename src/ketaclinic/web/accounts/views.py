@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ketaclinic.web.access import user_clinic_ids
 from ketaclinic.web.accounts import actions, staff, twofactor
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.throttle import check_auth_rate
 from ketaclinic.web.accounts.twofactor_views import demo_mode_notice, start_second_step
 from ketaclinic.web.lib.audit import client_ip
@@ -74,7 +75,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def switch_clinic(request: HttpRequest) -> HttpResponse:
+def switch_clinic(request: SignedInRequest) -> HttpResponse:
     raw = request.POST.get("clinic", "")
     if raw.isdigit() and int(raw) in user_clinic_ids(request.user):
         request.session[SESSION_KEY] = int(raw)
@@ -84,7 +85,7 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: SignedInRequest) -> HttpResponse:
     new_token = None
     errors: dict[str, list[str]] = {}
     status = 200
@@ -92,22 +93,22 @@ def account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if "revoke" in request.POST:
-                actions.do_revoke_api_token(actor=request.user, token_id=int(request.POST["revoke"]))  # type: ignore[arg-type]
+                actions.do_revoke_api_token(actor=request.user, token_id=int(request.POST["revoke"]))
                 messages.success(request, "Token revoked.")
             elif request.POST.get("form") == "password":
                 staff.do_change_own_password(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     current=request.POST.get("current_password", ""),
                     password=request.POST.get("password", ""),
                     password2=request.POST.get("password2", ""),
                     request=request,
                 )
-                update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
+                update_session_auth_hash(request, request.user)
                 messages.success(request, "Password changed.")
                 return redirect("accounts:account")
             else:
                 _, new_token = actions.do_create_api_token(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     name=request.POST.get("name", ""),
                     request=request,
                 )
@@ -121,7 +122,7 @@ def account(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, "revoke: not a token id")
             status = 400
-    tokens = request.user.api_tokens.order_by("-created_at")  # type: ignore[union-attr]
+    tokens = request.user.api_tokens.order_by("-created_at")
     response = render(
         request,
         "accounts/account.html",

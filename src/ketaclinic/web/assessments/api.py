@@ -13,6 +13,7 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.questionnaire import build_questionnaire
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
 from ketaclinic.web.access import access_assessment_by_id, access_patient_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.assessments import actions, selectors
 from ketaclinic.web.assessments.models import Assessment, Source
@@ -31,7 +32,9 @@ class AssessmentIn(Schema):
 
 
 @router.post("/patients/{patient_id}/assessments", response={201: dict[str, Any], **WRITE_ERRORS})
-def create_assessment(request: HttpRequest, patient_id: int, payload: AssessmentIn) -> Status[dict[str, Any]]:
+def create_assessment(
+    request: SignedInRequest, patient_id: int, payload: AssessmentIn
+) -> Status[dict[str, Any]]:
     a = actions.do_record_assessment(
         actor=request.user,
         patient_id=patient_id,
@@ -51,7 +54,7 @@ PAGE_DEFAULT, PAGE_MAX = 100, 500
 
 @router.get("/patients/{patient_id}/assessments", response={200: dict[str, Any], **READ_ERRORS})
 def list_assessments(
-    request: HttpRequest, patient_id: int, instrument: str | None = None, limit: int = PAGE_DEFAULT,
+    request: SignedInRequest, patient_id: int, instrument: str | None = None, limit: int = PAGE_DEFAULT,
     offset: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """A patient's assessments, newest first, one page at a time (`limit` up to 500, `offset`)."""
@@ -89,7 +92,7 @@ def list_assessments(
 
 
 @router.get("/assessments/{assessment_id}/fhir", response={200: dict[str, Any], **READ_ERRORS})
-def assessment_fhir(request: HttpRequest, assessment_id: int) -> dict[str, Any]:
+def assessment_fhir(request: SignedInRequest, assessment_id: int) -> dict[str, Any]:
     a: Assessment = access_assessment_by_id(
         request.user, assessment_id, request=request, audit_action=AuditAction.ASSESSMENT_EXPORT_FHIR
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.instruments import INSTRUMENT_IDS, Instrument, all_instruments, load_instrument
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.assessments import actions, selectors
 from ketaclinic.web.assessments.models import Context, SuicideAlert
@@ -52,7 +53,7 @@ def _items_for_form(
     ]
 
 
-def _links_for_tab(request: HttpRequest, patient: Any, now: dt.datetime) -> list[tuple[Any, str, str]]:
+def _links_for_tab(request: SignedInRequest, patient: Any, now: dt.datetime) -> list[tuple[Any, str, str]]:
     """(link, status, url): the personal URL is shown only to staff who may send links, and only while the link
     can still be answered (open or scheduled), so scheduler-made links can be sent to the patient."""
     can_send = has_perm_in_clinic(request.user, patient.clinic_id, Perm.ASSESSMENT_RECORD)
@@ -67,7 +68,7 @@ def _links_for_tab(request: HttpRequest, patient: Any, now: dt.datetime) -> list
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW)
     ctx = chart_context(request, patient, "assessments")
     doses = dose_times(patient)
@@ -107,7 +108,7 @@ def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def new_assessment(request: HttpRequest, patient_id: int) -> HttpResponse:
+def new_assessment(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, perm=Perm.ASSESSMENT_RECORD, audit=request.method != "POST")
     iid = request.POST.get("instrument") or request.GET.get("instrument") or "phq9"
     if iid not in INSTRUMENT_IDS:
@@ -172,7 +173,7 @@ def new_assessment(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "assessments/form.html", ctx, status=status)
 
 
-def _post_action(request: HttpRequest, patient_id: int, fn: Any, ok: str) -> HttpResponse:
+def _post_action(request: SignedInRequest, patient_id: int, fn: Any, ok: str) -> HttpResponse:
     try:
         fn()
         messages.success(request, ok)
@@ -183,7 +184,7 @@ def _post_action(request: HttpRequest, patient_id: int, fn: Any, ok: str) -> Htt
 
 @login_required
 @require_POST
-def create_link(request: HttpRequest, patient_id: int) -> HttpResponse:
+def create_link(request: SignedInRequest, patient_id: int) -> HttpResponse:
     def run() -> None:
         _link, url = actions.do_create_remote_link(
             actor=request.user,
@@ -199,7 +200,7 @@ def create_link(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_link(request: HttpRequest, patient_id: int, link_id: int) -> HttpResponse:
+def revoke_link(request: SignedInRequest, patient_id: int, link_id: int) -> HttpResponse:
     return _post_action(
         request,
         patient_id,
@@ -210,7 +211,7 @@ def revoke_link(request: HttpRequest, patient_id: int, link_id: int) -> HttpResp
 
 @login_required
 @require_POST
-def create_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
+def create_schedule(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _post_action(
         request,
         patient_id,
@@ -230,7 +231,7 @@ def create_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def stop_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> HttpResponse:
+def stop_schedule(request: SignedInRequest, patient_id: int, schedule_id: int) -> HttpResponse:
     return _post_action(
         request,
         patient_id,
@@ -241,7 +242,7 @@ def stop_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> Ht
 
 @login_required
 @require_POST
-def acknowledge_alert(request: HttpRequest, patient_id: int, alert_id: int) -> HttpResponse:
+def acknowledge_alert(request: SignedInRequest, patient_id: int, alert_id: int) -> HttpResponse:
     return _post_action(
         request,
         patient_id,

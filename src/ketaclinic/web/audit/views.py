@@ -7,10 +7,11 @@ import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_clinic_by_id, clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.audit.present import action_label, detail_rows, text_in_words
 from ketaclinic.web.audit.selectors import audit_action_codes, audit_actor_names, audit_event_list
@@ -30,7 +31,7 @@ def _date(raw: str, field: str, errors: dict[str, list[str]]) -> dt.date | None:
 
 
 @login_required
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: SignedInRequest) -> HttpResponse:
     from django.shortcuts import render
 
     clinic = clinic_for_request(request)

@@ -8,13 +8,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import INSTRUMENT_IDS, load_instrument
 from ketaclinic.web.access import access_care_plan_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.careplan import actions, selectors
 from ketaclinic.web.careplan.fhir import care_plan_resource
@@ -45,7 +46,7 @@ def _date(raw: str, errors: dict[str, list[str]]) -> dt.date | None:
 
 
 def _render_tab(
-    request: HttpRequest, patient: Any, *, errors: dict[str, list[str]] | None = None, status: int = 200
+    request: SignedInRequest, patient: Any, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> HttpResponse:
     from ketaclinic.web.telehealth.views import clinicians_of
     from ketaclinic.web.treatment.selectors import courses_for_patient
@@ -101,11 +102,11 @@ def _render_tab(
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
-def _run(request: HttpRequest, patient_id: int, call: Any, ok: str) -> HttpResponse:
+def _run(request: SignedInRequest, patient_id: int, call: Any, ok: str) -> HttpResponse:
     try:
         call()
     except ValidationFailed as exc:
@@ -124,7 +125,7 @@ def _run(request: HttpRequest, patient_id: int, call: Any, ok: str) -> HttpRespo
 
 @login_required
 @require_POST
-def create(request: HttpRequest, patient_id: int, course_id: int) -> HttpResponse:
+def create(request: SignedInRequest, patient_id: int, course_id: int) -> HttpResponse:
     return _run(
         request,
         patient_id,
@@ -141,7 +142,7 @@ def _owner_id(raw: str) -> int | None:
 
 @login_required
 @require_POST
-def add_goal(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
+def add_goal(request: SignedInRequest, patient_id: int, plan_id: int) -> HttpResponse:
     p = request.POST
     errors: dict[str, list[str]] = {}
     due = _date(p.get("due_on", ""), errors)
@@ -166,7 +167,7 @@ def add_goal(request: HttpRequest, patient_id: int, plan_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def add_activity(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
+def add_activity(request: SignedInRequest, patient_id: int, plan_id: int) -> HttpResponse:
     p = request.POST
     errors: dict[str, list[str]] = {}
     due = _date(p.get("due_on", ""), errors)
@@ -189,7 +190,9 @@ def add_activity(request: HttpRequest, patient_id: int, plan_id: int) -> HttpRes
 
 @login_required
 @require_POST
-def set_status(request: HttpRequest, patient_id: int, plan_id: int, item: str, item_id: int) -> HttpResponse:
+def set_status(
+    request: SignedInRequest, patient_id: int, plan_id: int, item: str, item_id: int
+) -> HttpResponse:
     return _run(
         request,
         patient_id,
@@ -207,7 +210,7 @@ def set_status(request: HttpRequest, patient_id: int, plan_id: int, item: str, i
 
 @login_required
 @require_POST
-def safety_plan(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
+def safety_plan(request: SignedInRequest, patient_id: int, plan_id: int) -> HttpResponse:
     fields = {k: request.POST.get(k, "") for k in actions.SAFETY_FIELDS}
     return _run(
         request,
@@ -220,7 +223,7 @@ def safety_plan(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResp
 
 
 @login_required
-def export(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
+def export(request: SignedInRequest, patient_id: int, plan_id: int) -> HttpResponse:
     """The care plan as a FHIR R4 CarePlan (JSON), validated with fhir.resources' R4B models."""
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
     plan: CarePlan = access_care_plan_by_id(

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.utils import timezone
 from ketaclinic.web.access import clinic_for_request
 from ketaclinic.web.accounts import staff, twofactor
 from ketaclinic.web.accounts.models import User
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, Role, require_perm
 from ketaclinic.web.clinics import actions
 from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES
@@ -23,7 +24,7 @@ from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, Valida
 from ketaclinic.web.lib.pagination import page_number, paginate
 
 
-def _admin_clinic(request: HttpRequest) -> Any:
+def _admin_clinic(request: SignedInRequest) -> Any:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise PermissionDeniedError("you are not a member of any clinic")
@@ -32,7 +33,7 @@ def _admin_clinic(request: HttpRequest) -> Any:
 
 
 @login_required
-def staff_view(request: HttpRequest) -> HttpResponse:
+def staff_view(request: SignedInRequest) -> HttpResponse:
     """Staff of the clinic: invite, grant and approve roles, deactivate, reset, revoke tokens (one page of 50)."""
     clinic = _admin_clinic(request)
     page_number(request)
@@ -63,7 +64,7 @@ STAFF_STATUSES = {"active": "Active", "pending": "Waiting for approval", "inacti
 
 
 def _render_staff(
-    request: HttpRequest,
+    request: SignedInRequest,
     clinic: Any,
     errors: dict[str, list[str]],
     form: str,
@@ -129,7 +130,7 @@ def _render_staff(
 
 
 @login_required
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: SignedInRequest) -> HttpResponse:
     clinic = _admin_clinic(request)
     errors: dict[str, list[str]] = {}
     form = request.POST.get("form", "")
@@ -211,7 +212,7 @@ STAFF_FORMS = {
 }
 
 
-def _staff_form(request: HttpRequest, clinic: Any, form: str) -> str | None:
+def _staff_form(request: SignedInRequest, clinic: Any, form: str) -> str | None:
     """Run one staff-lifecycle form; returns a one-time set-password token when the form made one."""
     p, actor = request.POST, request.user
     if form == "invite":
@@ -273,7 +274,7 @@ def _staff_form(request: HttpRequest, clinic: Any, form: str) -> str | None:
 
 
 def _render(
-    request: HttpRequest,
+    request: SignedInRequest,
     clinic: Any,
     errors: dict[str, list[str]],
     form: str,

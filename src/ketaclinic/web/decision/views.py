@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_patient_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 
 
 @login_required
 @require_GET
-def pk_curve(request: HttpRequest, patient_id: int) -> HttpResponse:
+def pk_curve(request: SignedInRequest, patient_id: int) -> HttpResponse:
     """HTMX fragment: predicted concentration curve (typical + 5-95 % band) for a proposed order and this patient.
 
     GET: drug, route, amount_mg, duration_min?, model?, horizon_min?, prior=route:amount_mg:minutes_before[:dur]*.

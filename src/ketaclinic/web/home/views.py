@@ -8,12 +8,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.home import actions, inbox
 from ketaclinic.web.lib.audit import record_audit
@@ -22,7 +23,7 @@ from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, Vali
 PAGE_SIZE = 25
 
 
-def _filters(request: HttpRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
+def _filters(request: SignedInRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The inbox's filters from the query string, each checked against its choices."""
     values = {
         "kind": request.GET.get("kind", "").strip(),
@@ -41,7 +42,7 @@ def _filters(request: HttpRequest) -> tuple[dict[str, str], dict[str, list[str]]
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def alerts(request: HttpRequest) -> HttpResponse:
+def alerts(request: SignedInRequest) -> HttpResponse:
     """The alert inbox: every open alert of the active clinic the user may see; POST acknowledges one."""
     clinic = clinic_for_request(request)
     if clinic is None or not has_perm_in_clinic(request.user, clinic, Perm.CLINICAL_VIEW):
@@ -110,7 +111,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     """The signed-in user's home page: the sections of every role they hold in the active clinic. A member who
     may only see outcomes (a researcher) lands on the outcomes page."""
     from ketaclinic.web.accounts.roles import roles_in_clinic

@@ -6,11 +6,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_clinic_by_id, access_location_by_id, access_lot_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.ledger import actions, selectors
 from ketaclinic.web.ledger.models import LedgerEntry, Lot, StorageLocation
@@ -82,7 +82,7 @@ def _entry_out(e: LedgerEntry) -> EntryOut:
 
 
 @router.get("/clinics/{clinic_id}/balances", response={200: list[BalanceOut], **READ_ERRORS})
-def balances(request: HttpRequest, clinic_id: int) -> list[BalanceOut]:
+def balances(request: SignedInRequest, clinic_id: int) -> list[BalanceOut]:
     clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
     return [
         BalanceOut(
@@ -102,13 +102,13 @@ def balances(request: HttpRequest, clinic_id: int) -> list[BalanceOut]:
 
 
 @router.get("/clinics/{clinic_id}/entries", response={200: list[EntryOut], **READ_ERRORS})
-def entries(request: HttpRequest, clinic_id: int, limit: int = 200) -> list[EntryOut]:
+def entries(request: SignedInRequest, clinic_id: int, limit: int = 200) -> list[EntryOut]:
     clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
     return [_entry_out(e) for e in selectors.entries_for_clinic(clinic, limit=max(1, min(limit, 1000)))]
 
 
 @router.get("/clinics/{clinic_id}/verify", response={200: VerifyOut, **READ_ERRORS})
-def verify(request: HttpRequest, clinic_id: int) -> dict[str, Any]:
+def verify(request: SignedInRequest, clinic_id: int) -> dict[str, Any]:
     clinic = access_clinic_by_id(request.user, clinic_id, perm=Perm.LEDGER_VIEW)
     # This clinic's entries only: nothing of other clinics (their count, head or problems) is disclosed.
     result = selectors.clinic_chain_verify(clinic)
@@ -127,7 +127,7 @@ class TransferIn(Schema):
 
 
 def _scoped(
-    request: HttpRequest, clinic_id: int, lot_id: int, *location_ids: int
+    request: SignedInRequest, clinic_id: int, lot_id: int, *location_ids: int
 ) -> tuple[Lot, list[StorageLocation]]:
     """The lot and storage locations of this clinic that a stock movement names (the movement is audited)."""
     kw: dict[str, Any] = {"clinic": clinic_id, "perm": Perm.STOCK_MOVE, "audit_action": None}
@@ -136,7 +136,7 @@ def _scoped(
 
 
 @router.post("/clinics/{clinic_id}/transfers", response={201: EntryOut, **WRITE_ERRORS})
-def transfer(request: HttpRequest, clinic_id: int, payload: TransferIn) -> Status[EntryOut]:
+def transfer(request: SignedInRequest, clinic_id: int, payload: TransferIn) -> Status[EntryOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (src, dst) = _scoped(
         request, clinic_id, payload.lot_id, payload.from_location_id, payload.to_location_id
@@ -167,7 +167,7 @@ class CountOut(Schema):
 
 
 @router.post("/clinics/{clinic_id}/counts", response={201: CountOut, **WRITE_ERRORS})
-def count(request: HttpRequest, clinic_id: int, payload: CountIn) -> Status[CountOut]:
+def count(request: SignedInRequest, clinic_id: int, payload: CountIn) -> Status[CountOut]:
     access_clinic_by_id(request.user, clinic_id, perm=Perm.STOCK_MOVE)
     lot, (loc,) = _scoped(request, clinic_id, payload.lot_id, payload.location_id)
     e, case = actions.do_record_count(

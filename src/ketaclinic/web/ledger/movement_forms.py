@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
 
 from ketaclinic.core.ledger import EntryType
 from ketaclinic.web.accounts.models import User, effective_membership_q
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.clinics.models import Clinic
 from ketaclinic.web.ledger import actions, selectors
 from ketaclinic.web.ledger.models import (
@@ -295,7 +295,7 @@ def _parse(kind: FormKind, clinic: Clinic, data: Any) -> dict[str, Any]:
     return out
 
 
-def _run(spec: FormKind, actor: Any, v: dict[str, Any], request: HttpRequest) -> str:
+def _run(spec: FormKind, actor: Any, v: dict[str, Any], request: SignedInRequest) -> str:
     """Call the action of `spec` with the parsed form fields; returns a confirmation message."""
     result = spec.action(actor=actor, **v, request=request)
     if spec.slug == "count":

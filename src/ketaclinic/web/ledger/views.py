@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_case_by_id, clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger import actions, reports, selectors
@@ -42,27 +43,27 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, ValidationFailed
 
 
-def _clinic(request: HttpRequest, perm: Perm = Perm.LEDGER_VIEW) -> Clinic:
+def _clinic(request: SignedInRequest, perm: Perm = Perm.LEDGER_VIEW) -> Clinic:
     clinic = clinic_for_request(request)
     if clinic is None or not has_perm_in_clinic(request.user, clinic, perm):
         raise PermissionDeniedError(f"your role in this clinic does not allow {perm.value}")
     return clinic
 
 
-def _forbidden(request: HttpRequest, exc: DomainError) -> HttpResponse:
+def _forbidden(request: SignedInRequest, exc: DomainError) -> HttpResponse:
     from ketaclinic.web.lib.audit import record_denied
 
     record_denied(request, exc)
     return render(request, "error.html", {"error": exc}, status=exc.status)
 
 
-def _audit_page(request: HttpRequest, clinic: Any, action: str, detail: dict[str, Any]) -> None:
+def _audit_page(request: SignedInRequest, clinic: Any, action: str, detail: dict[str, Any]) -> None:
     with transaction.atomic():
         record_audit(actor=request.user, action=action, clinic=clinic, request=request, detail=detail)
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInRequest) -> HttpResponse:
     try:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
@@ -91,7 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def entries(request: HttpRequest) -> HttpResponse:
+def entries(request: SignedInRequest) -> HttpResponse:
     try:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
@@ -102,7 +103,7 @@ def entries(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def verify(request: HttpRequest) -> HttpResponse:
+def verify(request: SignedInRequest) -> HttpResponse:
     try:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
@@ -116,7 +117,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def record(request: HttpRequest, kind: str) -> HttpResponse:
+def record(request: SignedInRequest, kind: str) -> HttpResponse:
     spec = FORM_KINDS.get(kind)
     if spec is None:
         raise Http404("no such ledger form")
@@ -159,7 +160,7 @@ def record(request: HttpRequest, kind: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup(request: HttpRequest) -> HttpResponse:
+def setup(request: SignedInRequest) -> HttpResponse:
     """Products, suppliers and storage locations."""
     try:
         clinic = _clinic(request)
@@ -233,7 +234,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+def case_detail(request: SignedInRequest, case_id: int) -> HttpResponse:
     try:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
@@ -277,7 +278,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
-def _period(request: HttpRequest, site: Site) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+def _period(request: SignedInRequest, site: Site) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
     today = timezone.localdate()
     start = _date(request.GET.get("start", ""), "start") or today.replace(day=1)
     end = _date(request.GET.get("end", ""), "end") or today
@@ -293,7 +294,7 @@ def _period(request: HttpRequest, site: Site) -> tuple[dt.date, dt.date, dt.date
 
 
 @login_required
-def register(request: HttpRequest) -> HttpResponse:
+def register(request: SignedInRequest) -> HttpResponse:
     try:
         clinic = _clinic(request)
         site = _get(Site, request.GET.get("site", ""), "site", clinic=clinic)
@@ -337,7 +338,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def inventory(request: HttpRequest) -> HttpResponse:
+def inventory(request: SignedInRequest) -> HttpResponse:
     try:
         clinic = _clinic(request)
         site = _get(Site, request.GET.get("site", ""), "site", clinic=clinic)

@@ -19,6 +19,7 @@ from ketaclinic.web.access import (
     access_session_by_id,
     access_site_by_id,
 )
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import DEVICE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
@@ -107,12 +108,12 @@ def _device_out(d: Device, session: int | None = None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _device_for(request: HttpRequest, device_id: int) -> Device:
+def _device_for(request: SignedInRequest, device_id: int) -> Device:
     d: Device = access_device_by_id(request.user, device_id, audit_action=None)  # the action audits
     return d
 
 
-def _audit_read(request: HttpRequest, action: str, site: Any, detail: dict[str, Any]) -> None:
+def _audit_read(request: SignedInRequest, action: str, site: Any, detail: dict[str, Any]) -> None:
     with transaction.atomic():
         record_audit(
             actor=request.user, action=action, obj=site, clinic=site.clinic, request=request, detail=detail
@@ -122,7 +123,7 @@ def _audit_read(request: HttpRequest, action: str, site: Any, detail: dict[str, 
 @router.post(
     "/devices", response={201: dict, **WRITE_ERRORS}, summary="Register a device (the token is shown once)"
 )
-def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[str, Any]]:
+def register_device(request: SignedInRequest, payload: DeviceIn) -> tuple[int, dict[str, Any]]:
     site = access_site_by_id(request.user, payload.site, perm=Perm.DEVICE_MANAGE)
     device, raw = actions.do_register_device(
         actor=request.user, site=site, label=payload.label, serial=payload.serial, kind=payload.kind
@@ -131,7 +132,7 @@ def register_device(request: HttpRequest, payload: DeviceIn) -> tuple[int, dict[
 
 
 @router.get("/sites/{site_id}/devices", response={200: list[DeviceOut], **READ_ERRORS})
-def list_devices(request: HttpRequest, site_id: int) -> list[dict[str, Any]]:
+def list_devices(request: SignedInRequest, site_id: int) -> list[dict[str, Any]]:
     site = access_site_by_id(request.user, site_id, perm=Perm.DEVICE_MANAGE)
     rows = selectors.devices_for_site(site)
     _audit_read(
@@ -156,20 +157,20 @@ class AttachIn(Schema):
     response={200: dict[str, Any], **WRITE_ERRORS},
     summary="Rotate a device's token",
 )
-def rotate_token(request: HttpRequest, device_id: int) -> dict[str, Any]:
+def rotate_token(request: SignedInRequest, device_id: int) -> dict[str, Any]:
     d = _device_for(request, device_id)
     raw = actions.do_rotate_device_token(actor=request.user, device=d)
     return {**_device_out(d), "token": raw}
 
 
 @router.post("/devices/{device_id}/revoke", response={200: DeviceOut, **WRITE_ERRORS})
-def revoke_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
+def revoke_device(request: SignedInRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
     return _device_out(actions.do_revoke_device(actor=request.user, device=d, reason=payload.reason))
 
 
 @router.post("/devices/{device_id}/attach", response={200: DeviceOut, **WRITE_ERRORS})
-def attach_device(request: HttpRequest, device_id: int, payload: AttachIn) -> dict[str, Any]:
+def attach_device(request: SignedInRequest, device_id: int, payload: AttachIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
     try:
         session = access_session_by_id(
@@ -182,7 +183,7 @@ def attach_device(request: HttpRequest, device_id: int, payload: AttachIn) -> di
 
 
 @router.post("/devices/{device_id}/detach", response={200: DeviceOut, **WRITE_ERRORS})
-def detach_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
+def detach_device(request: SignedInRequest, device_id: int, payload: ReasonIn) -> dict[str, Any]:
     d = _device_for(request, device_id)
     actions.do_detach_device(actor=request.user, device=d, reason=payload.reason)
     return _device_out(d)
@@ -193,7 +194,7 @@ def detach_device(request: HttpRequest, device_id: int, payload: ReasonIn) -> di
     response={200: dict[str, Any], **READ_ERRORS},
     summary="Live board snapshot: sessions, recent vitals, open alerts",
 )
-def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
+def board(request: SignedInRequest, site_id: int) -> dict[str, Any]:
     site = access_site_by_id(request.user, site_id)
     snapshot = selectors.board_snapshot(site)
     _audit_read(
@@ -206,7 +207,7 @@ def board(request: HttpRequest, site_id: int) -> dict[str, Any]:
 
 
 @router.get("/sites/{site_id}/alerts", response={200: list[dict[str, Any]], **READ_ERRORS})
-def site_alerts(request: HttpRequest, site_id: int, unacknowledged: bool = False) -> list[dict[str, Any]]:
+def site_alerts(request: SignedInRequest, site_id: int, unacknowledged: bool = False) -> list[dict[str, Any]]:
     site = access_site_by_id(request.user, site_id)
     alerts = [
         selectors.alert_dict(a) for a in selectors.alerts_for_site(site, unacknowledged_only=unacknowledged)
@@ -223,7 +224,7 @@ class AckIn(Schema):
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response={200: dict[str, Any], **WRITE_ERRORS})
-def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str, Any]:
+def acknowledge(request: SignedInRequest, alert_id: int, payload: AckIn) -> dict[str, Any]:
     alert = access_alert_by_id(request.user, alert_id, audit_action=None)  # the acknowledgement is audited
     a = actions.do_acknowledge_alert(
         actor=request.user, alert=alert, action=payload.action, note=payload.note
@@ -232,7 +233,7 @@ def acknowledge(request: HttpRequest, alert_id: int, payload: AckIn) -> dict[str
 
 
 @router.get("/sessions/{session_id}/sensor-vitals", response={200: list[dict[str, Any]], **READ_ERRORS})
-def sensor_vitals(request: HttpRequest, session_id: int, interval: int = 300) -> list[dict[str, Any]]:
+def sensor_vitals(request: SignedInRequest, session_id: int, interval: int = 300) -> list[dict[str, Any]]:
     session = access_session_by_id(request.user, session_id, request=request)
     if not 10 <= interval <= 3600:
         raise ValidationFailed({"interval": ["must be between 10 and 3600 seconds"]})

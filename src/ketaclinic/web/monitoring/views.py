@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,6 +18,7 @@ from ketaclinic.web.access import (
     access_site_by_id,
     active_clinic,
 )
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.models import Site
 from ketaclinic.web.lib.audit import record_audit
@@ -27,7 +28,7 @@ from ketaclinic.web.monitoring.models import Device, MonitoringAlert
 
 
 @login_required
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: SignedInRequest) -> HttpResponse:
     """Pick the site: straight to the board when the active clinic has one site."""
     clinic = active_clinic(request, Perm.CLINICAL_VIEW)
     sites = list(Site.objects.filter(clinic=clinic).order_by("name", "pk"))
@@ -37,7 +38,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
+def site_board(request: SignedInRequest, site_id: int) -> HttpResponse:
     site = access_site_by_id(request.user, site_id)
     snapshot = selectors.board_snapshot(site)
     with transaction.atomic():
@@ -58,7 +59,7 @@ def site_board(request: HttpRequest, site_id: int) -> HttpResponse:
 
 
 @login_required
-def devices(request: HttpRequest, site_id: int) -> HttpResponse:
+def devices(request: SignedInRequest, site_id: int) -> HttpResponse:
     site = access_site_by_id(request.user, site_id, perm=Perm.DEVICE_MANAGE)
     errors: dict[str, list[str]] = {}
     new_token = None
@@ -140,7 +141,7 @@ def devices(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+def acknowledge(request: SignedInRequest, alert_id: int) -> HttpResponse:
     alert = access_alert_by_id(request.user, alert_id, audit_action=None)  # the acknowledgement is audited
     try:
         actions.do_acknowledge_alert(

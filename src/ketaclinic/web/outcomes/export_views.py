@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.web.access import access_clinic_by_id, clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.errors import PermissionDeniedError
 from ketaclinic.web.lib.pagination import paginate
@@ -32,7 +33,7 @@ def _kinds(user: Any, clinic: Any) -> dict[str, bool]:
     }
 
 
-def _clinic(request: HttpRequest) -> Any:
+def _clinic(request: SignedInRequest) -> Any:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise PermissionDeniedError("you are not a member of any clinic")
@@ -42,7 +43,7 @@ def _clinic(request: HttpRequest) -> Any:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def exports_page(request: HttpRequest) -> HttpResponse:
+def exports_page(request: SignedInRequest) -> HttpResponse:
     """The user's export jobs in the active clinic (newest first, paginated) and the buttons to start one."""
     from ketaclinic.web.outcomes.actions import do_create_export_job
     from ketaclinic.web.outcomes.exports import FHIR_TYPES, start_job
@@ -82,7 +83,7 @@ def exports_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET"])
-def export_status_page(request: HttpRequest, job_id: str) -> HttpResponse:
+def export_status_page(request: SignedInRequest, job_id: str) -> HttpResponse:
     """One job: its state in words, a progress bar while it runs (the page refreshes itself), then its files."""
     clinic = _clinic(request)
     job = ExportJob.objects.filter(pk=job_id, clinic=clinic, requested_by=request.user).first()

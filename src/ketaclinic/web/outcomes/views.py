@@ -7,13 +7,14 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_clinic_by_id, access_patient_by_id, clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, ValidationFailed
@@ -160,7 +161,7 @@ def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def outcomes_page(request: HttpRequest) -> HttpResponse:
+def outcomes_page(request: SignedInRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise PermissionDeniedError("you are not a member of any clinic")
@@ -198,7 +199,7 @@ def _pdf_response(content: bytes, filename: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def summary_pdf(request: HttpRequest) -> HttpResponse:
+def summary_pdf(request: SignedInRequest) -> HttpResponse:
     """The page's figures for the same filters as a PDF (aggregates only)."""
     from ketaclinic.web.outcomes.summary import clinic_summary_pdf
 
@@ -229,7 +230,7 @@ def summary_pdf(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def progress_report(request: HttpRequest, patient_id: int) -> HttpResponse:
+def progress_report(request: SignedInRequest, patient_id: int) -> HttpResponse:
     """One patient's progress report (PDF) for referrers and the patient; the read is audited."""
     from ketaclinic.web.outcomes.progress import progress_data, progress_pdf
 

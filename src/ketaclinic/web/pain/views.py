@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -20,6 +20,7 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import load_instrument
 from ketaclinic.core.pain.mme import format_number, load_mme_table
 from ketaclinic.web.access import clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
@@ -136,7 +137,7 @@ def _pain_response(
 
 
 def _render_tab(
-    request: HttpRequest,
+    request: SignedInRequest,
     patient: Any,
     *,
     errors: dict[str, list[str]] | None = None,
@@ -209,11 +210,11 @@ def _render_tab(
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
-def _post(request: HttpRequest, patient_id: int, form: str, call: Any, ok: str) -> HttpResponse:
+def _post(request: SignedInRequest, patient_id: int, form: str, call: Any, ok: str) -> HttpResponse:
     try:
         call()
     except ValidationFailed as exc:
@@ -228,7 +229,7 @@ def _post(request: HttpRequest, patient_id: int, form: str, call: Any, ok: str) 
 
 @login_required
 @require_POST
-def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
+def add_medication(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     return _post(
         request,
@@ -251,7 +252,7 @@ def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def change_dose(request: HttpRequest, patient_id: int, medication_id: int) -> HttpResponse:
+def change_dose(request: SignedInRequest, patient_id: int, medication_id: int) -> HttpResponse:
     p = request.POST
     return _post(
         request,
@@ -271,7 +272,7 @@ def change_dose(request: HttpRequest, patient_id: int, medication_id: int) -> Ht
 
 @login_required
 @require_POST
-def stop_medication(request: HttpRequest, patient_id: int, medication_id: int) -> HttpResponse:
+def stop_medication(request: SignedInRequest, patient_id: int, medication_id: int) -> HttpResponse:
     p = request.POST
     return _post(
         request,
@@ -290,7 +291,7 @@ def stop_medication(request: HttpRequest, patient_id: int, medication_id: int) -
 
 @login_required
 @require_POST
-def overdose_history(request: HttpRequest, patient_id: int) -> HttpResponse:
+def overdose_history(request: SignedInRequest, patient_id: int) -> HttpResponse:
     value = {"yes": True, "no": False}.get(request.POST.get("overdose_history", ""))
     return _post(
         request,
@@ -308,7 +309,7 @@ def overdose_history(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def naloxone_offer(request: HttpRequest, patient_id: int) -> HttpResponse:
+def naloxone_offer(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -325,7 +326,7 @@ def naloxone_offer(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def set_indication(request: HttpRequest, patient_id: int, course_id: int) -> HttpResponse:
+def set_indication(request: SignedInRequest, patient_id: int, course_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -351,7 +352,7 @@ def _parse_local_dt(raw: str) -> dt.datetime | None:
 
 @login_required
 @require_POST
-def last_dose(request: HttpRequest, session_id: int) -> HttpResponse:
+def last_dose(request: SignedInRequest, session_id: int) -> HttpResponse:
     p = request.POST
     none_today = p.get("none_today") == "on"
     med = p.get("medication", "")
@@ -411,7 +412,7 @@ def run_sheet_panel(request: Any, session: Any) -> SafeString | None:
 
 
 @login_required
-def clinic_page(request: HttpRequest) -> HttpResponse:
+def clinic_page(request: SignedInRequest) -> HttpResponse:
     """The clinic's opioid sparing: share of pain patients whose MME/day fell by the threshold, with its denominator."""
     clinic = clinic_for_request(request)
     if clinic is None or not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW):

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patientprep import actions, selectors
 
@@ -47,7 +48,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def create_link(request: HttpRequest, patient_id: int, session_id: int) -> HttpResponse:
+def create_link(request: SignedInRequest, patient_id: int, session_id: int) -> HttpResponse:
     try:
         _link, url = actions.do_create_session_link(
             actor=request.user, patient_id=patient_id, dosing_session_id=session_id, request=request
@@ -62,7 +63,7 @@ def create_link(request: HttpRequest, patient_id: int, session_id: int) -> HttpR
 
 @login_required
 @require_POST
-def revoke_link(request: HttpRequest, patient_id: int, link_id: int) -> HttpResponse:
+def revoke_link(request: SignedInRequest, patient_id: int, link_id: int) -> HttpResponse:
     try:
         actions.do_revoke_session_link(actor=request.user, link_id=link_id, request=request)
     except DomainError as exc:

@@ -8,11 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_clinic_by_id, access_patient_by_id, user_clinic_ids
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.audit import record_audit
@@ -106,7 +107,7 @@ class VersionOut(Schema):
 
 @router.get("/", response={200: list[PatientOut], **READ_ERRORS})
 def list_patients(
-    request: HttpRequest, q: str = "", clinic_id: int | None = None, limit: int = 50, offset: int = 0
+    request: SignedInRequest, q: str = "", clinic_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> Any:
     """Search patients (name, MRN or birth date) in one clinic or all your clinics."""
     if limit < 1 or limit > 200:
@@ -124,7 +125,7 @@ def list_patients(
     return rows
 
 
-def _clinic_for_create(request: HttpRequest, clinic_id: int | None) -> Any:
+def _clinic_for_create(request: SignedInRequest, clinic_id: int | None) -> Any:
     if clinic_id is None:
         ids = user_clinic_ids(request.user)
         if len(ids) != 1:
@@ -134,7 +135,7 @@ def _clinic_for_create(request: HttpRequest, clinic_id: int | None) -> Any:
 
 
 @router.post("/", response={201: PatientOut, **WRITE_ERRORS})
-def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
+def create_patient(request: SignedInRequest, payload: PatientIn) -> Any:
     data = payload.dict()
     clinic = _clinic_for_create(request, data.pop("clinic_id"))
     return Status(
@@ -143,12 +144,12 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
 
 
 @router.get("/{patient_id}", response={200: PatientOut, **READ_ERRORS})
-def get_patient(request: HttpRequest, patient_id: int) -> Any:
+def get_patient(request: SignedInRequest, patient_id: int) -> Any:
     return access_patient_by_id(request.user, patient_id, perm=Perm.PATIENT_VIEW, request=request)
 
 
 @router.patch("/{patient_id}", response={200: PatientOut, **WRITE_ERRORS})
-def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> Any:
+def update_patient(request: SignedInRequest, patient_id: int, payload: PatientPatch) -> Any:
     values = payload.dict(exclude_unset=True)
     return actions.do_update_patient(
         actor=request.user, patient_id=patient_id, values=values, request=request
@@ -156,19 +157,19 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
 
 
 @router.get("/{patient_id}/history", response={200: list[VersionOut], **READ_ERRORS})
-def patient_history(request: HttpRequest, patient_id: int) -> Any:
+def patient_history(request: SignedInRequest, patient_id: int) -> Any:
     patient = access_patient_by_id(request.user, patient_id, perm=Perm.PATIENT_VIEW, request=request)
     return list(patient.versions.select_related("changed_by").order_by("version"))
 
 
 @router.get("/{patient_id}/weights", response={200: list[WeightOut], **READ_ERRORS})
-def list_weights(request: HttpRequest, patient_id: int) -> Any:
+def list_weights(request: SignedInRequest, patient_id: int) -> Any:
     patient = access_patient_by_id(request.user, patient_id, perm=Perm.CLINICAL_VIEW, request=request)
     return list(patient.weights.all())
 
 
 @router.post("/{patient_id}/weights", response={201: WeightOut, **WRITE_ERRORS})
-def add_weight(request: HttpRequest, patient_id: int, payload: WeightIn) -> Any:
+def add_weight(request: SignedInRequest, patient_id: int, payload: WeightIn) -> Any:
     return Status(
         201,
         actions.do_record_weight(
@@ -182,7 +183,7 @@ def add_weight(request: HttpRequest, patient_id: int, payload: WeightIn) -> Any:
 
 
 @router.get("/{patient_id}/fhir", response={200: dict[str, Any], **READ_ERRORS}, summary="FHIR R4 Patient")
-def patient_fhir(request: HttpRequest, patient_id: int) -> Any:
+def patient_fhir(request: SignedInRequest, patient_id: int) -> Any:
     patient = access_patient_by_id(
         request.user, patient_id, request=request, audit_action=AuditAction.PATIENT_EXPORT_FHIR
     )

@@ -9,13 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_patient_by_id, clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
@@ -31,7 +32,7 @@ DEMOGRAPHIC_TABS = frozenset({"overview", "history"})
 
 
 def load_patient(
-    request: HttpRequest, patient_id: int, *, perm: Perm = Perm.PATIENT_VIEW, audit: bool = True
+    request: SignedInRequest, patient_id: int, *, perm: Perm = Perm.PATIENT_VIEW, audit: bool = True
 ) -> Any:
     """Fetch a patient for a view (audited read), turning access errors into 404/403 pages."""
     try:
@@ -46,7 +47,7 @@ def load_patient(
         raise Http404(str(exc)) from exc
 
 
-def chart_context(request: HttpRequest, patient: Any, active_tab: str) -> dict[str, Any]:
+def chart_context(request: SignedInRequest, patient: Any, active_tab: str) -> dict[str, Any]:
     """Context every chart tab needs: header data, tabs, banners."""
     clinical = has_perm_in_clinic(request.user, patient.clinic_id, Perm.CLINICAL_VIEW)
     tabs = []
@@ -71,7 +72,7 @@ def chart_context(request: HttpRequest, patient: Any, active_tab: str) -> dict[s
 
 
 @login_required
-def patient_list(request: HttpRequest) -> HttpResponse:
+def patient_list(request: SignedInRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     query = request.GET.get("q", "")
     if clinic is None:
@@ -118,12 +119,12 @@ FIELD_LABELS = {
 WEIGHT_HINT = f"Optional; {float(actions.MIN_WEIGHT_KG):g} to {float(actions.MAX_WEIGHT_KG):g} kg"
 
 
-def _form_values(request: HttpRequest) -> dict[str, Any]:
+def _form_values(request: SignedInRequest) -> dict[str, Any]:
     return {name: request.POST.get(name, "") for name in EDITABLE_FIELDS if name in request.POST}
 
 
 @login_required
-def patient_create(request: HttpRequest) -> HttpResponse:
+def patient_create(request: SignedInRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     if clinic is None or not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_EDIT):
         raise PermissionDeniedError("your role does not allow registering patients")
@@ -158,7 +159,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+def patient_edit(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, perm=Perm.PATIENT_EDIT, audit=request.method == "GET")
     errors: dict[str, list[str]] = {}
     status = 200
@@ -189,7 +190,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id)
     ctx = chart_context(request, patient, "overview")
     ctx.update(
@@ -216,7 +217,7 @@ def _clinic_staff(clinic: Any) -> list[Any]:
 
 
 @login_required
-def record_weight(request: HttpRequest, patient_id: int) -> HttpResponse:
+def record_weight(request: SignedInRequest, patient_id: int) -> HttpResponse:
     if request.method != "POST":
         return redirect("patients:chart", patient_id=patient_id)
     measured_raw = request.POST.get("measured_at", "").strip()
@@ -242,7 +243,7 @@ def record_weight(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def add_care_team(request: HttpRequest, patient_id: int) -> HttpResponse:
+def add_care_team(request: SignedInRequest, patient_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             actions.do_add_care_team_member(
@@ -259,7 +260,7 @@ def add_care_team(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def history(request: HttpRequest, patient_id: int) -> HttpResponse:
+def history(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id)
     ctx = chart_context(request, patient, "history")
     ctx["versions"] = patient.versions.select_related("changed_by").order_by("-version")
@@ -267,7 +268,7 @@ def history(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
+def fhir_export(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, audit=False)
     with transaction.atomic():
         record_audit(actor=request.user, action=AuditAction.PATIENT_EXPORT_FHIR, obj=patient, request=request)

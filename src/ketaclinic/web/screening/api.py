@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
 from ketaclinic.web.access import access_patient_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.lib.errors import ValidationFailed
@@ -43,7 +43,7 @@ def run_json(run: ScreeningRun) -> dict[str, Any]:
 
 
 @router.post("/patients/{patient_id}/import", response={201: dict[str, Any], **WRITE_ERRORS})
-def import_bundle(request: HttpRequest, patient_id: int) -> Status[dict[str, Any]]:
+def import_bundle(request: SignedInRequest, patient_id: int) -> Status[dict[str, Any]]:
     """Body: the FHIR R4 Bundle itself (application/json or application/fhir+json)."""
     # Access first (404/403 before anything is read from the body), then the size and depth limits, then parse.
     access_patient_by_id(request.user, patient_id, perm=Perm.SCREENING_RECORD, audit_action=None)
@@ -58,7 +58,7 @@ def import_bundle(request: HttpRequest, patient_id: int) -> Status[dict[str, Any
 
 
 @router.get("/patients/{patient_id}/result", response={200: dict[str, Any], **READ_ERRORS})
-def latest_result(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+def latest_result(request: SignedInRequest, patient_id: int) -> dict[str, Any]:
     patient = access_patient_by_id(
         request.user,
         patient_id,
@@ -77,7 +77,7 @@ class ReviewIn(Schema):
 
 
 @router.post("/patients/{patient_id}/reviews", response={201: dict[str, Any], **WRITE_ERRORS})
-def review(request: HttpRequest, patient_id: int, payload: ReviewIn) -> Status[dict[str, Any]]:
+def review(request: SignedInRequest, patient_id: int, payload: ReviewIn) -> Status[dict[str, Any]]:
     r = actions.do_review_finding(
         actor=request.user,
         patient_id=patient_id,
@@ -92,7 +92,7 @@ def review(request: HttpRequest, patient_id: int, payload: ReviewIn) -> Status[d
 @router.post(
     "/patients/{patient_id}/reviews/{review_id}/cosign", response={200: dict[str, Any], **WRITE_ERRORS}
 )
-def cosign(request: HttpRequest, patient_id: int, review_id: int) -> dict[str, Any]:
+def cosign(request: SignedInRequest, patient_id: int, review_id: int) -> dict[str, Any]:
     r = actions.do_cosign_override(
         actor=request.user, patient_id=patient_id, review_id=review_id, request=request
     )
@@ -107,7 +107,7 @@ class ConsentIn(Schema):
 
 
 @router.post("/patients/{patient_id}/consents", response={201: dict[str, Any], **WRITE_ERRORS})
-def consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status[dict[str, Any]]:
+def consent(request: SignedInRequest, patient_id: int, payload: ConsentIn) -> Status[dict[str, Any]]:
     c = actions.do_record_consent(
         actor=request.user, patient_id=patient_id, request=request, **payload.dict()
     )

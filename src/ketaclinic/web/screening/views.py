@@ -8,13 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.jsonlimits import FHIR_MAX_DEPTH, loads_limited
 from ketaclinic.web.access import access_patient_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
@@ -64,7 +65,7 @@ def _evidence_index(patient: Any, items: list[Any]) -> dict[str, str]:
 
 
 def _render_tab(
-    request: HttpRequest,
+    request: SignedInRequest,
     patient: Any,
     *,
     form: str | None = None,
@@ -115,12 +116,12 @@ def _render_tab(
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW)
     return _render_tab(request, patient)
 
 
-def _post(request: HttpRequest, patient_id: int, call: Callable[[], Any], ok: str) -> HttpResponse:
+def _post(request: SignedInRequest, patient_id: int, call: Callable[[], Any], ok: str) -> HttpResponse:
     try:
         call()
         messages.success(request, ok)
@@ -131,7 +132,7 @@ def _post(request: HttpRequest, patient_id: int, call: Callable[[], Any], ok: st
 
 
 def _intake_post(
-    request: HttpRequest, patient_id: int, form: str, call: Callable[[], Any], ok: str
+    request: SignedInRequest, patient_id: int, form: str, call: Callable[[], Any], ok: str
 ) -> HttpResponse:
     """Run an intake action; on invalid input re-render the tab (400) with each field's error and the values
     entered, nothing stored. Other refusals (permission, not found, conflict) come back as a message."""
@@ -149,7 +150,7 @@ def _intake_post(
 
 @login_required
 @require_POST
-def import_bundle(request: HttpRequest, patient_id: int) -> HttpResponse:
+def import_bundle(request: SignedInRequest, patient_id: int) -> HttpResponse:
     upload = request.FILES.get("bundle")
 
     def go() -> Any:
@@ -175,7 +176,7 @@ def import_bundle(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_condition(request: HttpRequest, patient_id: int) -> HttpResponse:
+def add_condition(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     return _intake_post(
         request,
@@ -199,7 +200,7 @@ def add_condition(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
+def add_medication(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     return _intake_post(
         request,
@@ -221,7 +222,7 @@ def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_allergy(request: HttpRequest, patient_id: int) -> HttpResponse:
+def add_allergy(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     return _intake_post(
         request,
@@ -242,7 +243,7 @@ def add_allergy(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_vitals(request: HttpRequest, patient_id: int) -> HttpResponse:
+def add_vitals(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     return _intake_post(
         request,
@@ -263,7 +264,7 @@ def add_vitals(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def withdraw_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpResponse:
+def withdraw_item(request: SignedInRequest, patient_id: int, item_id: int) -> HttpResponse:
     return _intake_post(
         request,
         patient_id,
@@ -281,7 +282,7 @@ def withdraw_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpRe
 
 @login_required
 @require_POST
-def rerun(request: HttpRequest, patient_id: int) -> HttpResponse:
+def rerun(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -294,7 +295,7 @@ def rerun(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review(request: HttpRequest, patient_id: int, run_id: int) -> HttpResponse:
+def review(request: SignedInRequest, patient_id: int, run_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -312,7 +313,7 @@ def review(request: HttpRequest, patient_id: int, run_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def cosign(request: HttpRequest, patient_id: int, review_id: int) -> HttpResponse:
+def cosign(request: SignedInRequest, patient_id: int, review_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -325,7 +326,7 @@ def cosign(request: HttpRequest, patient_id: int, review_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
+def consent(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     return _post(
         request,

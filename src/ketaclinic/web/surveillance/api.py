@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Body, Router, Schema, Status
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_patient_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.surveillance import actions, selectors
@@ -32,7 +32,7 @@ def _lab_json(lab: Any) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}", response={200: dict[str, Any], **READ_ERRORS})
-def patient_surveillance(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+def patient_surveillance(request: SignedInRequest, patient_id: int) -> dict[str, Any]:
     """Exposure and findings as the command prints them, plus which alerts still await a decision."""
     patient = access_patient_by_id(
         request.user,
@@ -57,7 +57,7 @@ def patient_surveillance(request: HttpRequest, patient_id: int) -> dict[str, Any
 
 
 @router.post("/patients/{patient_id}/labs", response={201: dict[str, Any], **WRITE_ERRORS})
-def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status[dict[str, Any]]:
+def create_lab(request: SignedInRequest, patient_id: int, payload: LabIn) -> Status[dict[str, Any]]:
     lab = actions.do_record_lab_result(
         actor=request.user,
         patient_id=patient_id,
@@ -74,7 +74,7 @@ def create_lab(request: HttpRequest, patient_id: int, payload: LabIn) -> Status[
 
 @router.post("/patients/{patient_id}/labs/bundle", response={201: dict[str, Any], **WRITE_ERRORS})
 def import_labs(
-    request: HttpRequest, patient_id: int, payload: Body[dict[str, Any]]
+    request: SignedInRequest, patient_id: int, payload: Body[dict[str, Any]]
 ) -> Status[dict[str, Any]]:
     labs = actions.do_import_lab_bundle(
         actor=request.user, patient_id=patient_id, bundle=payload, request=request

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -20,6 +20,7 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.safetyplan import SAFETY_PLAN_SECTIONS
 from ketaclinic.core.surveillance import ALERT_CODES, ITEM_CODES, default_settings, lab_tests
 from ketaclinic.web.access import access_clinic_by_id, clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.assessments.models import Assessment
 from ketaclinic.web.lib.audit import record_audit
@@ -52,7 +53,7 @@ ALERT_DECISIONS = {
 }
 
 
-def _flash(request: HttpRequest, exc: DomainError) -> None:
+def _flash(request: SignedInRequest, exc: DomainError) -> None:
     if not exc.fields:
         messages.error(request, exc.message)
     for field, reasons in exc.fields.items():
@@ -75,12 +76,12 @@ def _decision_choices(code: str) -> list[tuple[str, str]]:
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return chart_tab_response(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 def chart_tab_response(
-    request: HttpRequest, patient: Any, *, extra: dict[str, Any] | None = None, status: int = 200
+    request: SignedInRequest, patient: Any, *, extra: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
     """The Safety tab (with `extra` context, e.g. a safety-plan form's errors and values, and its status)."""
     from ketaclinic.web.surveillance import safetyplan
@@ -168,7 +169,7 @@ def _trends(patient: Any, session_days: list[dt.date]) -> list[dict[str, Any]]:
     return out
 
 
-def _followup_rows(request: HttpRequest, patient: Any) -> list[dict[str, Any]]:
+def _followup_rows(request: SignedInRequest, patient: Any) -> list[dict[str, Any]]:
     """Each follow-up with its link's state; the personal URL for staff to send while it can be answered."""
     from ketaclinic.web.assessments.actions import link_url
 
@@ -218,7 +219,7 @@ def _exposure_rows(sessions: Any, weight: float | None) -> list[dict[str, Any]]:
 
 @login_required
 @require_POST
-def record_lab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def record_lab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     try:
         lab = actions.do_record_lab_result(
@@ -240,7 +241,7 @@ def record_lab(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def import_labs(request: HttpRequest, patient_id: int) -> HttpResponse:
+def import_labs(request: SignedInRequest, patient_id: int) -> HttpResponse:
     upload = request.FILES.get("bundle")
     raw = upload.read() if upload is not None else request.POST.get("bundle_text", "").encode()
     try:
@@ -260,7 +261,7 @@ def import_labs(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def decide(request: HttpRequest, patient_id: int) -> HttpResponse:
+def decide(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     try:
         actions.do_record_surveillance_decision(
@@ -279,7 +280,7 @@ def decide(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def end_course(request: HttpRequest, patient_id: int) -> HttpResponse:
+def end_course(request: SignedInRequest, patient_id: int) -> HttpResponse:
     from ketaclinic.web.treatment.courses import do_end_course
 
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
@@ -303,7 +304,7 @@ def end_course(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def close_task(request: HttpRequest, followup_id: int) -> HttpResponse:
+def close_task(request: SignedInRequest, followup_id: int) -> HttpResponse:
     try:
         fu = actions.do_close_followup_task(
             actor=request.user, followup_id=followup_id, note=request.POST.get("note", ""), request=request
@@ -317,7 +318,7 @@ def close_task(request: HttpRequest, followup_id: int) -> HttpResponse:
 
 
 @login_required
-def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
+def fhir_export(request: SignedInRequest, patient_id: int) -> HttpResponse:
     """Surveillance results as a FHIR collection Bundle: lab Observations, the questionnaire responses and the
     safety plans (CarePlan)."""
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
@@ -349,7 +350,7 @@ def fhir_export(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def clinic_page(request: HttpRequest) -> HttpResponse:
+def clinic_page(request: SignedInRequest) -> HttpResponse:
     """Every patient of the working clinic with an open safety alert or an overdue screen."""
     clinic = clinic_for_request(request)
     if clinic is None:
@@ -445,7 +446,7 @@ def _overrides_from_post(p: Any) -> dict[str, Any]:
 
 
 @login_required
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: SignedInRequest) -> HttpResponse:
     """The clinic's surveillance schedule: the shipped defaults and the clinic's overrides (clinic admins)."""
     clinic = clinic_for_request(request)
     if clinic is None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.patients.views import load_patient
@@ -19,7 +20,7 @@ from ketaclinic.web.surveillance.views import chart_tab_response
 
 @login_required
 @require_POST
-def complete(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
+def complete(request: SignedInRequest, patient_id: int, plan_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, audit=False)
     if not safetyplan.safety_plans_for_patient(patient).filter(pk=plan_id).exists():
         raise NotFoundError("no such safety plan")
@@ -37,7 +38,7 @@ def complete(request: HttpRequest, patient_id: int, plan_id: int) -> HttpRespons
 
 
 @login_required
-def print_plan(request: HttpRequest, patient_id: int, plan_id: int) -> HttpResponse:
+def print_plan(request: SignedInRequest, patient_id: int, plan_id: int) -> HttpResponse:
     """The plan on one printable page for the patient to keep (a read of the chart, audited)."""
     patient = load_patient(request, patient_id, audit=False)
     plan = safetyplan.safety_plans_for_patient(patient).filter(pk=plan_id).first()

@@ -8,13 +8,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.telehealth import load_rules
 from ketaclinic.web.access import clinic_for_request
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.clinics.jurisdictions import JURISDICTION_CHOICES
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
@@ -61,7 +62,7 @@ def _parse_local_dt(raw: str) -> dt.datetime | None:
 
 
 def _render_tab(
-    request: HttpRequest,
+    request: SignedInRequest,
     patient: Any,
     *,
     errors: dict[str, list[str]] | None = None,
@@ -99,13 +100,13 @@ def _render_tab(
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 @login_required
 @require_POST
-def schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
+def schedule(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     when = _parse_local_dt(p.get("scheduled_for", ""))
     records = {"yes": True, "no": False}.get(p.get("records_access", ""))
@@ -137,7 +138,7 @@ def schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
     return redirect("telehealth:chart_tab", patient_id=patient_id)
 
 
-def _post(request: HttpRequest, patient_id: int, call: Any, ok: str) -> HttpResponse:
+def _post(request: SignedInRequest, patient_id: int, call: Any, ok: str) -> HttpResponse:
     try:
         call()
     except DomainError as exc:
@@ -150,7 +151,7 @@ def _post(request: HttpRequest, patient_id: int, call: Any, ok: str) -> HttpResp
 
 @login_required
 @require_POST
-def close(request: HttpRequest, patient_id: int, visit_id: int) -> HttpResponse:
+def close(request: SignedInRequest, patient_id: int, visit_id: int) -> HttpResponse:
     completed = request.POST.get("outcome") == "completed"
     return _post(
         request,
@@ -168,7 +169,7 @@ def close(request: HttpRequest, patient_id: int, visit_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
+def consent(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -181,7 +182,7 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def withdraw_consent(request: HttpRequest, patient_id: int, consent_id: int) -> HttpResponse:
+def withdraw_consent(request: SignedInRequest, patient_id: int, consent_id: int) -> HttpResponse:
     return _post(
         request,
         patient_id,
@@ -193,7 +194,7 @@ def withdraw_consent(request: HttpRequest, patient_id: int, consent_id: int) -> 
 
 
 @login_required
-def clinic_settings(request: HttpRequest) -> HttpResponse:
+def clinic_settings(request: SignedInRequest) -> HttpResponse:
     """The clinic's telehealth policy (tightening) and clinicians' licences; clinic admins only."""
     clinic = clinic_for_request(request)
     if clinic is None or not has_perm_in_clinic(request.user, clinic, Perm.CLINIC_ADMIN):

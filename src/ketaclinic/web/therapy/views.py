@@ -10,13 +10,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.access import access_psychotherapy_note_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, ValidationFailed
@@ -69,7 +70,7 @@ def _date(raw: str, field: str, errors: dict[str, list[str]]) -> dt.date | None:
 
 
 def _render_tab(
-    request: HttpRequest,
+    request: SignedInRequest,
     patient: Any,
     *,
     errors: dict[str, list[str]] | None = None,
@@ -112,13 +113,13 @@ def _render_tab(
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return _render_tab(request, load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW))
 
 
 @login_required
 @require_POST
-def record_session(request: HttpRequest, patient_id: int) -> HttpResponse:
+def record_session(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     errors: dict[str, list[str]] = {}
     held_at = None
@@ -165,7 +166,7 @@ def record_session(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-def note(request: HttpRequest, note_id: int) -> HttpResponse:
+def note(request: SignedInRequest, note_id: int) -> HttpResponse:
     """One psychotherapy note: its author and whom they shared it with; everyone else gets 404."""
     try:
         n = access_psychotherapy_note_by_id(request.user, note_id, request=request)
@@ -185,7 +186,7 @@ def note(request: HttpRequest, note_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def share_note(request: HttpRequest, note_id: int) -> HttpResponse:
+def share_note(request: SignedInRequest, note_id: int) -> HttpResponse:
     user = request.POST.get("user", "")
     try:
         actions.do_share_psychotherapy_note(
@@ -209,7 +210,7 @@ def share_note(request: HttpRequest, note_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def authorise(request: HttpRequest, patient_id: int) -> HttpResponse:
+def authorise(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     errors: dict[str, list[str]] = {}
     signed_on = _date(p.get("signed_on", ""), "signed_on", errors)
@@ -238,7 +239,7 @@ def authorise(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke(request: HttpRequest, patient_id: int, authorisation_id: int) -> HttpResponse:
+def revoke(request: SignedInRequest, patient_id: int, authorisation_id: int) -> HttpResponse:
     try:
         actions.do_revoke_notes_authorisation(
             actor=request.user, authorisation_id=authorisation_id, request=request
@@ -251,7 +252,7 @@ def revoke(request: HttpRequest, patient_id: int, authorisation_id: int) -> Http
 
 
 @login_required
-def export(request: HttpRequest, patient_id: int) -> HttpResponse:
+def export(request: SignedInRequest, patient_id: int) -> HttpResponse:
     """The therapy record as a FHIR Bundle (JSON); psychotherapy notes only under the patient's authorisation."""
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW, audit=False)
     bundle, notes = export_bundle(patient, request.user, on=timezone.localdate())

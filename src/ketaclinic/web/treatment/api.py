@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
 from ketaclinic.web.access import access_session_by_id
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.lib.api_errors import READ_ERRORS, WRITE_ERRORS
 from ketaclinic.web.treatment import actions, selectors
 from ketaclinic.web.treatment.models import DosingSession, VitalSign
@@ -39,13 +39,13 @@ def _vital(v: VitalSign) -> dict[str, Any]:
     }
 
 
-def _load(request: HttpRequest, session_id: int) -> DosingSession:
+def _load(request: SignedInRequest, session_id: int) -> DosingSession:
     s: DosingSession = access_session_by_id(request.user, session_id, request=request)
     return s
 
 
 @router.get("/sessions/{session_id}", response={200: dict[str, Any], **READ_ERRORS})
-def get_session(request: HttpRequest, session_id: int) -> dict[str, Any]:
+def get_session(request: SignedInRequest, session_id: int) -> dict[str, Any]:
     s = _load(request, session_id)
     d = selectors.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
     return {
@@ -72,12 +72,12 @@ def get_session(request: HttpRequest, session_id: int) -> dict[str, Any]:
 
 
 @router.get("/sessions/{session_id}/vitals", response={200: list[dict[str, Any]], **READ_ERRORS})
-def list_vitals(request: HttpRequest, session_id: int) -> list[dict[str, Any]]:
+def list_vitals(request: SignedInRequest, session_id: int) -> list[dict[str, Any]]:
     return [_vital(v) for v in _load(request, session_id).vitals.all()]
 
 
 @router.post("/sessions/{session_id}/vitals", response={200: dict[str, Any], **WRITE_ERRORS})
-def post_vitals(request: HttpRequest, session_id: int, payload: VitalsIn) -> dict[str, Any]:
+def post_vitals(request: SignedInRequest, session_id: int, payload: VitalsIn) -> dict[str, Any]:
     data = payload.dict()
     taken = data.pop("taken_at")
     vs, alerts = actions.do_record_vitals(
@@ -93,7 +93,7 @@ def post_vitals(request: HttpRequest, session_id: int, payload: VitalsIn) -> dic
 
 
 @router.get("/sessions/{session_id}/fhir", response={200: dict[str, Any], **READ_ERRORS})
-def session_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
+def session_fhir(request: SignedInRequest, session_id: int) -> dict[str, Any]:
     """The session as a FHIR R4 collection Bundle: Encounter, MedicationRequest, MedicationAdministration,
     vital-sign Observations (LOINC) and AdverseEvent; validated before it is returned."""
     from ketaclinic.web.treatment.fhir import session_fhir_bundle
@@ -102,7 +102,7 @@ def session_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
 
 
 @router.get("/sessions/{session_id}/vitals/fhir", response={200: dict[str, Any], **READ_ERRORS})
-def vitals_fhir(request: HttpRequest, session_id: int) -> dict[str, Any]:
+def vitals_fhir(request: SignedInRequest, session_id: int) -> dict[str, Any]:
     """The session's vital signs as FHIR vital-signs Observations in a collection Bundle."""
     from ketaclinic.web.treatment.fhir import vitals_fhir_bundle
 

@@ -320,13 +320,18 @@ def _cleared(ctx: Any, *, rems_site: bool, count: int, skip: set[int]) -> list[t
                 p, ctx.staff["dr.patel"], "intranasal" if rems_site else "iv", at, ctx.staff["dr.okafor"]
             )
         return [(p, at) for p in picked]
+    screened: list[tuple[dt.datetime, Any]] = []
+    for p in pool:
+        run = screening_latest(p)
+        if run is not None:  # the screening demo cleared every patient of the pool
+            screened.append((run.created_at, p))
     out = []
-    for p in sorted(pool, key=lambda p: (screening_latest(p).created_at, p.pk)):
+    for at, p in sorted(screened, key=lambda row: (row[0], row[1].pk)):
         if p.pk in skip or p.latest_weight() is None or has_unacknowledged_suicide_alert(p):
             continue
         if rems_site and not (p.home_site and p.home_site.rems_certified):
             continue
-        out.append((p, screening_latest(p).created_at))
+        out.append((p, at))
         if len(out) == count:
             break
     return out

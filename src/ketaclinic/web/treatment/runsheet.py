@@ -203,15 +203,15 @@ def vitals_chart(session: DosingSession, rows: list[dict[str, Any]]) -> SafeStri
             f'height="{plot_h}"><title>Paused: {escape(p.reason)}</title></rect>'
             f'<text class="mark-label" x="{x0 + 3:.1f}" y="{_PAD_T + 24}">Paused</text>'
         )
-    for at, label, key in (
+    for mark_at, label, key in (
         (session.first_dose_at, "Dose start", "dose-start"),
         (session.dose_ended_at, "Dose end", "dose-end"),
     ):
-        if at is None:
+        if mark_at is None:
             continue
         out.append(
-            f'<line class="mark" data-mark="{key}" x1="{x(at):.1f}" x2="{x(at):.1f}" y1="{_PAD_T}" '
-            f'y2="{CHART_H - _PAD_B}"/><text class="mark-label" x="{x(at) + 3:.1f}" y="{_PAD_T + 10}">{label}</text>'
+            f'<line class="mark" data-mark="{key}" x1="{x(mark_at):.1f}" x2="{x(mark_at):.1f}" y1="{_PAD_T}" '
+            f'y2="{CHART_H - _PAD_B}"/><text class="mark-label" x="{x(mark_at) + 3:.1f}" y="{_PAD_T + 10}">{label}</text>'
         )
     vit = sorted((r for r in rows if r["kind"] == "vitals"), key=lambda r: r["at"])
     for key, label, cls, marker in SERIES:
@@ -267,6 +267,7 @@ def dose_form(session: DosingSession, protocol: Any, held: list[tuple[Any, str]]
     """The dose form's default dose and, per lot the session holds, the figures for that dose (the page's
     script recomputes them as the dose is edited, from the same data attributes)."""
     order = session.order
+    default: Decimal | None
     if protocol.device_mg is not None:
         default = Decimal(str(protocol.device_mg.value))
     else:

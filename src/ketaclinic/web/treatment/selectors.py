@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ketaclinic.core.protocols import Dose, Protocol, get_protocol, parse_protocol
+from ketaclinic.core.protocols.model import DRUGS, Drug
 from ketaclinic.core.protocols.monitoring import (
     DischargeDecision,
     DischargeInput,
@@ -53,11 +54,13 @@ def dose_times_for_patient(patient: Any) -> list[dt.datetime]:
     """The patient's administered dose times, one per dosing session (the first administration; esketamine
     devices of one session are one dose), oldest first. Registered with the assessments app as its
     dose-times provider: the baseline for response/remission is the last score at or before the first of these."""
-    return list(
-        DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
+    return [
+        at
+        for at in DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
         .order_by("first_dose_at")
         .values_list("first_dose_at", flat=True)
-    )
+        if at is not None  # excluded by the query; the column itself is nullable
+    ]
 
 
 _UNSET: Any = object()
@@ -279,6 +282,14 @@ def course_protocol(course: TreatmentCourse) -> Protocol:
     return parse_protocol(course.protocol_snapshot)
 
 
+def _drug(code: str) -> Drug:
+    """A stored drug code as the protocol's drug type (the column's choices are exactly DRUGS)."""
+    for known in DRUGS:
+        if code == known:
+            return known
+    raise ValueError(f"unknown drug {code!r} on a stored administration")
+
+
 def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) -> tuple[Dose, ...]:
     """The patient's administered doses as guard history; esketamine devices of one session are summed."""
     out: list[Dose] = []
@@ -297,9 +308,9 @@ def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) 
         out.append(
             Dose(
                 time=first.administered_at,
-                drug=first.drug,
+                drug=_drug(first.drug),
                 route=first.route,
-                dose_mg=total,  # type: ignore[arg-type]
+                dose_mg=total,
                 duration_min=float(dur) if dur else None,
             )
         )

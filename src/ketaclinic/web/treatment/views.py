@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -9,7 +10,7 @@ import yaml
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -21,6 +22,7 @@ from ketaclinic.web.access import (
     access_session_by_id,
     active_clinic,
 )
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, ValidationFailed
@@ -34,7 +36,7 @@ from ketaclinic.web.treatment.panels import run_sheet_panels
 
 
 @login_required
-def chart_tab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     patient = load_patient(request, patient_id, perm=Perm.CLINICAL_VIEW)
     ctx = chart_context(request, patient, "treatment")
     weight = ctx["latest_weight"]  # chart_context read it already: one query per request, not three
@@ -92,7 +94,7 @@ def _pk_fragments(patient: Any, weight: Any) -> dict[int, dict[str, str]]:
     return out
 
 
-def _flash(request: HttpRequest, exc: DomainError) -> None:
+def _flash(request: SignedInRequest, exc: DomainError) -> None:
     """The refusal in words: its message, then each reason not already in it, under the field's name in words
     (the field's code stays out of the page)."""
     messages.error(request, exc.message)
@@ -105,7 +107,7 @@ def _flash(request: HttpRequest, exc: DomainError) -> None:
 
 @login_required
 @require_POST
-def course_start(request: HttpRequest, patient_id: int) -> HttpResponse:
+def course_start(request: SignedInRequest, patient_id: int) -> HttpResponse:
     p = request.POST
     try:
         actions.do_start_course(
@@ -125,7 +127,7 @@ def course_start(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpResponse:
+def order_sign(request: SignedInRequest, patient_id: int, course_id: int) -> HttpResponse:
     p = request.POST
     try:
         order, s = actions.do_sign_and_schedule(
@@ -147,7 +149,7 @@ def order_sign(request: HttpRequest, patient_id: int, course_id: int) -> HttpRes
     return redirect("treatment:chart_tab", patient_id=patient_id)
 
 
-def _session(request: HttpRequest, session_id: int) -> DosingSession:
+def _session(request: SignedInRequest, session_id: int) -> DosingSession:
     s: DosingSession = access_session_by_id(request.user, session_id, request=request)
     return s
 
@@ -159,7 +161,7 @@ def _site_zone(s: DosingSession) -> Any:
 
 
 @login_required
-def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_detail(request: SignedInRequest, session_id: int) -> HttpResponse:
     s = _session(request, session_id)
     decision = selectors.discharge_decision(s) if s.status in ("monitoring", "discharge_ready") else None
     protocol = selectors.course_protocol(s.course)
@@ -198,7 +200,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @login_required
-def session_flowsheet(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_flowsheet(request: SignedInRequest, session_id: int) -> HttpResponse:
     """The run sheet's flowsheet (grid, chart, rows) alone: the page's script fetches it on a live event."""
     s = _session(request, session_id)
     with _site_zone(s):
@@ -206,7 +208,7 @@ def session_flowsheet(request: HttpRequest, session_id: int) -> HttpResponse:
         return render(request, "treatment/_flowsheet.html", ctx)
 
 
-def _sensor_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
+def _sensor_context(request: SignedInRequest, s: DosingSession) -> dict[str, Any]:
     """The run sheet's sensor panel: the devices attached now and the site's free devices to attach."""
     from django.urls import reverse
 
@@ -227,7 +229,7 @@ def _sensor_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
 
 
 def _session_device(
-    r: HttpRequest, session_id: int, device_id: Any, *, attached: bool
+    r: SignedInRequest, session_id: int, device_id: Any, *, attached: bool
 ) -> tuple[DosingSession, Any]:
     """The session (the user runs sessions for its patient) and a device of its clinic (attached to this
     session when `attached`), else a field error."""
@@ -250,21 +252,21 @@ def _session_device(
     return s, device
 
 
-def _attach_device(r: HttpRequest, sid: int, p: Any) -> None:
+def _attach_device(r: SignedInRequest, sid: int, p: Any) -> None:
     from ketaclinic.web.monitoring.actions import do_attach_device
 
     s, device = _session_device(r, sid, p.get("device"), attached=False)
     do_attach_device(actor=r.user, device=device, session=s)
 
 
-def _detach_device(r: HttpRequest, sid: int, p: Any) -> None:
+def _detach_device(r: SignedInRequest, sid: int, p: Any) -> None:
     from ketaclinic.web.monitoring.actions import do_detach_device
 
     _s, device = _session_device(r, sid, p.get("device"), attached=True)
     do_detach_device(actor=r.user, device=device, reason="detached from the run sheet")
 
 
-def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
+def _ledger_context(request: SignedInRequest, s: DosingSession) -> dict[str, Any]:
     """The run sheet's controlled-substance panel: what can be withdrawn, what the session holds, whether it
     reconciles, and who may witness the waste."""
     from ketaclinic.web.accounts.models import User, effective_membership_q
@@ -313,7 +315,10 @@ def _ledger_context(request: HttpRequest, s: DosingSession) -> dict[str, Any]:
     }
 
 
-_STEP = {
+#: A run-sheet step: (request, session id, the posted form); what the action returns is not used.
+Step = Callable[[SignedInRequest, int, QueryDict], object]
+
+_STEP: dict[str, Step] = {
     "check_in": lambda r, sid, p: actions.do_check_in(actor=r.user, session_id=sid, request=r),
     "pre_dose": lambda r, sid, p: actions.do_pass_pre_dose_checks(
         actor=r.user,
@@ -415,7 +420,7 @@ _STEP = {
 
 @login_required
 @require_POST
-def session_step(request: HttpRequest, session_id: int, step: str) -> HttpResponse:
+def session_step(request: SignedInRequest, session_id: int, step: str) -> HttpResponse:
     fn = _STEP.get(step)
     if fn is None:
         raise Http404
@@ -441,7 +446,7 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
 
 
 @login_required
-def rems_dashboard(request: HttpRequest) -> HttpResponse:
+def rems_dashboard(request: SignedInRequest) -> HttpResponse:
     clinic = active_clinic(
         request,
         Perm.CLINICAL_VIEW,
@@ -462,7 +467,7 @@ def rems_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def rems_pdf(request: HttpRequest, form_id: int) -> HttpResponse:
+def rems_pdf(request: SignedInRequest, form_id: int) -> HttpResponse:
     from ketaclinic.web.treatment.rems import render_rems_pdf
 
     form: RemsMonitoringForm = access_rems_form_by_id(
@@ -475,7 +480,7 @@ def rems_pdf(request: HttpRequest, form_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def rems_submit(request: HttpRequest, form_id: int) -> HttpResponse:
+def rems_submit(request: SignedInRequest, form_id: int) -> HttpResponse:
     try:
         actions.do_submit_rems_form(
             actor=request.user, form_id=form_id, reference=request.POST.get("reference", ""), request=request
@@ -487,7 +492,7 @@ def rems_submit(request: HttpRequest, form_id: int) -> HttpResponse:
 
 
 @login_required
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: SignedInRequest) -> HttpResponse:
     """Today's dosing sessions at the active clinic, with links to each run sheet and the REMS dashboard."""
     clinic = active_clinic(request, Perm.CLINICAL_VIEW, message="you cannot view this clinic's sessions")
     sessions = selectors.sessions_board(clinic)
@@ -527,7 +532,7 @@ def _protocol_template(base_id: str) -> str:
 
 
 @login_required
-def protocol_admin(request: HttpRequest) -> HttpResponse:
+def protocol_admin(request: SignedInRequest) -> HttpResponse:
     """Clinic admins read every protocol in words and add a clinic protocol from a full definition (YAML)."""
     from ketaclinic.core.protocols import load_protocols, parse_protocol
     from ketaclinic.web.treatment.protocol_summary import protocol_rows

@@ -18,7 +18,6 @@ from ketaclinic.web.treatment.actions.charting import (
 )
 from ketaclinic.web.treatment.actions.common import DEVICE_REST_MIN, REMS_FORM_DAYS, TRANSITIONS, S
 from ketaclinic.web.treatment.actions.courses import (
-    CONSENT_PRODUCT,
     do_add_clinic_protocol,
     do_schedule_session,
     do_sign_and_schedule,
@@ -42,6 +41,7 @@ from ketaclinic.web.treatment.actions.dosing import (
     do_set_infusion_paused,
 )
 from ketaclinic.web.treatment.actions.sessions import do_check_in, do_pass_pre_dose_checks
+from ketaclinic.web.treatment.selectors import CONSENT_PRODUCT
 
 __all__ = [
     "CONSENT_PRODUCT",

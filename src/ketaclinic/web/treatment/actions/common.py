@@ -59,18 +59,21 @@ DEVICE_REST_MIN = 5  # SPRAVATO PI: 5-minute rest between devices [V]
 def _aware(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str):
+    when: dt.datetime
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value)
+            when = dt.datetime.fromisoformat(value)
         except ValueError:
             errors.setdefault(field, []).append("is not a date-time")
             return None
-    if not isinstance(value, dt.datetime):
+    else:
         errors.setdefault(field, []).append("is not a date-time")
         return None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when)
+    return when
 
 
 def _decimal(

@@ -227,7 +227,7 @@ def do_schedule_session(
             clash = _same_day_session(patient, site or patient.home_site, when)
             if clash is not None:
                 errors["scheduled_for"] = [clash]
-        if errors:
+        if errors or when is None:
             raise ValidationFailed(errors)
         session = DosingSession.objects.create(
             clinic=patient.clinic,

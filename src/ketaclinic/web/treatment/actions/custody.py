@@ -101,15 +101,13 @@ def do_withdraw_stock(
         if problem is not None:
             raise ValidationFailed({"lot": [problem]})
         protocol = course_protocol(session.course)
-        lot = (
-            Lot.objects.select_related("product").filter(pk=_int_or_none(lot_id)).first()
-            if str(lot_id or "").strip()
-            else None
-        )
+        lot_pk = _int_or_none(lot_id)
+        lot = None if lot_pk is None else Lot.objects.select_related("product").filter(pk=lot_pk).first()
+        location_pk = _int_or_none(location_id)
         location = (
-            StorageLocation.objects.select_related("site").filter(pk=_int_or_none(location_id)).first()
-            if str(location_id or "").strip()
-            else None
+            None
+            if location_pk is None
+            else StorageLocation.objects.select_related("site").filter(pk=location_pk).first()
         )
         if lot is None or lot.product.clinic_id != session.clinic_id:
             errors["lot"] = ["choose a lot of this clinic's stock"]
