@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -17,6 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
 
 DEMO_SEED = 20261121
 DEMO_CLINIC_SLUG = "riverside-demo"
@@ -171,7 +174,7 @@ def _clear_hasher_caches() -> None:
 class DemoContext:
     """What the base seed made, for domain apps to build on."""
 
-    clinic: Any
+    clinic: Clinic
     sites: list[Any]
     staff: dict[str, Any]
     patients: list[Any]
@@ -187,7 +190,7 @@ def demo_exists() -> bool:
 
 
 def _make_patients(
-    clinic: Any, sites: list[Any], rng: random.Random, now: dt.datetime, count: int
+    clinic: Clinic, sites: list[Any], rng: random.Random, now: dt.datetime, count: int
 ) -> list[Any]:
     from ketaclinic.web.patients.models import Patient, PatientVersion, WeightMeasurement
 

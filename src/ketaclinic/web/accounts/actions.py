@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -20,20 +20,24 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.lib.live import close_sockets, user_group
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+
 
 def do_create_user(
     *,
-    actor: Any,
+    actor: User | str,
     username: str,
     password: str,
-    clinic: Any,
+    clinic: Clinic,
     roles: list[str],
     display_name: str = "",
     email: str = "",
     professional_id: str = "",
     check_actor: bool = True,
 ) -> User:
-    """Create a staff user with roles in `clinic`. `check_actor=False` only for the CLI and demo seeding."""
+    """Create a staff user with roles in `clinic`. `check_actor=False` only for the CLI and demo seeding, whose
+    `actor` is a label naming the command (the audit row records it as the actor's name)."""
     if check_actor:
         require_perm(actor, clinic, Perm.CLINIC_ADMIN)
     errors: dict[str, list[str]] = {}

@@ -11,7 +11,7 @@ trusted (they hold the database) and whose grants need no approval.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -26,19 +26,24 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.lib.live import close_sockets, user_group
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.clinics.models import Clinic
+
 OPERATOR = "operator (command line)"
 
 
-def _require_admin(actor: Any, clinic: Any) -> None:
+def _require_admin(actor: User, clinic: Clinic) -> None:
     if actor is not None:
         require_perm(actor, clinic, Perm.CLINIC_ADMIN)
 
 
-def _audit_actor(actor: Any) -> Any:
+def _audit_actor(actor: User) -> Any:
     return actor if actor is not None else OPERATOR
 
 
-def _member_of(clinic: Any, user_id: Any) -> User:
+def _member_of(clinic: Clinic, user_id: Any) -> User:
     """A user with a membership (any state) in `clinic`; other clinics' users and missing ones alike: 404."""
     try:
         pk = int(str(user_id).strip())
@@ -60,7 +65,7 @@ def _check_roles(roles: list[str], errors: dict[str, list[str]]) -> list[str]:
     return sorted(set(roles))
 
 
-def _set_password_token(*, actor: Any, user: User, purpose: str) -> str:
+def _set_password_token(*, actor: User, user: User, purpose: str) -> str:
     """Make a one-time link token (call inside the transaction); earlier unused tokens of the user expire now."""
     now = timezone.now()
     SetPasswordToken.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
@@ -77,7 +82,7 @@ def _set_password_token(*, actor: Any, user: User, purpose: str) -> str:
     return raw
 
 
-def _grant(*, actor: Any, clinic: Any, user: User, role: str, request: Any) -> Membership:
+def _grant(*, actor: User, clinic: Clinic, user: User, role: str, request: HttpRequest | None) -> Membership:
     """Create or re-activate a membership; approval-needing roles granted by an admin start pending."""
     now = timezone.now()
     needs_approval = actor is not None and Role(role) in APPROVAL_ROLES
@@ -114,14 +119,14 @@ def _grant(*, actor: Any, clinic: Any, user: User, role: str, request: Any) -> M
 
 def do_invite_user(
     *,
-    actor: Any,
-    clinic: Any,
+    actor: User,
+    clinic: Clinic,
     username: str,
     roles: list[str],
     display_name: str = "",
     email: str = "",
     professional_id: str = "",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> tuple[User, str]:
     """Create an account without a password and return it with its one-time set-password token.
 
@@ -165,7 +170,9 @@ def do_invite_user(
     return user, raw
 
 
-def do_grant_role(*, actor: Any, clinic: Any, user_id: Any, role: str, request: Any = None) -> Membership:
+def do_grant_role(
+    *, actor: User, clinic: Clinic, user_id: Any, role: str, request: HttpRequest | None = None
+) -> Membership:
     _require_admin(actor, clinic)
     user = _member_of(clinic, user_id)
     errors: dict[str, list[str]] = {}
@@ -176,7 +183,7 @@ def do_grant_role(*, actor: Any, clinic: Any, user_id: Any, role: str, request: 
         return _grant(actor=actor, clinic=clinic, user=user, role=clean, request=request)
 
 
-def _membership_for_update(clinic: Any, membership_id: Any) -> Membership:
+def _membership_for_update(clinic: Clinic, membership_id: Any) -> Membership:
     """The clinic's membership `membership_id`, row-locked for this transaction; another clinic's is not found."""
     m = (
         Membership.objects.select_for_update()
@@ -189,7 +196,9 @@ def _membership_for_update(clinic: Any, membership_id: Any) -> Membership:
     return m
 
 
-def do_approve_grant(*, actor: Any, clinic: Any, membership_id: Any, request: Any = None) -> Membership:
+def do_approve_grant(
+    *, actor: User, clinic: Clinic, membership_id: Any, request: HttpRequest | None = None
+) -> Membership:
     """A second admin (not the one who granted it, not the grantee) or the clinic's registrant approves."""
     is_registrant = actor is not None and clinic.registrant_id == actor.pk
     if actor is not None and not is_registrant and not has_perm_in_clinic(actor, clinic, Perm.CLINIC_ADMIN):
@@ -224,7 +233,9 @@ def do_approve_grant(*, actor: Any, clinic: Any, membership_id: Any, request: An
     return m
 
 
-def do_revoke_role(*, actor: Any, clinic: Any, membership_id: Any, request: Any = None) -> Membership:
+def do_revoke_role(
+    *, actor: User, clinic: Clinic, membership_id: Any, request: HttpRequest | None = None
+) -> Membership:
     """Deactivate one membership (a role in this clinic); pending grants are withdrawn the same way."""
     _require_admin(actor, clinic)
     with transaction.atomic():
@@ -246,7 +257,7 @@ def do_revoke_role(*, actor: Any, clinic: Any, membership_id: Any, request: Any 
     return m
 
 
-def _admin_of_every_clinic(actor: Any, user: User) -> None:
+def _admin_of_every_clinic(actor: User, user: User) -> None:
     """Account-wide changes (deactivate, reset) need the actor to administer every clinic the account is in."""
     if actor is None:
         return
@@ -257,7 +268,9 @@ def _admin_of_every_clinic(actor: Any, user: User) -> None:
         )
 
 
-def do_deactivate_user(*, actor: Any, clinic: Any, user_id: Any, request: Any = None) -> User:
+def do_deactivate_user(
+    *, actor: User, clinic: Clinic, user_id: Any, request: HttpRequest | None = None
+) -> User:
     """Deactivate an account: it can no longer sign in, its sessions end, its tokens stop working."""
     _require_admin(actor, clinic)
     user = _member_of(clinic, user_id)
@@ -282,7 +295,9 @@ def do_deactivate_user(*, actor: Any, clinic: Any, user_id: Any, request: Any = 
     return user
 
 
-def do_reactivate_user(*, actor: Any, clinic: Any, user_id: Any, request: Any = None) -> User:
+def do_reactivate_user(
+    *, actor: User, clinic: Clinic, user_id: Any, request: HttpRequest | None = None
+) -> User:
     _require_admin(actor, clinic)
     user = _member_of(clinic, user_id)
     _admin_of_every_clinic(actor, user)
@@ -300,7 +315,7 @@ def do_reactivate_user(*, actor: Any, clinic: Any, user_id: Any, request: Any = 
 
 
 def do_force_password_reset(
-    *, actor: Any, clinic: Any, user_id: Any, request: Any = None
+    *, actor: User, clinic: Clinic, user_id: Any, request: HttpRequest | None = None
 ) -> tuple[User, str]:
     """Invalidate the password (ending every session of the account) and issue a one-time set-password link."""
     _require_admin(actor, clinic)
@@ -321,7 +336,9 @@ def do_force_password_reset(
     return user, raw
 
 
-def do_revoke_user_tokens(*, actor: Any, clinic: Any, user_id: Any, request: Any = None) -> int:
+def do_revoke_user_tokens(
+    *, actor: User, clinic: Clinic, user_id: Any, request: HttpRequest | None = None
+) -> int:
     """Revoke every live API token of another user (a clinic admin's action); returns how many."""
     _require_admin(actor, clinic)
     user = _member_of(clinic, user_id)
@@ -351,7 +368,9 @@ def set_password_token_user(raw: str) -> SetPasswordToken | None:
     )
 
 
-def do_set_password_with_token(*, raw: str, password: str, password2: str, request: Any = None) -> User:
+def do_set_password_with_token(
+    *, raw: str, password: str, password2: str, request: HttpRequest | None = None
+) -> User:
     """Use a one-time link: the person chooses their own password. The link cannot be used again."""
     errors: dict[str, list[str]] = {}
     with transaction.atomic():
@@ -391,7 +410,7 @@ def do_set_password_with_token(*, raw: str, password: str, password2: str, reque
 
 
 def do_change_own_password(
-    *, actor: User, current: str, password: str, password2: str, request: Any = None
+    *, actor: User, current: str, password: str, password2: str, request: HttpRequest | None = None
 ) -> User:
     """Change one's own password; the current password goes through the sign-in path (counted, audited)."""
     from ketaclinic.web.accounts import authn
@@ -439,7 +458,7 @@ def _int(value: Any, field: str) -> int:
         raise ValidationFailed({field: ["must be a whole number"]}) from None
 
 
-def pending_grants(clinic: Any) -> list[Membership]:
+def pending_grants(clinic: Clinic) -> list[Membership]:
     """Role grants of the clinic waiting for approval (their cooling-off not yet over)."""
     now = timezone.now()
     rows = (

@@ -16,13 +16,16 @@ import datetime as dt
 import math
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from django.utils import timezone
 
 from ketaclinic.web.assessments import actions as A
 from ketaclinic.web.assessments.models import SuicideAlert
+
+if TYPE_CHECKING:
+    from ketaclinic.web.demo import DemoContext
 
 PATIENT_INDEXES = list(range(21, 36))  # MRN-000022 .. MRN-000036
 WEEKS = 8
@@ -57,7 +60,7 @@ def _curve(baseline: int, end_share: float, weeks: float, rng: random.Random, to
     return max(0, min(top, round(value)))
 
 
-def seed(ctx: Any) -> None:
+def seed(ctx: DemoContext) -> None:
     rng = ctx.rng
     nurses = [ctx.staff["nurse.kim"], ctx.staff["nurse.silva"]]
     now = ctx.now

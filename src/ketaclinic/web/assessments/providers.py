@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 DoseTimesProvider = Callable[[Any], list[datetime]]
 
@@ -17,7 +20,7 @@ def register_dose_times_provider(provider: DoseTimesProvider) -> None:
         DOSE_TIMES_PROVIDERS.append(provider)
 
 
-def dose_times(patient: Any) -> list[datetime]:
+def dose_times(patient: Patient) -> list[datetime]:
     """All registered dose times for `patient`, sorted; an empty list when no provider is registered."""
     out: list[datetime] = []
     for provider in DOSE_TIMES_PROVIDERS:

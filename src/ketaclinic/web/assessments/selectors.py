@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
@@ -12,8 +12,11 @@ from ketaclinic.core.instruments.outcomes import Outcome, ScorePoint, assess_out
 from ketaclinic.web.assessments.models import Assessment, RemoteLink, RemoteSchedule, SuicideAlert
 from ketaclinic.web.assessments.providers import dose_times
 
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
-def assessments_for_patient(patient: Any, *, instrument_id: str | None = None) -> QuerySet[Assessment]:
+
+def assessments_for_patient(patient: Patient, *, instrument_id: str | None = None) -> QuerySet[Assessment]:
     qs = Assessment.objects.filter(patient=patient).select_related("recorded_by")
     if instrument_id:
         qs = qs.filter(instrument_id=instrument_id)
@@ -26,25 +29,25 @@ _ROW_FIELDS = ("id", "patient_id", "instrument_id", "instrument_version", "conte
 _TREND_FIELDS = ("id", "patient_id", "instrument_id", "assessed_at", "complete", "total")
 
 
-def assessment_rows_for_patient(patient: Any) -> QuerySet[Assessment]:
+def assessment_rows_for_patient(patient: Patient) -> QuerySet[Assessment]:
     """The chart's assessment list: newest first, only the columns the list shows."""
     return Assessment.objects.filter(patient=patient).only(*_ROW_FIELDS).order_by("-assessed_at", "-pk")
 
 
-def has_unacknowledged_suicide_alert(patient: Any) -> bool:
+def has_unacknowledged_suicide_alert(patient: Patient) -> bool:
     """True while any suicide-risk alert for `patient` awaits a prescriber's documented acknowledgement."""
     return SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).exists()
 
 
-def alerts_for_patient(patient: Any) -> QuerySet[SuicideAlert]:
+def alerts_for_patient(patient: Patient) -> QuerySet[SuicideAlert]:
     return SuicideAlert.objects.filter(patient=patient).select_related("assessment", "acknowledged_by")
 
 
-def links_for_patient(patient: Any) -> QuerySet[RemoteLink]:
+def links_for_patient(patient: Patient) -> QuerySet[RemoteLink]:
     return RemoteLink.objects.filter(patient=patient).order_by("-created_at", "-pk")
 
 
-def schedules_for_patient(patient: Any) -> QuerySet[RemoteSchedule]:
+def schedules_for_patient(patient: Patient) -> QuerySet[RemoteSchedule]:
     return RemoteSchedule.objects.filter(patient=patient).order_by("pk")
 
 
@@ -56,7 +59,7 @@ class InstrumentTrend:
     outcome: Outcome
 
 
-def trends_for_patient(patient: Any) -> list[InstrumentTrend]:
+def trends_for_patient(patient: Patient) -> list[InstrumentTrend]:
     """One trend per instrument the patient has any assessment of, in library order."""
     doses = dose_times(patient)
     first_dose = doses[0] if doses else None
@@ -79,7 +82,7 @@ def trends_for_patient(patient: Any) -> list[InstrumentTrend]:
     return out
 
 
-def suicide_alert_banners(patient: Any) -> list[dict[str, str]]:
+def suicide_alert_banners(patient: Patient) -> list[dict[str, str]]:
     """Banner provider for the chart header: one danger banner while any alert is unacknowledged."""
     from django.urls import reverse
 
@@ -115,6 +118,6 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
     }
 
 
-def suicide_alert_banner_facts(patient: Any, session: Any = None) -> dict[str, Any]:
+def suicide_alert_banner_facts(patient: Patient, session: Any = None) -> dict[str, Any]:
     """Patient-banner facts: how many suicide-risk alerts await a prescriber's acknowledgement (1 query)."""
     return {"open_alerts": SuicideAlert.objects.filter(patient=patient, acknowledged_at__isnull=True).count()}

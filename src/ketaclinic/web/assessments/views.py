@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +22,9 @@ from ketaclinic.web.assessments.trends import trend_svg
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.lib.timezones import zone_name_of_clinic, zone_or_default
 from ketaclinic.web.patients.views import chart_context, load_patient
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 
 def _answers_from_post(defn: Instrument, data: Any) -> list[Any]:
@@ -53,7 +56,9 @@ def _items_for_form(
     ]
 
 
-def _links_for_tab(request: SignedInRequest, patient: Any, now: dt.datetime) -> list[tuple[Any, str, str]]:
+def _links_for_tab(
+    request: SignedInRequest, patient: Patient, now: dt.datetime
+) -> list[tuple[Any, str, str]]:
     """(link, status, url): the personal URL is shown only to staff who may send links, and only while the link
     can still be answered (open or scheduled), so scheduler-made links can be sent to the patient."""
     can_send = has_perm_in_clinic(request.user, patient.clinic_id, Perm.ASSESSMENT_RECORD)

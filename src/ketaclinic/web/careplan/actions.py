@@ -19,6 +19,8 @@ from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDe
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from ketaclinic.web.accounts.models import User
+
 #: Activities every new plan starts with: (kind, description, days after the course start, owner is the prescriber).
 #: Surveillance intervals are the shipped defaults of the long-term safety schedule (BPIC-SS and SDS every 90 days,
 #: urinalysis every 180 days), configurable defaults; dosing and integration follow the course's protocol.
@@ -43,7 +45,7 @@ SAFETY_FIELDS = (
 )
 
 
-def _require_plan_perm(actor: Any, clinic_id: int) -> None:
+def _require_plan_perm(actor: User, clinic_id: int) -> None:
     if not (
         has_perm_in_clinic(actor, clinic_id, Perm.COURSE_MANAGE)
         or has_perm_in_clinic(actor, clinic_id, Perm.THERAPY_RECORD)
@@ -51,7 +53,7 @@ def _require_plan_perm(actor: Any, clinic_id: int) -> None:
         raise PermissionDeniedError("your role in this clinic does not allow editing care plans")
 
 
-def _plan_for_update(actor: Any, plan_id: int, request: HttpRequest | None) -> CarePlan:
+def _plan_for_update(actor: User, plan_id: int, request: HttpRequest | None) -> CarePlan:
     plan = CarePlan.objects.select_for_update().filter(pk=plan_id).first()
     if plan is None:
         raise NotFoundError("no such care plan")
@@ -79,7 +81,7 @@ def _owner(
 
 
 def do_create_care_plan(
-    *, actor: Any, course_id: int, title: str = "", request: HttpRequest | None = None
+    *, actor: User, course_id: int, title: str = "", request: HttpRequest | None = None
 ) -> CarePlan:
     """Create the plan of a course with its default activities (owners: the prescriber who started the course)."""
     from ketaclinic.web.treatment.models import TreatmentCourse
@@ -121,7 +123,7 @@ def do_create_care_plan(
 
 def do_add_goal(
     *,
-    actor: Any,
+    actor: User,
     plan_id: int,
     description: str,
     instrument_id: str,
@@ -176,7 +178,7 @@ def do_add_goal(
 
 def do_add_activity(
     *,
-    actor: Any,
+    actor: User,
     plan_id: int,
     kind: str,
     description: str,
@@ -215,7 +217,7 @@ def do_add_activity(
 
 
 def do_set_item_status(
-    *, actor: Any, plan_id: int, item: str, item_id: int, status: str, request: HttpRequest | None = None
+    *, actor: User, plan_id: int, item: str, item_id: int, status: str, request: HttpRequest | None = None
 ) -> Any:
     """Mark a goal achieved/cancelled or an activity done/cancelled."""
     model: Any = CarePlanGoal if item == "goal" else CarePlanActivity if item == "activity" else None
@@ -243,7 +245,7 @@ def do_set_item_status(
 
 
 def do_update_safety_plan(
-    *, actor: Any, plan_id: int, fields: dict[str, str], request: HttpRequest | None = None
+    *, actor: User, plan_id: int, fields: dict[str, str], request: HttpRequest | None = None
 ) -> CarePlan:
     """Replace the safety plan's sections (warning signs, coping, support and professional contacts, means safety)."""
     errors = {

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ketaclinic.web.careplan import actions
 
+if TYPE_CHECKING:
+    from ketaclinic.web.demo import DemoContext
 
-def seed(ctx: Any) -> None:
+
+def seed(ctx: DemoContext) -> None:
     from ketaclinic.web.treatment.models import TreatmentCourse
 
     therapist = ctx.staff.get("therapist.ng")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
 from ketaclinic.web.careplan.models import CarePlan, CarePlanGoal
 
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
-def plans_for_patient(patient: Any) -> QuerySet[CarePlan]:
+
+def plans_for_patient(patient: Patient) -> QuerySet[CarePlan]:
     return CarePlan.objects.filter(patient=patient).select_related("course", "created_by")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +22,9 @@ from ketaclinic.web.careplan.fhir import care_plan_resource
 from ketaclinic.web.careplan.models import CarePlan, CarePlanActivity, CarePlanGoal
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 FIELD_LABELS = {
     "description": "Description",
@@ -46,7 +49,11 @@ def _date(raw: str, errors: dict[str, list[str]]) -> dt.date | None:
 
 
 def _render_tab(
-    request: SignedInRequest, patient: Any, *, errors: dict[str, list[str]] | None = None, status: int = 200
+    request: SignedInRequest,
+    patient: Patient,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     from ketaclinic.web.telehealth.views import clinicians_of
     from ketaclinic.web.treatment.selectors import courses_for_patient

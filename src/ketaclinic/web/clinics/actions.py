@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -15,6 +15,9 @@ from ketaclinic.web.clinics.jurisdictions import JURISDICTIONS
 from ketaclinic.web.clinics.models import Clinic, Registration, Site
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed, field_errors_from_django
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 CLINIC_FIELDS = ("name", "phone", "email")
 SITE_FIELDS = (
@@ -38,7 +41,7 @@ def _full_clean(obj: Any, exclude: list[str]) -> None:
 
 
 def do_update_clinic(
-    *, actor: Any, clinic: Clinic, values: dict[str, Any], request: HttpRequest | None = None
+    *, actor: User, clinic: Clinic, values: dict[str, Any], request: HttpRequest | None = None
 ) -> Clinic:
     require_perm(actor, clinic, Perm.CLINIC_ADMIN)
     with transaction.atomic():
@@ -66,7 +69,7 @@ def do_update_clinic(
 
 def do_save_site(
     *,
-    actor: Any,
+    actor: User,
     clinic: Clinic,
     values: dict[str, Any],
     site_id: int | None = None,
@@ -126,7 +129,7 @@ def do_save_site(
 
 def do_add_registration(
     *,
-    actor: Any,
+    actor: User,
     clinic: Clinic,
     site_id: int,
     kind: str,
@@ -171,7 +174,7 @@ def do_add_registration(
 
 
 def do_set_token_lifetime(
-    *, actor: Any, clinic: Clinic, days: Any, request: HttpRequest | None = None
+    *, actor: User, clinic: Clinic, days: Any, request: HttpRequest | None = None
 ) -> Clinic:
     """The lifetime of API tokens made by this clinic's staff (1 to 365 days)."""
     require_perm(actor, clinic, Perm.CLINIC_ADMIN)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,8 +23,11 @@ from ketaclinic.web.clinics.models import Registration
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.lib.pagination import page_number, paginate
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
 
-def _admin_clinic(request: SignedInRequest) -> Any:
+
+def _admin_clinic(request: SignedInRequest) -> Clinic:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise PermissionDeniedError("you are not a member of any clinic")
@@ -65,7 +68,7 @@ STAFF_STATUSES = {"active": "Active", "pending": "Waiting for approval", "inacti
 
 def _render_staff(
     request: SignedInRequest,
-    clinic: Any,
+    clinic: Clinic,
     errors: dict[str, list[str]],
     form: str,
     status: int,
@@ -212,7 +215,7 @@ STAFF_FORMS = {
 }
 
 
-def _staff_form(request: SignedInRequest, clinic: Any, form: str) -> str | None:
+def _staff_form(request: SignedInRequest, clinic: Clinic, form: str) -> str | None:
     """Run one staff-lifecycle form; returns a one-time set-password token when the form made one."""
     p, actor = request.POST, request.user
     if form == "invite":
@@ -275,7 +278,7 @@ def _staff_form(request: SignedInRequest, clinic: Any, form: str) -> str | None:
 
 def _render(
     request: SignedInRequest,
-    clinic: Any,
+    clinic: Clinic,
     errors: dict[str, list[str]],
     form: str,
     status: int,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -10,6 +10,13 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.home.inbox import BEDSIDE_ACTIONS, KIND_LABELS, NOTE_REQUIRED
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic
+
 
 _BEDSIDE_LABELS = dict(BEDSIDE_ACTIONS)
 
@@ -40,14 +47,14 @@ def _int(raw: Any, field: str, errors: dict[str, list[str]]) -> int:
 
 def do_acknowledge_inbox_alert(
     *,
-    actor: Any,
-    clinic: Any,
+    actor: User,
+    clinic: Clinic,
     kind: Any,
     ref: Any,
     patient_id: Any,
     action: Any,
     note: Any,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> None:
     """Acknowledge one open alert of `clinic` from the inbox with the action taken (no default: `action` must
     be chosen), and a note where that kind needs one. Dispatches to the owning app's action inside one
@@ -89,7 +96,9 @@ def do_acknowledge_inbox_alert(
             _safety(actor, clinic, str(ref or ""), pid, action_text, note_text, request)
 
 
-def _suicide(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note: str, request: Any) -> None:
+def _suicide(
+    actor: User, clinic: Clinic, alert_id: int, pid: int, action: str, note: str, request: HttpRequest | None
+) -> None:
     from ketaclinic.web.assessments.actions import do_acknowledge_alert
     from ketaclinic.web.assessments.models import SuicideAlert
 
@@ -98,7 +107,9 @@ def _suicide(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note
     do_acknowledge_alert(actor=actor, alert_id=alert_id, action=action, note=note, request=request)
 
 
-def _session(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note: str, request: Any) -> None:
+def _session(
+    actor: User, clinic: Clinic, alert_id: int, pid: int, action: str, note: str, request: HttpRequest | None
+) -> None:
     from ketaclinic.web.treatment.actions import do_acknowledge_session_alert
     from ketaclinic.web.treatment.models import SessionAlert
 
@@ -121,7 +132,7 @@ def _session(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note
     )
 
 
-def _sensor(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note: str) -> None:
+def _sensor(actor: User, clinic: Clinic, alert_id: int, pid: int, action: str, note: str) -> None:
     from ketaclinic.web.access import access_patient_by_id
     from ketaclinic.web.monitoring.actions import do_acknowledge_alert
     from ketaclinic.web.monitoring.models import MonitoringAlert
@@ -137,7 +148,9 @@ def _sensor(actor: Any, clinic: Any, alert_id: int, pid: int, action: str, note:
     do_acknowledge_alert(actor=actor, alert=alert, action=action, note=note)
 
 
-def _safety(actor: Any, clinic: Any, code: str, pid: int, action: str, note: str, request: Any) -> None:
+def _safety(
+    actor: User, clinic: Clinic, code: str, pid: int, action: str, note: str, request: HttpRequest | None
+) -> None:
     from ketaclinic.web.access import access_patient_by_id
     from ketaclinic.web.surveillance.actions import do_record_surveillance_decision
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
 
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
 
 #: Kinds in the order a filter lists them, with the words people read.
 KIND_LABELS: dict[str, str] = {
@@ -47,7 +51,7 @@ class InboxAlert:
     kind: str
     #: The alert's id (suicide, session, sensor) or the surveillance alert's code (safety, with the patient).
     ref: str
-    patient: Any
+    patient: Patient
     severity: str
     title: str
     detail: str
@@ -72,29 +76,29 @@ class InboxAlert:
         return f"{self.kind}-{self.patient.pk}-{self.ref}"
 
 
-def _may(user: Any, clinic: Any, perm: Perm) -> bool:
+def _may(user: Any, clinic: Clinic, perm: Perm) -> bool:
     return has_perm_in_clinic(user, clinic, perm)
 
 
-def _suicide_alerts(clinic: Any) -> QuerySet[Any]:
+def _suicide_alerts(clinic: Clinic) -> QuerySet[Any]:
     from ketaclinic.web.assessments.models import SuicideAlert
 
     return SuicideAlert.objects.filter(clinic=clinic, acknowledged_at__isnull=True)
 
 
-def _session_alerts(clinic: Any) -> QuerySet[Any]:
+def _session_alerts(clinic: Clinic) -> QuerySet[Any]:
     from ketaclinic.web.treatment.models import SessionAlert
 
     return SessionAlert.objects.filter(session__clinic=clinic, acknowledged_at__isnull=True)
 
 
-def _sensor_alerts(clinic: Any) -> QuerySet[Any]:
+def _sensor_alerts(clinic: Clinic) -> QuerySet[Any]:
     from ketaclinic.web.monitoring.models import MonitoringAlert
 
     return MonitoringAlert.objects.filter(session__clinic=clinic, acknowledged_at__isnull=True)
 
 
-def open_alert_count(user: Any, clinic: Any) -> int:
+def open_alert_count(user: Any, clinic: Clinic | None) -> int:
     """The nav's count: open suicide-risk, session and sensor alerts of the clinic the user may see (one COUNT
     query over the three tables, none without clinical access). Long-term safety alerts are computed from the records, too
     costly for every page: the inbox lists them and the home page counts them."""
@@ -105,7 +109,7 @@ def open_alert_count(user: Any, clinic: Any) -> int:
     return pks[0].union(pks[1], pks[2], all=True).count()
 
 
-def _safety_alerts(user: Any, clinic: Any, may_decide: bool) -> list[InboxAlert]:
+def _safety_alerts(user: Any, clinic: Clinic, may_decide: bool) -> list[InboxAlert]:
     from ketaclinic.web.assessments.models import Assessment
     from ketaclinic.web.surveillance.models import LabResult, SurveillanceDecision
     from ketaclinic.web.surveillance.selectors import ALERT_LABELS, clinic_watchlist
@@ -157,7 +161,7 @@ def _safety_alerts(user: Any, clinic: Any, may_decide: bool) -> list[InboxAlert]
     return out
 
 
-def inbox_alerts(user: Any, clinic: Any, *, kind: str = "", severity: str = "") -> list[InboxAlert]:
+def inbox_alerts(user: Any, clinic: Clinic, *, kind: str = "", severity: str = "") -> list[InboxAlert]:
     """Every open alert of `clinic` that `user` may see, the most severe first and, within a severity, the
     oldest first. `kind` and `severity` filter (empty: all). A user without clinical access sees none."""
     if clinic is None or not _may(user, clinic, Perm.CLINICAL_VIEW):

@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from ketaclinic.web.accounts.roles import ROLE_LABELS, Role
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
 
 ROLE_VALUES = frozenset(r.value for r in Role)
 
@@ -59,7 +62,7 @@ def _when(t: dt.datetime) -> str:
 # ------------------------------------------------------------------------------------------- prescriber
 
 
-def alerts_section(user: Any, clinic: Any) -> Section:
+def alerts_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.home.inbox import inbox_alerts
 
     alerts = inbox_alerts(user, clinic)
@@ -78,7 +81,7 @@ def alerts_section(user: Any, clinic: Any) -> Section:
     )  # fmt: skip
 
 
-def screening_review_section(user: Any, clinic: Any) -> Section:
+def screening_review_section(user: Any, clinic: Clinic) -> Section:
     """Patients whose latest screening is not eligible and still has a finding without an effective review."""
     from ketaclinic.web.screening.models import FindingReview, ScreeningRun
 
@@ -120,7 +123,7 @@ def screening_review_section(user: Any, clinic: Any) -> Section:
     )
 
 
-def cosign_section(user: Any, clinic: Any) -> Section:
+def cosign_section(user: Any, clinic: Clinic) -> Section:
     """Overrides of absolute screening findings another prescriber must co-sign (not one's own)."""
     from ketaclinic.web.screening.models import FindingReview
 
@@ -151,7 +154,7 @@ def cosign_section(user: Any, clinic: Any) -> Section:
     )
 
 
-def orders_section(user: Any, clinic: Any) -> Section:
+def orders_section(user: Any, clinic: Clinic) -> Section:
     """Booked sessions that have no signed dose order yet, the soonest first."""
     from ketaclinic.web.treatment.models import DosingSession
 
@@ -173,7 +176,7 @@ def orders_section(user: Any, clinic: Any) -> Section:
     return Section("orders", "Orders to sign", qs.count(), items, "Every booked session has a signed order.")
 
 
-def rems_section(user: Any, clinic: Any) -> Section:
+def rems_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.treatment.selectors import rems_forms_due, rems_overdue
 
     qs = rems_forms_due(clinic)
@@ -193,7 +196,7 @@ def rems_section(user: Any, clinic: Any) -> Section:
     )  # fmt: skip
 
 
-def trends_section(user: Any, clinic: Any) -> Section:
+def trends_section(user: Any, clinic: Clinic) -> Section:
     """Patients on an active course whose latest score after the first dose is worse than baseline (worsening),
     or who have not responded by the end of induction (the outcomes definitions' `induction_days`)."""
     from ketaclinic.core.instruments.outcomes import ScorePoint, assess_outcome
@@ -270,7 +273,7 @@ _INSTRUMENT_NAMES = {
 # ------------------------------------------------------------------------------------------------ nurse
 
 
-def todays_sessions_section(user: Any, clinic: Any, *, clinical: bool = True) -> Section:
+def todays_sessions_section(user: Any, clinic: Clinic, *, clinical: bool = True) -> Section:
     """Today's sessions (and any still running from an earlier day) by site, with status, the time the current
     stage started (a live timer on the page) and open alerts. Without clinical access: time, patient, site."""
     from ketaclinic.web.monitoring.models import MonitoringAlert
@@ -318,7 +321,7 @@ def todays_sessions_section(user: Any, clinic: Any, *, clinical: bool = True) ->
     )  # fmt: skip
 
 
-def live_alerts_section(user: Any, clinic: Any) -> Section:
+def live_alerts_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.home.inbox import inbox_alerts
 
     alerts = inbox_alerts(user, clinic, kind="session") + inbox_alerts(user, clinic, kind="sensor")
@@ -345,7 +348,7 @@ def _qty(q: Any) -> str:
     return f"{q.normalize():f}" if hasattr(q, "normalize") else f"{q:g}"
 
 
-def stock_section(user: Any, clinic: Any) -> Section:
+def stock_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.ledger.selectors import balances_for_clinic, product_totals
 
     totals = product_totals(balances_for_clinic(clinic))
@@ -363,7 +366,7 @@ def stock_section(user: Any, clinic: Any) -> Section:
     )
 
 
-def reconciliation_section(user: Any, clinic: Any) -> Section:
+def reconciliation_section(user: Any, clinic: Clinic) -> Section:
     """Sessions whose withdrawn stock is not yet accounted for by administration, waste or return."""
     from ketaclinic.web.ledger.selectors import unreconciled_sessions
 
@@ -385,7 +388,7 @@ def reconciliation_section(user: Any, clinic: Any) -> Section:
     )  # fmt: skip
 
 
-def discrepancy_section(user: Any, clinic: Any) -> Section:
+def discrepancy_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.ledger.selectors import open_cases
 
     qs = open_cases(clinic)
@@ -401,7 +404,7 @@ def discrepancy_section(user: Any, clinic: Any) -> Section:
     return Section("cases", "Open discrepancies", qs.count(), items, "No open discrepancy.")
 
 
-def inventory_section(user: Any, clinic: Any) -> Section:
+def inventory_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.ledger.selectors import inventory_status
 
     rows = inventory_status(clinic)
@@ -440,7 +443,7 @@ EXCEPTIONS: dict[str, str] = {
 EXCEPTION_DAYS = 30
 
 
-def exceptions_section(user: Any, clinic: Any) -> Section:
+def exceptions_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.audit.selectors import audit_event_list
 
     since = timezone.localdate() - dt.timedelta(days=EXCEPTION_DAYS)
@@ -463,7 +466,7 @@ def exceptions_section(user: Any, clinic: Any) -> Section:
 # ------------------------------------------------------------------------------------------------ admin
 
 
-def staff_section(user: Any, clinic: Any) -> Section:
+def staff_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.accounts.models import Membership
 
     rows = (
@@ -486,7 +489,7 @@ def staff_section(user: Any, clinic: Any) -> Section:
     return Section("staff", "Staff", people.count(), items, "No staff yet.", url, "Staff")
 
 
-def approvals_section(user: Any, clinic: Any) -> Section:
+def approvals_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.accounts.models import Membership
 
     qs = (
@@ -512,7 +515,7 @@ def approvals_section(user: Any, clinic: Any) -> Section:
     )
 
 
-def settings_section(user: Any, clinic: Any) -> Section:
+def settings_section(user: Any, clinic: Clinic) -> Section:
     from ketaclinic.web.clinics.models import Site
 
     sites = list(Site.objects.filter(clinic=clinic).order_by("name"))
@@ -538,7 +541,7 @@ ROLE_SECTIONS: dict[str, list[Callable[[Any, Any], Section]]] = {
 }  # fmt: skip
 
 
-def sections_for(user: Any, clinic: Any, roles: set[str]) -> list[Section]:
+def sections_for(user: Any, clinic: Clinic, roles: set[str]) -> list[Section]:
     """The sections of every role `user` holds in `clinic`, in role order, each section once."""
     out: list[Section] = []
     seen: set[str] = set()

@@ -295,7 +295,7 @@ def _parse(kind: FormKind, clinic: Clinic, data: Any) -> dict[str, Any]:
     return out
 
 
-def _run(spec: FormKind, actor: Any, v: dict[str, Any], request: SignedInRequest) -> str:
+def _run(spec: FormKind, actor: User, v: dict[str, Any], request: SignedInRequest) -> str:
     """Call the action of `spec` with the parsed form fields; returns a confirmation message."""
     result = spec.action(actor=actor, **v, request=request)
     if spec.slug == "count":

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -35,6 +35,9 @@ from ketaclinic.core.ledger.entries import LOCATION_SIGN, SESSION_SIGN
 from ketaclinic.web.clinics.models import Clinic, Site
 from ketaclinic.web.ledger.models import Case, CaseDeadline, LedgerEntry, Lot, Product, StorageLocation
 from ketaclinic.web.ledger.models import ChainHead as HeadRow
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 ZERO = Decimal("0.000")
 _DEC: DecimalField[Decimal, Decimal] = DecimalField(max_digits=20, decimal_places=3)
@@ -246,7 +249,7 @@ def session_reconciliation(session_ref: str) -> list[SessionReconciliation]:
 @dataclass(frozen=True, slots=True)
 class OpenSession:
     session_ref: str
-    patient: Any
+    patient: Patient | None
     lot: Lot
     withdrawn: Decimal
     outstanding: Decimal

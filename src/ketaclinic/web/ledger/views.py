@@ -57,7 +57,7 @@ def _forbidden(request: SignedInRequest, exc: DomainError) -> HttpResponse:
     return render(request, "error.html", {"error": exc}, status=exc.status)
 
 
-def _audit_page(request: SignedInRequest, clinic: Any, action: str, detail: dict[str, Any]) -> None:
+def _audit_page(request: SignedInRequest, clinic: Clinic, action: str, detail: dict[str, Any]) -> None:
     with transaction.atomic():
         record_audit(actor=request.user, action=action, clinic=clinic, request=request, detail=detail)
 

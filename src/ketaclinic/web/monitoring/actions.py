@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -38,6 +38,9 @@ from ketaclinic.web.monitoring.models import (
 from ketaclinic.web.monitoring.pipeline import MAX_BATCH, BatchResult, DeviceContext, ingest_items
 from ketaclinic.web.monitoring.selectors import alert_dict
 from ketaclinic.web.treatment.models import DosingSession
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 #: Sessions in these states may have a sensor attached and stream readings.
 ACTIVE_SESSION_STATES = frozenset(
@@ -142,12 +145,12 @@ def _lock_rule_state(session_id: int) -> SessionRuleState:
 # ------------------------------------------------------------------------------------------------ devices
 
 
-def _require_device_manager(actor: Any, clinic_id: int) -> None:
+def _require_device_manager(actor: User, clinic_id: int) -> None:
     require_perm(actor, clinic_id, Perm.DEVICE_MANAGE)
 
 
 def do_register_device(
-    *, actor: Any, site: Site, label: str, serial: str, kind: str = "wearable"
+    *, actor: User, site: Site, label: str, serial: str, kind: str = "wearable"
 ) -> tuple[Device, str]:
     """Register a device to `site`; returns it and its raw token (shown once; only the digest is kept)."""
     _require_device_manager(actor, site.clinic_id)
@@ -189,7 +192,7 @@ def do_register_device(
     return device, raw
 
 
-def do_rotate_device_token(*, actor: Any, device: Device) -> str:
+def do_rotate_device_token(*, actor: User, device: Device) -> str:
     """Issue a new token; the old one stops working at once."""
     _require_device_manager(actor, device.clinic_id)
     if device.revoked_at is not None:
@@ -209,7 +212,7 @@ def do_rotate_device_token(*, actor: Any, device: Device) -> str:
     return raw
 
 
-def do_revoke_device(*, actor: Any, device: Device, reason: str) -> Device:
+def do_revoke_device(*, actor: User, device: Device, reason: str) -> Device:
     """Revoke a device: its token stops working and any attachment ends."""
     _require_device_manager(actor, device.clinic_id)
     reason = (reason or "").strip()
@@ -231,13 +234,13 @@ def do_revoke_device(*, actor: Any, device: Device, reason: str) -> Device:
     return device
 
 
-def _can_run_sessions(actor: Any, clinic_id: int) -> bool:
+def _can_run_sessions(actor: User, clinic_id: int) -> bool:
     return has_perm_in_clinic(actor, clinic_id, Perm.SESSION_RUN) or has_perm_in_clinic(
         actor, clinic_id, Perm.DEVICE_MANAGE
     )
 
 
-def do_attach_device(*, actor: Any, device: Device, session: DosingSession) -> DeviceAttachment:
+def do_attach_device(*, actor: User, device: Device, session: DosingSession) -> DeviceAttachment:
     """Attach `device` to `session` (its patient wears it until detachment or discharge)."""
     if not _can_run_sessions(actor, device.clinic_id):
         raise PermissionDeniedError("you may not attach devices in this clinic")
@@ -275,7 +278,7 @@ def do_attach_device(*, actor: Any, device: Device, session: DosingSession) -> D
     return att
 
 
-def do_detach_device(*, actor: Any, device: Device, reason: str = "") -> DeviceAttachment:
+def do_detach_device(*, actor: User, device: Device, reason: str = "") -> DeviceAttachment:
     """End the device's current attachment."""
     if not _can_run_sessions(actor, device.clinic_id):
         raise PermissionDeniedError("you may not detach devices in this clinic")
@@ -298,7 +301,7 @@ def do_detach_device(*, actor: Any, device: Device, reason: str = "") -> DeviceA
     return att
 
 
-def do_detach_session_devices(*, actor: Any, session: DosingSession, reason: str = "discharged") -> int:
+def do_detach_session_devices(*, actor: User, session: DosingSession, reason: str = "discharged") -> int:
     """Detach every device of a session (call from the discharge action, in its transaction)."""
     now = timezone.now()
     with transaction.atomic():
@@ -525,7 +528,7 @@ def do_ingest_readings(
 
 
 def do_acknowledge_alert(
-    *, actor: Any, alert: MonitoringAlert, action: str, note: str = ""
+    *, actor: User, alert: MonitoringAlert, action: str, note: str = ""
 ) -> MonitoringAlert:
     """Acknowledge an alert with the action taken (and a note, required for 'other' and 'treated')."""
     clinic_id = alert.session.clinic_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +26,9 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.monitoring import actions, selectors
 from ketaclinic.web.monitoring.models import Device
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Site
 
 router = Router(tags=["monitoring"])
 
@@ -113,7 +116,7 @@ def _device_for(request: SignedInRequest, device_id: int) -> Device:
     return d
 
 
-def _audit_read(request: SignedInRequest, action: str, site: Any, detail: dict[str, Any]) -> None:
+def _audit_read(request: SignedInRequest, action: str, site: Site, detail: dict[str, Any]) -> None:
     with transaction.atomic():
         record_audit(
             actor=request.user, action=action, obj=site, clinic=site.clinic, request=request, detail=detail

@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -14,6 +14,9 @@ from django.utils import timezone
 from ketaclinic.web.clinics.models import Site
 from ketaclinic.web.monitoring.models import Device, DeviceAttachment, MonitoringAlert, SensorReading
 from ketaclinic.web.treatment.models import DosingSession
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 BOARD_STATES = (
     DosingSession.Status.CHECKED_IN,
@@ -251,7 +254,7 @@ def devices_by_id(ids: set[int]) -> dict[int, Device]:
     return {d.pk: d for d in Device.objects.filter(pk__in=ids)}
 
 
-def sensor_alert_banner_facts(patient: Any, session: Any = None) -> dict[str, Any]:
+def sensor_alert_banner_facts(patient: Patient, session: Any = None) -> dict[str, Any]:
     """Patient-banner facts: the patient's sensor alerts not yet acknowledged (1 query)."""
     return {
         "open_alerts": MonitoringAlert.objects.filter(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,10 +12,14 @@ from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.outcomes.models import CohortSnapshot, ExportJob
 
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic
+
 SYSTEM_ACTOR = "system: outcomes recompute"
 
 
-def do_recompute_cohort_snapshots(*, clinic: Any, now: dt.datetime | None = None) -> list[CohortSnapshot]:
+def do_recompute_cohort_snapshots(*, clinic: Clinic, now: dt.datetime | None = None) -> list[CohortSnapshot]:
     """Recompute the clinic's cohort figures for every measure it has scores on (no filters) and store one
     snapshot per measure, with its audit row, in one transaction."""
     from ketaclinic.core.outcomes import analyse_cohort, cohort_instrument_ids
@@ -53,7 +57,7 @@ def do_recompute_cohort_snapshots(*, clinic: Any, now: dt.datetime | None = None
 
 
 def do_create_export_job(
-    *, actor: Any, clinic: Any, kind: str, params: dict[str, Any] | None = None, request_url: str = ""
+    *, actor: User, clinic: Clinic, kind: str, params: dict[str, Any] | None = None, request_url: str = ""
 ) -> ExportJob:
     """Accept an export job (run it with `exports.run_job` or `exports.start_job`) and audit the request."""
     with transaction.atomic():

@@ -15,7 +15,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -24,6 +24,9 @@ from django.utils import timezone
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.outcomes.models import ExportJob
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 FHIR_TYPES = (
     "Patient",
@@ -48,7 +51,9 @@ def _since_ok(when: dt.datetime | None, since: dt.datetime | None) -> bool:
     return since is None or (when is not None and when >= since)
 
 
-def patient_resources(patient: Any, types: set[str], since: dt.datetime | None) -> Iterator[dict[str, Any]]:
+def patient_resources(
+    patient: Patient, types: set[str], since: dt.datetime | None
+) -> Iterator[dict[str, Any]]:
     """The patient's resources of the requested types (changed at or after `since`, when given)."""
     from ketaclinic.core.fhir.validate import validate_resource
     from ketaclinic.web.assessments.models import Assessment

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,6 +24,9 @@ from ketaclinic.core.outcomes import cohort_rules as rules_for
 from ketaclinic.core.outcomes.cohort import exact_total
 from ketaclinic.web.outcomes.pdf import ReportPdf, local_day, local_minute
 
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
+
 MAX_ROWS = 60  # per table; the report says how many more there are
 
 
@@ -39,7 +42,7 @@ class SeriesReport:
 
 @dataclass(frozen=True)
 class ProgressData:
-    patient: Any
+    patient: Patient
     tz: dt.tzinfo
     generated_at: dt.datetime
     course: Any | None
@@ -55,7 +58,7 @@ class ProgressData:
     questionnaires: list[str]
 
 
-def patient_tz(patient: Any) -> dt.tzinfo:
+def patient_tz(patient: Patient) -> dt.tzinfo:
     site = getattr(patient, "home_site", None)
     try:
         return ZoneInfo((site.timezone if site is not None else "") or settings.TIME_ZONE)
@@ -69,7 +72,7 @@ def _indication_words(code: str) -> str:
     return consent_indications().get(code, code)
 
 
-def progress_data(patient: Any) -> ProgressData:
+def progress_data(patient: Patient) -> ProgressData:
     """Everything the progress report shows for `patient` (already access-checked by the caller)."""
     from ketaclinic.core.protocols import get_protocol
     from ketaclinic.web.assessments.models import Assessment, RemoteSchedule

@@ -92,7 +92,7 @@ def cohort_courses(
     return qs
 
 
-def clinic_cohort(*, clinic: Any, filters: OutcomeFilters) -> Cohort:
+def clinic_cohort(*, clinic: Clinic, filters: OutcomeFilters) -> Cohort:
     """The filtered courses as a core Cohort (ids are course ids; no identifiers leave this function)."""
 
     courses = list(
@@ -119,7 +119,7 @@ def clinic_cohort(*, clinic: Any, filters: OutcomeFilters) -> Cohort:
 
 
 def cohort_columns(
-    *, clinic: Any, filters: OutcomeFilters
+    *, clinic: Clinic, filters: OutcomeFilters
 ) -> tuple[list[int], list[dt.datetime | None], ScoreColumns]:
     """The filtered courses as columns for the vectorised engine (`core.outcomes.fast`): course ids, first
     doses and every course's scores (its patient's, in time order). NotExact when a total is not a whole
@@ -166,7 +166,7 @@ def cohort_columns(
 
 
 def _score_columns(
-    clinic: Any, instrument: str, earliest: dt.datetime, patient_ids: Any
+    clinic: Clinic, instrument: str, earliest: dt.datetime, patient_ids: Any
 ) -> tuple[Any, Any, Any]:
     """(patient ids, epoch microseconds, totals) of complete scores as numpy arrays, sorted by patient, time,
     id. On PostgreSQL the rows travel as one packed binary value that numpy reads in place (decoding 200,000
@@ -242,7 +242,7 @@ def _early_terminated(sessions: QuerySet[DosingSession]) -> Q:
     return Q(status=S.CANCELLED) | Q(pk__in=short)
 
 
-def cohort_safety(*, clinic: Any, filters: OutcomeFilters) -> tuple[int, tuple[SafetyRate, ...]]:
+def cohort_safety(*, clinic: Clinic, filters: OutcomeFilters) -> tuple[int, tuple[SafetyRate, ...]]:
     """(dosed sessions, one rate per safety event) over the cohort's dosed sessions; a session counts once
     per event kind."""
     from ketaclinic.web.treatment.models import Intervention, SessionAlert, SideEffect

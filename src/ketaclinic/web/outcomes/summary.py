@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from ketaclinic.core.outcomes.cohort import days
 from ketaclinic.web.outcomes.pdf import ReportPdf, local_minute
 from ketaclinic.web.outcomes.selectors import OutcomeFilters
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
 
 
 def _pct(v: float | None) -> str:
@@ -36,7 +39,11 @@ def filter_words(filters: OutcomeFilters, choices: dict[str, list[tuple[str, str
 
 
 def clinic_summary_pdf(
-    *, clinic: Any, filters: OutcomeFilters, report: dict[str, Any], choices: dict[str, list[tuple[str, str]]]
+    *,
+    clinic: Clinic,
+    filters: OutcomeFilters,
+    report: dict[str, Any],
+    choices: dict[str, list[tuple[str, str]]],
 ) -> bytes:
     from ketaclinic.web.outcomes.cells import shown
 

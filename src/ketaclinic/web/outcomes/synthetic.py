@@ -11,11 +11,16 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from ketaclinic.core.protocols import get_protocol
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic, Site
+    from ketaclinic.web.patients.models import Patient
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class CourseSpec:
     protocol_id: str = "iv-racemic-depression"
     indication: str = "trd"
     route: str = "iv"
-    site: Any = None
+    site: Site | None = None
     started_at: dt.datetime | None = None
     sessions: int = 1
     ordered_mg: Decimal = Decimal("35")
@@ -40,12 +45,12 @@ class CourseSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _require_synthetic(clinic: Any) -> None:
+def _require_synthetic(clinic: Clinic) -> None:
     if not clinic.is_synthetic:
         raise ValueError("synthetic outcome data may only be written to a clinic marked synthetic")
 
 
-def make_course(*, clinic: Any, patient: Any, actor: Any, spec: CourseSpec) -> Any:
+def make_course(*, clinic: Clinic, patient: Patient, actor: User, spec: CourseSpec) -> Any:
     """Write one course with its order, sessions, administrations and scores; returns the course."""
     from ketaclinic.web.treatment.models import (
         Administration,
@@ -144,7 +149,7 @@ def make_course(*, clinic: Any, patient: Any, actor: Any, spec: CourseSpec) -> A
     return course
 
 
-def write_scores(*, clinic: Any, rows: Sequence[tuple[int, dt.datetime, int]], instrument: str) -> int:
+def write_scores(*, clinic: Clinic, rows: Sequence[tuple[int, dt.datetime, int]], instrument: str) -> int:
     """Bulk-insert complete scores (patient id, time, total) with a minimal answers record."""
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.web.assessments.models import Assessment
@@ -173,9 +178,9 @@ def write_scores(*, clinic: Any, rows: Sequence[tuple[int, dt.datetime, int]], i
 
 def generate_clinic(
     *,
-    clinic: Any,
-    site: Any,
-    actor: Any,
+    clinic: Clinic,
+    site: Site,
+    actor: User,
     patients: int,
     scores_per_patient: int,
     seed: int = 1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -21,6 +21,9 @@ from ketaclinic.web.lib.errors import NotFoundError, PermissionDeniedError, Vali
 from ketaclinic.web.outcomes.cells import shown
 from ketaclinic.web.outcomes.selectors import OutcomeFilters
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+
 ROUTE_LABELS = {
     "iv": "Intravenous",
     "im": "Intramuscular",
@@ -30,7 +33,7 @@ ROUTE_LABELS = {
 }
 
 
-def filter_choices(clinic: Any) -> dict[str, list[tuple[str, str]]]:
+def filter_choices(clinic: Clinic) -> dict[str, list[tuple[str, str]]]:
     """The values each filter accepts, with the words shown for them."""
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.core.outcomes import cohort_instrument_ids
@@ -89,7 +92,7 @@ def parse_filters(
     )
 
 
-def build_report(clinic: Any, filters: OutcomeFilters) -> dict[str, Any]:
+def build_report(clinic: Clinic, filters: OutcomeFilters) -> dict[str, Any]:
     """Every figure of the page for the filtered cohort (aggregates only; no identifiers)."""
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.core.outcomes import analyse_cohort, cohort_rules

@@ -30,6 +30,8 @@ from ketaclinic.web.pain.selectors import PAIN_INDICATION
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from ketaclinic.web.accounts.models import User
+
 #: Who records what: the medication list is intake (nurses and prescribers), the pain indication is the prescriber's.
 LIST_PERM = Perm.SCREENING_RECORD
 COURSE_PERM = Perm.COURSE_MANAGE
@@ -119,7 +121,7 @@ def _validated_line(
 
 def do_add_opioid_medication(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     rxcui: str,
     route: str,
@@ -173,7 +175,7 @@ def _line_detail(m: OpioidMedication) -> dict[str, Any]:
 
 
 def _line_for_update(
-    actor: Any, medication_id: int, request: HttpRequest | None
+    actor: User, medication_id: int, request: HttpRequest | None
 ) -> tuple[Any, OpioidMedication]:
     med = OpioidMedication.objects.select_for_update().filter(pk=medication_id).first()
     if med is None:
@@ -185,7 +187,7 @@ def _line_for_update(
 
 
 def do_stop_opioid_medication(
-    *, actor: Any, medication_id: int, stopped_on: Any, reason: str, request: HttpRequest | None = None
+    *, actor: User, medication_id: int, stopped_on: Any, reason: str, request: HttpRequest | None = None
 ) -> OpioidMedication:
     """Stop a line: `stopped_on` is the first day without it."""
     errors: dict[str, list[str]] = {}
@@ -216,7 +218,7 @@ def do_stop_opioid_medication(
 
 def do_change_opioid_dose(
     *,
-    actor: Any,
+    actor: User,
     medication_id: int,
     dose: Any,
     doses_per_day: Any = None,
@@ -265,7 +267,7 @@ def do_change_opioid_dose(
 
 
 def do_set_overdose_history(
-    *, actor: Any, patient_id: int, overdose_history: bool | None, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, overdose_history: bool | None, request: HttpRequest | None = None
 ) -> OpioidRiskFactors:
     if not isinstance(overdose_history, bool):
         raise ValidationFailed({"overdose_history": ["must be yes or no"]})
@@ -294,7 +296,7 @@ def do_set_overdose_history(
 
 
 def do_record_naloxone_offer(
-    *, actor: Any, patient_id: int, outcome: str, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, outcome: str, request: HttpRequest | None = None
 ) -> NaloxoneOffer:
     if outcome not in NaloxoneOffer.Outcome.values:
         raise ValidationFailed({"outcome": ["must be accepted, already has naloxone, or declined"]})
@@ -317,7 +319,7 @@ def do_record_naloxone_offer(
 
 
 def do_set_pain_indication(
-    *, actor: Any, course_id: int, kind: str, detail: str = "", request: HttpRequest | None = None
+    *, actor: User, course_id: int, kind: str, detail: str = "", request: HttpRequest | None = None
 ) -> CoursePainIndication:
     """Say which chronic pain a course for chronic pain treats (CRPS, neuropathic, fibromyalgia, migraine, other)."""
     from ketaclinic.web.treatment.models import TreatmentCourse
@@ -365,7 +367,7 @@ def do_set_pain_indication(
 
 def do_record_last_opioid_dose(
     *,
-    actor: Any,
+    actor: User,
     session_id: int,
     medication_id: int | None,
     taken_at: dt.datetime | None,

@@ -5,12 +5,16 @@ chronic-pain course through the real actions; no dosing sessions are run (cheap)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from ketaclinic.web.assessments.actions import do_record_assessment
 from ketaclinic.web.pain import actions
+
+if TYPE_CHECKING:
+    from ketaclinic.web.demo import DemoContext
+    from ketaclinic.web.patients.models import Patient
 
 # (kind, detail, course started days ago, opioid lines, taper steps, PEG answers before -> after, overdose history)
 # line: (rxcui, route, dose, unit, doses per day, started days ago); step: (line index, new dose, days ago)
@@ -55,7 +59,7 @@ PAIN_PATIENTS: list[dict[str, Any]] = [
 ]
 
 
-def _course(patient: Any, doctor: Any, cosigner: Any, started: dt.datetime) -> Any:
+def _course(patient: Patient, doctor: Any, cosigner: Any, started: dt.datetime) -> Any:
     from ketaclinic.web.screening.actions import do_record_consent
     from ketaclinic.web.treatment.actions import do_start_course
     from ketaclinic.web.treatment.demo import _clock, clear_screening
@@ -82,7 +86,7 @@ def _course(patient: Any, doctor: Any, cosigner: Any, started: dt.datetime) -> A
 _RESERVED_MRNS = frozenset({"MRN-000011", "MRN-000045", "MRN-000046"})
 
 
-def _pick(ctx: Any, n: int) -> list[Any]:
+def _pick(ctx: DemoContext, n: int) -> list[Any]:
     """The last `n` patients with a weight, no open suicide alert and no course yet (the other demos take the first)."""
     from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
 
@@ -98,7 +102,7 @@ def _pick(ctx: Any, n: int) -> list[Any]:
     return out
 
 
-def seed(ctx: Any) -> None:
+def seed(ctx: DemoContext) -> None:
     doctor, cosigner, nurse = ctx.staff["dr.okafor"], ctx.staff["dr.patel"], ctx.staff["nurse.silva"]
     today = timezone.localdate()
     chosen = _pick(ctx, len(PAIN_PATIENTS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -29,13 +29,17 @@ from ketaclinic.web.pain.models import (
     OpioidRiskFactors,
 )
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
+
 PAIN_INDICATION = "chronic_pain"
 #: How long a recorded naloxone offer answers the prompt (ketaclinic default; CDC 2022 asks to offer it, not how often).
 NALOXONE_OFFER_VALID_DAYS = 365
 CHANGE_WEEKS = (4, 12)
 
 
-def pain_courses(patient: Any) -> QuerySet[Any]:
+def pain_courses(patient: Patient) -> QuerySet[Any]:
     from ketaclinic.web.treatment.models import TreatmentCourse
 
     return TreatmentCourse.objects.filter(patient=patient, indication=PAIN_INDICATION).order_by(
@@ -47,7 +51,7 @@ def indications_for(courses: list[Any]) -> dict[int, CoursePainIndication]:
     return {i.course_id: i for i in CoursePainIndication.objects.filter(course__in=courses)}
 
 
-def medications_for(patient: Any) -> list[OpioidMedication]:
+def medications_for(patient: Patient) -> list[OpioidMedication]:
     return list(OpioidMedication.objects.filter(patient=patient).select_related("recorded_by"))
 
 
@@ -55,16 +59,16 @@ def as_line(m: OpioidMedication) -> OpioidLine:
     return OpioidLine(m.rxcui, m.route, m.dose, m.unit, m.doses_per_day, m.started_on, m.stopped_on)
 
 
-def lines_for(patient: Any) -> list[OpioidLine]:
+def lines_for(patient: Patient) -> list[OpioidLine]:
     return [as_line(m) for m in OpioidMedication.objects.filter(patient=patient)]
 
 
-def benzodiazepine_on_file(patient: Any) -> bool:
+def benzodiazepine_on_file(patient: Patient) -> bool:
     """A benzodiazepine in the patient's latest screening (intake medications, `benzodiazepine_use`)."""
     return any(f.get("code") == "benzodiazepine_use" for f in _screening_findings(patient))
 
 
-def cns_caution(patient: Any) -> str | None:
+def cns_caution(patient: Patient) -> str | None:
     """The screening's CNS-depressant caution message, when the latest screening raised it."""
     for f in _screening_findings(patient):
         if f.get("code") == "cns_depressant_use":
@@ -72,30 +76,30 @@ def cns_caution(patient: Any) -> str | None:
     return None
 
 
-def _screening_findings(patient: Any) -> list[dict[str, Any]]:
+def _screening_findings(patient: Patient) -> list[dict[str, Any]]:
     from ketaclinic.web.screening.selectors import screening_latest
 
     run = screening_latest(patient)
     return list(run.findings) if run is not None else []
 
 
-def overdose_history(patient: Any) -> bool:
+def overdose_history(patient: Patient) -> bool:
     row = OpioidRiskFactors.objects.filter(patient=patient).first()
     return bool(row and row.overdose_history)
 
 
-def latest_naloxone_offer(patient: Any) -> NaloxoneOffer | None:
+def latest_naloxone_offer(patient: Patient) -> NaloxoneOffer | None:
     return NaloxoneOffer.objects.filter(patient=patient).first()
 
 
-def naloxone_offer_current(patient: Any, now: dt.datetime) -> NaloxoneOffer | None:
+def naloxone_offer_current(patient: Patient, now: dt.datetime) -> NaloxoneOffer | None:
     offer = latest_naloxone_offer(patient)
     if offer is None or offer.offered_at < now - dt.timedelta(days=NALOXONE_OFFER_VALID_DAYS):
         return None
     return offer
 
 
-def current_load(patient: Any, day: dt.date | None = None) -> MmeResult:
+def current_load(patient: Patient, day: dt.date | None = None) -> MmeResult:
     """Today's opioid load with the benzodiazepine and overdose-history findings."""
     return mme_on(
         lines_for(patient),
@@ -105,7 +109,7 @@ def current_load(patient: Any, day: dt.date | None = None) -> MmeResult:
     )
 
 
-def baseline_day(patient: Any) -> dt.date | None:
+def baseline_day(patient: Patient) -> dt.date | None:
     """The day of the first ketamine dose of the first pain course; its start day when not dosed yet."""
     course = pain_courses(patient).first()
     if course is None:
@@ -123,7 +127,7 @@ def baseline_day(patient: Any) -> dt.date | None:
     return timezone.localdate(first or course.started_at)
 
 
-def visit_days(patient: Any) -> list[dt.date]:
+def visit_days(patient: Patient) -> list[dt.date]:
     """Days the patient was seen: ketamine doses and pain scores (PEG, pain NRS)."""
     from ketaclinic.web.assessments.models import Assessment
     from ketaclinic.web.treatment.models import DosingSession
@@ -150,7 +154,7 @@ class PainSummary:
     naloxone_offer: NaloxoneOffer | None
 
 
-def pain_summary(patient: Any, today: dt.date | None = None) -> PainSummary:
+def pain_summary(patient: Patient, today: dt.date | None = None) -> PainSummary:
     today = today or timezone.localdate()
     lines = lines_for(patient)
     table = load_mme_table()
@@ -180,7 +184,7 @@ def last_opioid_dose(session: Any) -> LastOpioidDose | None:
     return LastOpioidDose.objects.filter(session=session).select_related("medication").first()
 
 
-def pain_patients(clinic: Any) -> QuerySet[Any]:
+def pain_patients(clinic: Clinic) -> QuerySet[Any]:
     from ketaclinic.web.patients.models import Patient
 
     return (
@@ -192,13 +196,13 @@ def pain_patients(clinic: Any) -> QuerySet[Any]:
 
 @dataclass(frozen=True)
 class CohortRow:
-    patient: Any
+    patient: Patient
     baseline: LoadPoint | None
     current: LoadPoint
     pct_change: Any
 
 
-def clinic_sparing(clinic: Any, today: dt.date | None = None) -> tuple[SparingShare, list[CohortRow]]:
+def clinic_sparing(clinic: Clinic, today: dt.date | None = None) -> tuple[SparingShare, list[CohortRow]]:
     """Every pain patient's baseline and current load, and the clinic's share whose load fell by the threshold."""
     from ketaclinic.core.pain.sparing import pct_change
 

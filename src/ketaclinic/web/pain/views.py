@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,6 +28,10 @@ from ketaclinic.web.pain import actions, selectors
 from ketaclinic.web.pain.chart import pain_chart_svg
 from ketaclinic.web.pain.models import NaloxoneOffer, OpioidMedication, PainKind
 from ketaclinic.web.patients.views import chart_context, load_patient
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
+    from ketaclinic.web.treatment.models import DosingSession
 
 PAGE_SIZE = 20
 LEVEL_WORDS = {"warn": "Warning", "prompt": "Action", "info": "Note"}
@@ -98,7 +102,7 @@ def _line_rows(meds: list[OpioidMedication], today: dt.date) -> list[dict[str, A
     return rows
 
 
-def _pain_scores(patient: Any) -> dict[str, list[tuple[dt.datetime, float]]]:
+def _pain_scores(patient: Patient) -> dict[str, list[tuple[dt.datetime, float]]]:
     from ketaclinic.web.assessments.models import Assessment
 
     out: dict[str, list[tuple[dt.datetime, float]]] = {k: [] for k in PAIN_INSTRUMENTS}
@@ -138,7 +142,7 @@ def _pain_response(
 
 def _render_tab(
     request: SignedInRequest,
-    patient: Any,
+    patient: Patient,
     *,
     errors: dict[str, list[str]] | None = None,
     form: str = "",
@@ -379,7 +383,7 @@ def last_dose(request: SignedInRequest, session_id: int) -> HttpResponse:
     return redirect("treatment:session", session_id=session_id)
 
 
-def run_sheet_panel(request: Any, session: Any) -> SafeString | None:
+def run_sheet_panel(request: SignedInRequest, session: DosingSession) -> SafeString | None:
     """The run sheet's opioid panel: today's load, its warnings, the last opioid dose and the screening's caution."""
     patient = session.patient
     meds = [

@@ -22,6 +22,8 @@ from ketaclinic.web.patientprep.models import SessionLink, SessionReflection
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from ketaclinic.web.accounts.models import User
+
 LINK_SALT = "ketaclinic.patientprep.session-link"
 #: The page stays open this many days after the session, for the integration prompts.
 DAYS_AFTER = 7
@@ -64,7 +66,7 @@ def resolve(token: str, *, for_update: bool = False) -> SessionLink:
 
 
 def do_create_session_link(
-    *, actor: Any, patient_id: int, dosing_session_id: int, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, dosing_session_id: int, request: HttpRequest | None = None
 ) -> tuple[SessionLink, str]:
     """A personal link to the page of one scheduled dosing session, open until DAYS_AFTER days after it."""
     from ketaclinic.web.treatment.selectors import sessions_for_patient
@@ -180,7 +182,7 @@ def do_submit_reflection(
     return reflection
 
 
-def do_revoke_session_link(*, actor: Any, link_id: int, request: HttpRequest | None = None) -> SessionLink:
+def do_revoke_session_link(*, actor: User, link_id: int, request: HttpRequest | None = None) -> SessionLink:
     with transaction.atomic():
         link = SessionLink.objects.select_for_update().filter(pk=link_id).first()
         if link is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import QuerySet
@@ -12,8 +12,12 @@ from django.utils import timezone
 from ketaclinic.web.patientprep.instructions import INTEGRATION_PROMPTS, preparation_for
 from ketaclinic.web.patientprep.models import SessionLink, SessionReflection
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Site
+    from ketaclinic.web.patients.models import Patient
 
-def site_zone(site: Any) -> Any:
+
+def site_zone(site: Site | None) -> Any:
     """The site's time zone (the default zone when the site has none or an unknown one)."""
     try:
         return (
@@ -23,12 +27,12 @@ def site_zone(site: Any) -> Any:
         return timezone.get_default_timezone()
 
 
-def site_time(value: dt.datetime, site: Any) -> dt.datetime:
+def site_time(value: dt.datetime, site: Site | None) -> dt.datetime:
     """`value` in the site's time zone."""
     return timezone.localtime(value, site_zone(site))
 
 
-def open_questionnaires(patient: Any) -> list[dict[str, Any]]:
+def open_questionnaires(patient: Patient) -> list[dict[str, Any]]:
     """The patient's questionnaire links open now, with their addresses (the scheduled questionnaires)."""
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.web.assessments.actions import link_url
@@ -68,11 +72,11 @@ def page_context(link: SessionLink) -> dict[str, Any]:
     }
 
 
-def links_for_patient(patient: Any) -> QuerySet[SessionLink]:
+def links_for_patient(patient: Patient) -> QuerySet[SessionLink]:
     return SessionLink.objects.filter(patient=patient).select_related("dosing_session")
 
 
-def reflections_for_patient(patient: Any) -> QuerySet[SessionReflection]:
+def reflections_for_patient(patient: Patient) -> QuerySet[SessionReflection]:
     return SessionReflection.objects.filter(link__patient=patient).select_related(
         "link", "link__dosing_session"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -24,6 +24,9 @@ from ketaclinic.web.patients.models import (
     SexAtBirth,
     WeightMeasurement,
 )
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 EDITABLE_FIELDS = (
     "mrn",
@@ -120,7 +123,7 @@ def _validate_patient(patient: Patient, errors: dict[str, list[str]]) -> None:
         raise ValidationFailed(errors)
 
 
-def _write_version(patient: Patient, *, actor: Any, changed: list[str]) -> None:
+def _write_version(patient: Patient, *, actor: User, changed: list[str]) -> None:
     PatientVersion.objects.create(
         patient=patient,
         version=patient.version,
@@ -133,7 +136,7 @@ def _write_version(patient: Patient, *, actor: Any, changed: list[str]) -> None:
 
 def do_create_patient(
     *,
-    actor: Any,
+    actor: User,
     clinic: Clinic,
     values: dict[str, Any],
     request: HttpRequest | None = None,
@@ -184,7 +187,7 @@ def do_create_patient(
 
 
 def do_update_patient(
-    *, actor: Any, patient_id: int, values: dict[str, Any], request: HttpRequest | None = None
+    *, actor: User, patient_id: int, values: dict[str, Any], request: HttpRequest | None = None
 ) -> Patient:
     """Change some demographics. Keeps the previous state in PatientVersion; the audit row lists old and new."""
     cleaned, errors = _clean_values(values)
@@ -227,7 +230,7 @@ def parse_weight(raw: Any) -> tuple[Decimal | None, list[str]]:
 
 def do_record_weight(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     weight_kg: Any,
     measured_at: dt.datetime | None = None,
@@ -269,7 +272,7 @@ def do_record_weight(
 
 
 def do_add_care_team_member(
-    *, actor: Any, patient_id: int, user_id: int, team_role: str, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, user_id: int, team_role: str, request: HttpRequest | None = None
 ) -> CareTeamMember:
     from ketaclinic.web.accounts.models import User
 

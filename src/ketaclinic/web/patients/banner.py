@@ -11,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 #: A provider takes (patient, session or None) and returns facts to merge: any of "allergies" (list[str]),
 #: "screening" (str), "screening_level" ("ok" | "warning" | "danger"), "consent" (str), "consent_ok" (bool),
@@ -29,7 +32,7 @@ def register_banner_facts(provider: BannerFacts) -> None:
 
 @dataclass
 class PatientBanner:
-    patient: Any
+    patient: Patient
     name: str
     age: int
     sex: str
@@ -53,7 +56,7 @@ class PatientBanner:
         return self.weight_days is None or self.weight_days > self.weight_limit_days
 
 
-def patient_banner(patient: Any, *, clinical: bool, session: Any = None) -> PatientBanner:
+def patient_banner(patient: Patient, *, clinical: bool, session: Any = None) -> PatientBanner:
     """The banner for `patient` (already read through the access functions by the caller's view).
 
     Without clinical reading rights (`clinical` False) it holds the name, age and sex only. `session` (a

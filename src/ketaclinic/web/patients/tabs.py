@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def register_banner_provider(provider: Callable[[Any], list[dict[str, str]]]) ->
         BANNER_PROVIDERS.append(provider)
 
 
-def chart_banners(patient: Any) -> list[dict[str, str]]:
+def chart_banners(patient: Patient) -> list[dict[str, str]]:
     banners: list[dict[str, str]] = []
     for provider in BANNER_PROVIDERS:
         banners.extend(provider(patient))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,6 +26,10 @@ from ketaclinic.web.patients.banner import patient_banner
 from ketaclinic.web.patients.models import CareTeamMember, SexAtBirth
 from ketaclinic.web.patients.tabs import CHART_TABS, chart_banners
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
+
 PAGE_SIZE = 25
 # Tabs with demographics and scheduling only; every other tab shows clinical data (Perm.CLINICAL_VIEW).
 DEMOGRAPHIC_TABS = frozenset({"overview", "history"})
@@ -47,7 +51,7 @@ def load_patient(
         raise Http404(str(exc)) from exc
 
 
-def chart_context(request: SignedInRequest, patient: Any, active_tab: str) -> dict[str, Any]:
+def chart_context(request: SignedInRequest, patient: Patient, active_tab: str) -> dict[str, Any]:
     """Context every chart tab needs: header data, tabs, banners."""
     clinical = has_perm_in_clinic(request.user, patient.clinic_id, Perm.CLINICAL_VIEW)
     tabs = []
@@ -204,7 +208,7 @@ def chart(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return render(request, "patients/chart.html", ctx)
 
 
-def _clinic_staff(clinic: Any) -> list[Any]:
+def _clinic_staff(clinic: Clinic) -> list[Any]:
     from ketaclinic.web.accounts.models import User, effective_membership_q
 
     return list(

@@ -11,13 +11,17 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from django.utils import timezone
 
 from ketaclinic.web.screening import actions as S
 from ketaclinic.web.screening import selectors
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.demo import DemoContext
 
 #: Patients (indexes into ctx.patients, i.e. MRN-000001..) that get intake; index 10 (MRN-000011) is skipped.
 SCREENED = [i for i in range(21) if i != 10]
@@ -37,7 +41,7 @@ def _clock(at: dt.datetime) -> Iterator[None]:
         yield
 
 
-def _base_intake(p: Any, nurse: Any, at: dt.datetime, rng: Any, *, systolic: int, diastolic: int) -> None:
+def _base_intake(p: Any, nurse: User, at: dt.datetime, rng: Any, *, systolic: int, diastolic: int) -> None:
     S.do_record_condition(
         actor=nurse,
         patient_id=p.pk,
@@ -68,7 +72,7 @@ def _base_intake(p: Any, nurse: Any, at: dt.datetime, rng: Any, *, systolic: int
     )
 
 
-def seed(ctx: Any) -> None:
+def seed(ctx: DemoContext) -> None:
     rng = ctx.rng
     nurses = [ctx.staff["nurse.kim"], ctx.staff["nurse.silva"]]
     doctors = [ctx.staff["dr.patel"], ctx.staff["dr.okafor"]]

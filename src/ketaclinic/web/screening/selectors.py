@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 
 from ketaclinic.web.screening.models import Consent, FindingReview, IntakeItem, ScreeningRun
 
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
-def screening_latest(patient: Any) -> ScreeningRun | None:
+
+def screening_latest(patient: Patient) -> ScreeningRun | None:
     return ScreeningRun.objects.filter(patient=patient).first()
 
 
-def intake_items_for(patient: Any) -> list[IntakeItem]:
+def intake_items_for(patient: Patient) -> list[IntakeItem]:
     return list(IntakeItem.objects.filter(patient=patient).select_related("recorded_by"))
 
 
@@ -37,7 +40,7 @@ def screening_outstanding(run: ScreeningRun) -> list[dict[str, Any]]:
     return out
 
 
-def screening_is_cleared(patient: Any) -> bool:
+def screening_is_cleared(patient: Patient) -> bool:
     """True when the latest screening is eligible, or every relative/absolute finding has an effective review."""
     run = screening_latest(patient)
     if run is None:
@@ -47,11 +50,11 @@ def screening_is_cleared(patient: Any) -> bool:
     return not screening_outstanding(run)
 
 
-def consent_on_file(patient: Any, *, indication: str, product: str) -> bool:
+def consent_on_file(patient: Patient, *, indication: str, product: str) -> bool:
     return Consent.objects.filter(patient=patient, indication=indication, product=product).exists()
 
 
-def screening_banners(patient: Any) -> list[dict[str, str]]:
+def screening_banners(patient: Patient) -> list[dict[str, str]]:
     """Chart banner: 'screening not cleared' until the latest screening is cleared."""
     if screening_is_cleared(patient):
         return []
@@ -84,7 +87,7 @@ def _allergy_active(item: IntakeItem) -> bool:
     return not codes or "active" in codes
 
 
-def screening_banner_facts(patient: Any, session: Any = None) -> dict[str, Any]:
+def screening_banner_facts(patient: Patient, session: Any = None) -> dict[str, Any]:
     """Patient-banner facts: active allergies (names) and the screening status in words (2-3 queries)."""
     items = IntakeItem.objects.filter(
         patient=patient, kind=IntakeItem.Kind.ALLERGY, retracted_at__isnull=True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,6 +20,9 @@ from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.errors import DomainError, ValidationFailed
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.screening import actions, selectors
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "system": [("icd10cm", "ICD-10-CM"), ("snomed", "SNOMED CT")],
@@ -49,7 +52,7 @@ def _finding_label(code: str) -> str:
         return code
 
 
-def _evidence_index(patient: Any, items: list[Any]) -> dict[str, str]:
+def _evidence_index(patient: Patient, items: list[Any]) -> dict[str, str]:
     """'ResourceType/id' -> a human description of the intake item behind it (finding evidence -> its source)."""
     out: dict[str, str] = {}
     for i in items:
@@ -66,7 +69,7 @@ def _evidence_index(patient: Any, items: list[Any]) -> dict[str, str]:
 
 def _render_tab(
     request: SignedInRequest,
-    patient: Any,
+    patient: Patient,
     *,
     form: str | None = None,
     errors: dict[str, list[str]] | None = None,

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
     from ketaclinic.web.treatment.models import TreatmentCourse
+
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 #: A follow-up link stays open three days from its day (configurable default [R]).
@@ -47,7 +49,7 @@ FOLLOWUP_INSTRUMENT = "craving"
 MAX_BUNDLE_RESULTS = 500
 
 
-def _store_lab(*, actor: Any, patient: Any, fact: LabFact, source: str) -> LabResult:
+def _store_lab(*, actor: User, patient: Patient, fact: LabFact, source: str) -> LabResult:
     lab = LabResult.objects.create(
         clinic_id=patient.clinic_id,
         patient=patient,
@@ -76,7 +78,7 @@ def _not_future(fact: LabFact, field: str, errors: dict[str, list[str]]) -> None
 
 def do_record_lab_result(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     loinc: Any,
     value: Any,
@@ -84,7 +86,7 @@ def do_record_lab_result(
     unit: Any = "",
     reference_low: Any = None,
     reference_high: Any = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LabResult:
     """Staff enter one laboratory result (urine dipstick, ALT, AST) with the lab's reference range."""
     fact, issues = check_lab(
@@ -116,7 +118,9 @@ def do_record_lab_result(
     return lab
 
 
-def do_import_lab_bundle(*, actor: Any, patient_id: int, bundle: Any, request: Any = None) -> list[LabResult]:
+def do_import_lab_bundle(
+    *, actor: User, patient_id: int, bundle: Any, request: HttpRequest | None = None
+) -> list[LabResult]:
     """Import the supported laboratory Observations of a FHIR Bundle: all of them or, on any problem, none."""
     facts, issues = parse_lab_bundle(bundle)
     errors: dict[str, list[str]] = {}
@@ -149,7 +153,13 @@ def do_import_lab_bundle(*, actor: Any, patient_id: int, bundle: Any, request: A
 
 
 def do_record_surveillance_decision(
-    *, actor: Any, patient_id: int, alert_code: Any, decision: Any, reason: Any, request: Any = None
+    *,
+    actor: User,
+    patient_id: int,
+    alert_code: Any,
+    decision: Any,
+    reason: Any,
+    request: HttpRequest | None = None,
 ) -> SurveillanceDecision:
     """A prescriber records a decision (continue, reduce, pause, refer) with a reason on an open alert."""
     from ketaclinic.web.surveillance.selectors import evaluate_patient
@@ -197,7 +207,7 @@ def do_record_surveillance_decision(
 
 
 def do_set_surveillance_settings(
-    *, actor: Any, clinic_id: int, protocol_id: Any, overrides: Any, request: Any = None
+    *, actor: User, clinic_id: int, protocol_id: Any, overrides: Any, request: HttpRequest | None = None
 ) -> ClinicSurveillanceSettings:
     """A clinic admin sets the clinic's overrides of the shipped schedule (for one protocol, or all)."""
     protocol = str(protocol_id or "").strip()
@@ -269,7 +279,9 @@ def create_followups(
     return made
 
 
-def do_close_followup_task(*, actor: Any, followup_id: int, note: Any, request: Any = None) -> FollowUp:
+def do_close_followup_task(
+    *, actor: User, followup_id: int, note: Any, request: HttpRequest | None = None
+) -> FollowUp:
     """A nurse closes an unanswered follow-up's task after calling the patient, saying what was done."""
     note_text = str(note or "").strip()
     if not note_text:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -27,16 +27,20 @@ from ketaclinic.web.patients.models import Patient
 from ketaclinic.web.surveillance.actions import do_record_lab_result
 from ketaclinic.web.treatment.models import Administration, DosingSession, Order, TreatmentCourse
 
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.demo import DemoContext
+
 DEMO_PROTOCOL = "iv-racemic-depression"
 #: Demo patients by role, for the browser test and the docs.
 ROLES = ("maintenance", "bladder", "escalation", "overdue")
 
 
 def seed_dose_history(
-    patient: Any,
+    patient: Patient,
     *,
-    prescriber: Any,
-    nurse: Any,
+    prescriber: User,
+    nurse: User,
     doses: Sequence[tuple[dt.datetime, Decimal]],
     protocol_id: str = DEMO_PROTOCOL,
     ended_at: dt.datetime | None = None,
@@ -129,7 +133,7 @@ def _bpic(total: int) -> list[int]:
 
 
 def _screens(
-    patient: Any, nurse: Any, prescriber: Any, at: dt.datetime, *, bpic: int, sds: int, cog: int
+    patient: Patient, nurse: User, prescriber: User, at: dt.datetime, *, bpic: int, sds: int, cog: int
 ) -> None:
     sds_answers = [min(3, max(0, sds - 3 * k)) for k in range(5)]
     for actor, iid, answers in (
@@ -147,11 +151,11 @@ def _screens(
         )
 
 
-def _dipstick(nurse: Any, patient: Any, at: dt.datetime, value: str) -> None:
+def _dipstick(nurse: User, patient: Patient, at: dt.datetime, value: str) -> None:
     do_record_lab_result(actor=nurse, patient_id=patient.pk, loinc="5794-3", value=value, taken_at=at)
 
 
-def _alt(nurse: Any, patient: Any, at: dt.datetime, value: int) -> None:
+def _alt(nurse: User, patient: Patient, at: dt.datetime, value: int) -> None:
     do_record_lab_result(
         actor=nurse,
         patient_id=patient.pk,
@@ -163,13 +167,13 @@ def _alt(nurse: Any, patient: Any, at: dt.datetime, value: int) -> None:
     )
 
 
-def _pick(ctx: Any, count: int) -> list[Any]:
+def _pick(ctx: DemoContext, count: int) -> list[Any]:
     used = set(TreatmentCourse.objects.filter(clinic=ctx.clinic).values_list("patient_id", flat=True))
     out = [p for p in ctx.patients if p.pk not in used and p.latest_weight() is not None]
     return out[-count:]
 
 
-def seed(ctx: Any) -> None:
+def seed(ctx: DemoContext) -> None:
     prescriber = ctx.staff["dr.patel"]
     nurse = ctx.staff["nurse.kim"]
     now = timezone.now()

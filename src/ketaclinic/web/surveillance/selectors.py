@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -33,6 +33,10 @@ from ketaclinic.web.surveillance.models import (
     SurveillanceDecision,
 )
 from ketaclinic.web.treatment.models import Administration, DosingSession, TreatmentCourse
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
 
 #: Instruments the schedule reads.
 SURVEILLANCE_INSTRUMENTS = ("bpic-ss", "sds", "cognition")
@@ -198,7 +202,7 @@ def patient_histories(patients: list[Any]) -> dict[int, tuple[History, bool, str
     return out
 
 
-def patient_history(patient: Any) -> tuple[History, bool, str]:
+def patient_history(patient: Patient) -> tuple[History, bool, str]:
     """The surveillance input from the records: (history, weight known, protocol id)."""
     return patient_histories([patient])[patient.pk]
 
@@ -231,15 +235,15 @@ def evaluate_patients(patients: list[Any], *, on: dt.date | None = None) -> dict
     return out
 
 
-def evaluate_patient(patient: Any, *, on: dt.date | None = None) -> PatientSurveillance:
+def evaluate_patient(patient: Patient, *, on: dt.date | None = None) -> PatientSurveillance:
     return evaluate_patients([patient], on=on)[patient.pk]
 
 
-def decisions_for_patient(patient: Any) -> QuerySet[SurveillanceDecision]:
+def decisions_for_patient(patient: Patient) -> QuerySet[SurveillanceDecision]:
     return SurveillanceDecision.objects.filter(patient=patient).select_related("decided_by")
 
 
-def labs_for_patient(patient: Any) -> QuerySet[LabResult]:
+def labs_for_patient(patient: Patient) -> QuerySet[LabResult]:
     return LabResult.objects.filter(patient=patient).select_related("recorded_by")
 
 
@@ -248,11 +252,13 @@ def lab_name(loinc: str) -> str:
     return test.name if test else loinc
 
 
-def followups_for_patient(patient: Any) -> QuerySet[FollowUp]:
+def followups_for_patient(patient: Patient) -> QuerySet[FollowUp]:
     return FollowUp.objects.filter(patient=patient).select_related("link", "task_closed_by")
 
 
-def open_followup_tasks(*, clinic: Any = None, patient: Any = None) -> QuerySet[FollowUp]:
+def open_followup_tasks(
+    *, clinic: Clinic | None = None, patient: Patient | None = None
+) -> QuerySet[FollowUp]:
     """Follow-ups whose link expired unanswered and whose task no nurse has closed: the nurse calls."""
     qs = FollowUp.objects.filter(
         task_closed_at__isnull=True,
@@ -267,7 +273,7 @@ def open_followup_tasks(*, clinic: Any = None, patient: Any = None) -> QuerySet[
     return qs.order_by("link__expires_at", "pk")
 
 
-def surveillance_banners(patient: Any) -> list[dict[str, str]]:
+def surveillance_banners(patient: Patient) -> list[dict[str, str]]:
     """Chart (and run-sheet) banners: one per open alert, one for overdue screens, one per follow-up task."""
     url = reverse("surveillance:chart_tab", kwargs={"patient_id": patient.pk})
     tasks = [
@@ -308,7 +314,7 @@ def _item_label(result: SurveillanceResult, f: SurveillanceFinding) -> str:
     return f.subject
 
 
-def clinic_watchlist(clinic: Any, *, on: dt.date | None = None) -> list[tuple[Any, PatientSurveillance]]:
+def clinic_watchlist(clinic: Clinic, *, on: dt.date | None = None) -> list[tuple[Any, PatientSurveillance]]:
     """Patients of `clinic` with an open alert or an overdue item, the most urgent first (a fixed number of
     queries, whatever the number of patients)."""
     from ketaclinic.web.patients.models import Patient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,6 +28,9 @@ from ketaclinic.web.lib.errors import DomainError
 from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.surveillance import actions, selectors
 from ketaclinic.web.surveillance.models import ClinicSurveillanceSettings, SurveillanceDecision
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 FIELD_LABELS = {
     "loinc": "Test",
@@ -141,7 +144,7 @@ def chart_tab_response(
     return render(request, "surveillance/chart_tab.html", ctx, status=status)
 
 
-def _trends(patient: Any, session_days: list[dt.date]) -> list[dict[str, Any]]:
+def _trends(patient: Patient, session_days: list[dt.date]) -> list[dict[str, Any]]:
     """BPIC-SS, SDS and cognitive-screen totals over time, dose days marked (the assessments app's chart)."""
     from ketaclinic.core.instruments import load_instrument
     from ketaclinic.web.assessments.trends import trend_svg
@@ -169,7 +172,7 @@ def _trends(patient: Any, session_days: list[dt.date]) -> list[dict[str, Any]]:
     return out
 
 
-def _followup_rows(request: SignedInRequest, patient: Any) -> list[dict[str, Any]]:
+def _followup_rows(request: SignedInRequest, patient: Patient) -> list[dict[str, Any]]:
     """Each follow-up with its link's state; the personal URL for staff to send while it can be answered."""
     from ketaclinic.web.assessments.actions import link_url
 

@@ -22,6 +22,9 @@ from ketaclinic.web.telehealth.models import ClinicianLicence, TelehealthConsent
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic
+
 #: The visit field a refusing finding is about, so the form shows the reason beside it.
 FINDING_FIELDS: dict[str, str] = {
     "us_state_licensure": "clinician",
@@ -50,7 +53,7 @@ def _video_link_errors(modality: str, link: str) -> list[str]:
 
 def do_schedule_visit(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     clinician_id: int | None,
     scheduled_for: dt.datetime | None,
@@ -165,7 +168,7 @@ def do_schedule_visit(
     return visit
 
 
-def _visit_for_update(actor: Any, visit_id: int, request: HttpRequest | None) -> Visit:
+def _visit_for_update(actor: User, visit_id: int, request: HttpRequest | None) -> Visit:
     visit = Visit.objects.select_for_update().filter(pk=visit_id).first()
     from ketaclinic.web.lib.errors import NotFoundError
 
@@ -180,7 +183,7 @@ def _visit_for_update(actor: Any, visit_id: int, request: HttpRequest | None) ->
 
 
 def do_close_visit(
-    *, actor: Any, visit_id: int, completed: bool, reason: str = "", request: HttpRequest | None = None
+    *, actor: User, visit_id: int, completed: bool, reason: str = "", request: HttpRequest | None = None
 ) -> Visit:
     """Mark a scheduled visit completed (a completed in-person evaluation then counts for the rules) or cancelled."""
     reason = reason.strip()
@@ -209,7 +212,7 @@ def do_close_visit(
 
 
 def do_record_telehealth_consent(
-    *, actor: Any, patient_id: int, method: str, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, method: str, request: HttpRequest | None = None
 ) -> TelehealthConsent:
     """Record the patient's consent to telehealth, given now."""
     if method not in TelehealthConsent.Method.values:
@@ -238,7 +241,7 @@ def do_record_telehealth_consent(
 
 
 def do_withdraw_telehealth_consent(
-    *, actor: Any, consent_id: int, request: HttpRequest | None = None
+    *, actor: User, consent_id: int, request: HttpRequest | None = None
 ) -> TelehealthConsent:
     """The patient withdraws consent to telehealth: from now on remote visits have no consent on file."""
     from ketaclinic.web.lib.errors import NotFoundError
@@ -266,7 +269,7 @@ def do_withdraw_telehealth_consent(
 
 
 def do_set_telehealth_policy(
-    *, actor: Any, clinic: Any, policy: dict[str, Any], request: HttpRequest | None = None
+    *, actor: User, clinic: Clinic, policy: dict[str, Any], request: HttpRequest | None = None
 ) -> TelehealthPolicy:
     """Set the clinic's tightening policy (clinic admin). The policy can only tighten the rules."""
     require_perm(actor, clinic, Perm.CLINIC_ADMIN)
@@ -292,8 +295,8 @@ def do_set_telehealth_policy(
 
 def do_record_clinician_licence(
     *,
-    actor: Any,
-    clinic: Any,
+    actor: User,
+    clinic: Clinic,
     user_id: int | None,
     jurisdiction: str,
     number: str = "",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ketaclinic.web.telehealth import actions
 from ketaclinic.web.telehealth.models import ClinicianLicence
 
+if TYPE_CHECKING:
+    from ketaclinic.web.demo import DemoContext
 
-def seed(ctx: Any) -> None:
+
+def seed(ctx: DemoContext) -> None:
     admin = ctx.staff["admin.jones"]
     licences = {"dr.patel": ["US-CA", "US-NV"], "dr.okafor": ["US-CA"], "therapist.ng": ["US-CA"]}
     for username, places in licences.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -12,14 +12,18 @@ from ketaclinic.core.telehealth import ClinicPolicy, Visit, parse_policy
 from ketaclinic.web.telehealth.models import ClinicianLicence, TelehealthConsent, TelehealthPolicy
 from ketaclinic.web.telehealth.models import Visit as VisitRecord
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
 
-def telehealth_policy_for(clinic: Any) -> ClinicPolicy:
+
+def telehealth_policy_for(clinic: Clinic) -> ClinicPolicy:
     """The clinic's tightening policy, or the defaults (no tightening)."""
     row = TelehealthPolicy.objects.filter(clinic=clinic).first()
     return parse_policy(row.policy) if row is not None else ClinicPolicy()
 
 
-def consent_on_file(patient: Any, at: dt.datetime) -> TelehealthConsent | None:
+def consent_on_file(patient: Patient, at: dt.datetime) -> TelehealthConsent | None:
     """The latest consent to telehealth given at or before `at` and not withdrawn by then."""
     return (
         TelehealthConsent.objects.filter(patient=patient, given_at__lte=at)
@@ -29,11 +33,11 @@ def consent_on_file(patient: Any, at: dt.datetime) -> TelehealthConsent | None:
     )
 
 
-def consents_for_patient(patient: Any) -> QuerySet[TelehealthConsent]:
+def consents_for_patient(patient: Patient) -> QuerySet[TelehealthConsent]:
     return TelehealthConsent.objects.filter(patient=patient).select_related("recorded_by", "withdrawn_by")
 
 
-def in_person_evaluation_dates(patient: Any) -> tuple[dt.date, ...]:
+def in_person_evaluation_dates(patient: Patient) -> tuple[dt.date, ...]:
     """Local dates of the patient's completed in-person evaluation visits, oldest first."""
     times = VisitRecord.objects.filter(
         patient=patient,
@@ -44,7 +48,7 @@ def in_person_evaluation_dates(patient: Any) -> tuple[dt.date, ...]:
     return tuple(sorted({timezone.localdate(t) for t in times}))
 
 
-def first_dose_date(patient: Any) -> dt.date | None:
+def first_dose_date(patient: Patient) -> dt.date | None:
     """Local date of the first dose of the patient's active course, if one has been given."""
     from ketaclinic.web.treatment.selectors import sessions_for_patient
 
@@ -58,7 +62,7 @@ def first_dose_date(patient: Any) -> dt.date | None:
     return timezone.localdate(first) if first is not None else None
 
 
-def clinician_jurisdictions(clinic: Any, user: Any, on: dt.date) -> frozenset[str] | None:
+def clinician_jurisdictions(clinic: Clinic, user: Any, on: dt.date) -> frozenset[str] | None:
     """Jurisdictions where `user` holds a licence valid on `on` (None when none is on file at all)."""
     rows = list(
         ClinicianLicence.objects.filter(clinic=clinic, user=user).values_list("jurisdiction", "expires_on")
@@ -68,13 +72,13 @@ def clinician_jurisdictions(clinic: Any, user: Any, on: dt.date) -> frozenset[st
     return frozenset(j for j, exp in rows if exp is None or exp >= on)
 
 
-def licences_for_clinic(clinic: Any) -> QuerySet[ClinicianLicence]:
+def licences_for_clinic(clinic: Clinic) -> QuerySet[ClinicianLicence]:
     return ClinicianLicence.objects.filter(clinic=clinic).select_related("user")
 
 
 def visit_inputs(
     *,
-    patient: Any,
+    patient: Patient,
     clinician: Any,
     scheduled_for: dt.datetime,
     modality: str,
@@ -101,11 +105,11 @@ def visit_inputs(
     return visit, consent
 
 
-def visits_for_patient(patient: Any) -> QuerySet[VisitRecord]:
+def visits_for_patient(patient: Patient) -> QuerySet[VisitRecord]:
     return VisitRecord.objects.filter(patient=patient).select_related("clinician", "created_by", "consent")
 
 
-def upcoming_visits(patient: Any, *, now: dt.datetime | None = None) -> QuerySet[VisitRecord]:
+def upcoming_visits(patient: Patient, *, now: dt.datetime | None = None) -> QuerySet[VisitRecord]:
     """Scheduled, allowed visits from now on, soonest first (the patient's page lists them)."""
     return (
         visits_for_patient(patient)

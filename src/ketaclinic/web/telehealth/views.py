@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,6 +23,10 @@ from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.telehealth import actions, selectors
 from ketaclinic.web.telehealth.models import TelehealthConsent, Visit
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
+
 PAGE_SIZE = 20
 LEVEL_WORDS = {"block": "Not allowed", "review": "Needs review", "info": "Note"}
 FIELD_LABELS = {
@@ -39,7 +43,7 @@ FIELD_LABELS = {
 }
 
 
-def clinicians_of(clinic: Any) -> list[Any]:
+def clinicians_of(clinic: Clinic) -> list[Any]:
     """Active members of the clinic who may hold visits (prescribers, nurses, therapists)."""
     from ketaclinic.web.accounts.models import User
 
@@ -63,7 +67,7 @@ def _parse_local_dt(raw: str) -> dt.datetime | None:
 
 def _render_tab(
     request: SignedInRequest,
-    patient: Any,
+    patient: Patient,
     *,
     errors: dict[str, list[str]] | None = None,
     values: Any = None,

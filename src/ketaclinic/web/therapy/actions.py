@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +25,9 @@ from ketaclinic.web.therapy.models import (
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic
+
 MAX_TEXT = 4000
 MAX_NOTE = 20000
 
@@ -36,7 +39,7 @@ def _rating(value: int | None, field: str, errors: dict[str, list[str]]) -> None
 
 def do_record_therapy_session(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     kind: str,
     approach: str,
@@ -163,7 +166,7 @@ def do_record_therapy_session(
 
 
 def do_share_psychotherapy_note(
-    *, actor: Any, note_id: int, user_id: int | None, request: HttpRequest | None = None
+    *, actor: User, note_id: int, user_id: int | None, request: HttpRequest | None = None
 ) -> PsychotherapyNoteShare:
     """The note's author shares it with one colleague of the clinic. Only the author may share."""
     from ketaclinic.web.accounts.models import User
@@ -195,7 +198,7 @@ def do_share_psychotherapy_note(
 
 def do_record_notes_authorisation(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     recipient: str,
     purpose: str,
@@ -247,7 +250,7 @@ def do_record_notes_authorisation(
 
 
 def do_revoke_notes_authorisation(
-    *, actor: Any, authorisation_id: int, request: HttpRequest | None = None
+    *, actor: User, authorisation_id: int, request: HttpRequest | None = None
 ) -> NotesAuthorisation:
     """The patient revokes an authorisation: from now on exports leave the notes out again."""
     with transaction.atomic():
@@ -272,7 +275,7 @@ def do_revoke_notes_authorisation(
 
 
 def do_set_integration_window(
-    *, actor: Any, clinic: Any, days: int | None, request: HttpRequest | None = None
+    *, actor: User, clinic: Clinic, days: int | None, request: HttpRequest | None = None
 ) -> TherapySettings:
     """The clinic's integration window in days after a dosing session (clinic admin)."""
     require_perm(actor, clinic, Perm.CLINIC_ADMIN)

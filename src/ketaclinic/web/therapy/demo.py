@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ketaclinic.web.therapy import actions
+
+if TYPE_CHECKING:
+    from ketaclinic.web.demo import DemoContext
 
 INTENTIONS = [
     "Notice what comes up without judging it",
@@ -20,7 +23,7 @@ THEMES = [
 ]
 
 
-def seed(ctx: Any) -> None:
+def seed(ctx: DemoContext) -> None:
     from ketaclinic.web.treatment.models import DosingSession
 
     therapist = ctx.staff.get("therapist.ng")

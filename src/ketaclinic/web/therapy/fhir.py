@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketaclinic.core.fhir.validate import require_valid
 from ketaclinic.web.therapy.models import PsychotherapyNote, TherapySession
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 #: Local code system for the session kind and the patient-rated measures (no standard code exists for them).
@@ -112,7 +115,7 @@ def therapy_resources(sessions: list[TherapySession], notes: list[PsychotherapyN
     return [require_valid(r) for r in resources]
 
 
-def export_bundle(patient: Any, user: Any, *, on: dt.date) -> tuple[dict[str, Any], int]:
+def export_bundle(patient: Patient, user: Any, *, on: dt.date) -> tuple[dict[str, Any], int]:
     """The patient's therapy record as a FHIR collection Bundle, and how many psychotherapy notes it carries.
 
     Notes are included only while the patient's authorisation is in force (45 CFR 164.508(a)(2)), and even then

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
@@ -14,21 +14,25 @@ from ketaclinic.web.therapy.models import (
     TherapySettings,
 )
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
+
 #: Days after a dosing session within which integration should happen unless the clinic chooses otherwise.
 #: A configurable default: no guideline fixes a number (integration is usually offered within days of dosing).
 DEFAULT_INTEGRATION_WINDOW_DAYS = 7
 
 
-def integration_window_days(clinic: Any) -> int:
+def integration_window_days(clinic: Clinic) -> int:
     row = TherapySettings.objects.filter(clinic=clinic).first()
     return row.integration_window_days if row is not None else DEFAULT_INTEGRATION_WINDOW_DAYS
 
 
-def sessions_for_patient(patient: Any) -> QuerySet[TherapySession]:
+def sessions_for_patient(patient: Patient) -> QuerySet[TherapySession]:
     return TherapySession.objects.filter(patient=patient).select_related("therapist", "dosing_session")
 
 
-def notes_visible_to(user: Any, patient: Any) -> QuerySet[PsychotherapyNote]:
+def notes_visible_to(user: Any, patient: Patient) -> QuerySet[PsychotherapyNote]:
     """Only the notes `user` wrote or that were shared with them; never anyone else's, whatever the role."""
     return (
         PsychotherapyNote.objects.filter(patient=patient)
@@ -38,7 +42,7 @@ def notes_visible_to(user: Any, patient: Any) -> QuerySet[PsychotherapyNote]:
     )
 
 
-def note_counts_by_session(patient: Any) -> dict[int, int]:
+def note_counts_by_session(patient: Patient) -> dict[int, int]:
     """How many notes exist per session (shown to all as "a note exists", never its text)."""
     out: dict[int, int] = {}
     for sid in PsychotherapyNote.objects.filter(patient=patient).values_list("session_id", flat=True):
@@ -46,7 +50,7 @@ def note_counts_by_session(patient: Any) -> dict[int, int]:
     return out
 
 
-def active_notes_authorisation(patient: Any, on: dt.date) -> NotesAuthorisation | None:
+def active_notes_authorisation(patient: Patient, on: dt.date) -> NotesAuthorisation | None:
     """The patient's authorisation to disclose psychotherapy notes in force on `on`, if any."""
     return (
         NotesAuthorisation.objects.filter(
@@ -57,11 +61,11 @@ def active_notes_authorisation(patient: Any, on: dt.date) -> NotesAuthorisation 
     )
 
 
-def authorisations_for_patient(patient: Any) -> QuerySet[NotesAuthorisation]:
+def authorisations_for_patient(patient: Patient) -> QuerySet[NotesAuthorisation]:
     return NotesAuthorisation.objects.filter(patient=patient).select_related("recorded_by")
 
 
-def integration_status(patient: Any, clinic: Any) -> list[dict[str, Any]]:
+def integration_status(patient: Patient, clinic: Clinic) -> list[dict[str, Any]]:
     """Per dosed session of the patient: whether an integration session happened within the clinic's window."""
     from django.utils import timezone
 

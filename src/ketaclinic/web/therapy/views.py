@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +25,9 @@ from ketaclinic.web.patients.views import chart_context, load_patient
 from ketaclinic.web.therapy import actions, selectors
 from ketaclinic.web.therapy.fhir import export_bundle
 from ketaclinic.web.therapy.models import TherapySession
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 PAGE_SIZE = 20
 FIELD_LABELS = {
@@ -71,7 +74,7 @@ def _date(raw: str, field: str, errors: dict[str, list[str]]) -> dt.date | None:
 
 def _render_tab(
     request: SignedInRequest,
-    patient: Any,
+    patient: Patient,
     *,
     errors: dict[str, list[str]] | None = None,
     values: Any = None,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ketaclinic.web.accounts.models import User
 
+
 #: hook(course, actor, request), run inside the course-end transaction (e.g. follow-up links); its result is
 #: not used.
 CourseEndHook = Callable[[TreatmentCourse, "User", "HttpRequest | None"], object]
@@ -39,7 +40,7 @@ def register_course_end_hook(hook: CourseEndHook) -> None:
 
 
 def do_end_course(
-    *, actor: Any, course_id: int, outcome: Any, reason: Any, request: Any = None
+    *, actor: User, course_id: int, outcome: Any, reason: Any, request: HttpRequest | None = None
 ) -> TreatmentCourse:
     """A prescriber ends an active course as completed or stopped, with a reason. Refused while a session of
     the course is under way; sessions still only scheduled are left for the clinic to cancel."""

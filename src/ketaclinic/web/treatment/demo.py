@@ -22,7 +22,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from django.utils import timezone
@@ -30,6 +30,11 @@ from django.utils import timezone
 from ketaclinic.web.treatment import actions as A
 from ketaclinic.web.treatment import stock
 from ketaclinic.web.treatment.models import RemsMonitoringForm
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.demo import DemoContext
+    from ketaclinic.web.patients.models import Patient
 
 STOCK_DAYS_AGO = 70  # before the assessments demo's 8-week histories (and every session)
 # Demo products (NDC-format codes of real presentations; the demo clinic is synthetic) and what each site receives.
@@ -66,7 +71,7 @@ def _clock(at: dt.datetime) -> Iterator[None]:
         yield
 
 
-def _eligible(ctx: Any, *, rems_site: bool, count: int, skip: set[int]) -> list[Any]:
+def _eligible(ctx: DemoContext, *, rems_site: bool, count: int, skip: set[int]) -> list[Any]:
     from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
 
     out = []
@@ -81,13 +86,17 @@ def _eligible(ctx: Any, *, rems_site: bool, count: int, skip: set[int]) -> list[
     return out
 
 
-def clear_screening(patient: Any, prescriber: Any, route: str, at: dt.datetime, cosigner: Any = None) -> None:
+def clear_screening(
+    patient: Patient, prescriber: User, route: str, at: dt.datetime, cosigner: Any = None
+) -> None:
     """Record the intake the rules need, screen, and clear every finding that needs a prescriber's decision
     (an absolute-finding override is co-signed by `cosigner`)."""
     from ketaclinic.web.screening import actions as screening
 
     with _clock(at):
         weight = patient.latest_weight()
+        if weight is None:
+            raise ValueError(f"demo patient {patient.pk} has no weight")
         screening.do_record_blood_pressure(
             actor=prescriber, patient_id=patient.pk, systolic=118, diastolic=76, measured_at=at
         )
@@ -109,7 +118,9 @@ def clear_screening(patient: Any, prescriber: Any, route: str, at: dt.datetime, 
                 screening.do_cosign_override(actor=cosigner, patient_id=patient.pk, review_id=review.pk)
 
 
-def consent_and_course(patient: Any, prescriber: Any, protocol_id: str, product: str, at: dt.datetime) -> Any:
+def consent_and_course(
+    patient: Patient, prescriber: User, protocol_id: str, product: str, at: dt.datetime
+) -> Any:
     from ketaclinic.web.screening.actions import do_record_consent
 
     esk = protocol_id.startswith("esketamine")
@@ -131,7 +142,7 @@ def consent_and_course(patient: Any, prescriber: Any, protocol_id: str, product:
         )
 
 
-def receive_demo_stock(ctx: Any) -> None:
+def receive_demo_stock(ctx: DemoContext) -> None:
     """The custodian sets up the products, a registered supplier and a controlled-drug safe per site, and
     receives stock (esketamine only at REMS-certified sites), through the ledger actions."""
     from ketaclinic.web.ledger import actions as L
@@ -181,7 +192,7 @@ def receive_demo_stock(ctx: Any) -> None:
                 )
 
 
-def _withdraw(nurse: Any, s: Any, at: dt.datetime) -> Any:
+def _withdraw(nurse: User, s: Any, at: dt.datetime) -> Any:
     """Withdraw the ordered dose (whole vials / devices) from the soonest-expiring in-date lot at the site."""
     s.refresh_from_db()
     option = stock.withdraw_options(s)[0]
@@ -192,7 +203,7 @@ def _withdraw(nurse: Any, s: Any, at: dt.datetime) -> Any:
     return entry.lot
 
 
-def _waste(nurse: Any, witness: Any, s: Any, at: dt.datetime) -> None:
+def _waste(nurse: User, witness: User, s: Any, at: dt.datetime) -> None:
     from ketaclinic.web.demo import DEMO_PASSWORD
 
     with _clock(at):
@@ -206,7 +217,7 @@ def _waste(nurse: Any, witness: Any, s: Any, at: dt.datetime) -> None:
         )
 
 
-def _vitals(nurse: Any, sid: int, at: dt.datetime, sbp: int, dbp: int, hr: int, spo2: int = 98) -> None:
+def _vitals(nurse: User, sid: int, at: dt.datetime, sbp: int, dbp: int, hr: int, spo2: int = 98) -> None:
     with _clock(at):
         A.do_record_vitals(
             actor=nurse,
@@ -222,13 +233,13 @@ def _vitals(nurse: Any, sid: int, at: dt.datetime, sbp: int, dbp: int, hr: int, 
         )
 
 
-def _scheduled(course: Any, prescriber: Any, nurse: Any, when: dt.datetime, signed_at: dt.datetime) -> Any:
+def _scheduled(course: Any, prescriber: User, nurse: User, when: dt.datetime, signed_at: dt.datetime) -> Any:
     with _clock(signed_at):
         order = A.do_sign_order(actor=prescriber, course_id=course.pk, planned_for=when)
         return A.do_schedule_session(actor=nurse, order_id=order.pk, scheduled_for=when)
 
 
-def _pre_dose(nurse: Any, s: Any, t: dt.datetime) -> None:
+def _pre_dose(nurse: User, s: Any, t: dt.datetime) -> None:
     with _clock(t):
         A.do_check_in(actor=nurse, session_id=s.pk)
     _vitals(nurse, s.pk, t + dt.timedelta(minutes=3), 118, 76, 72)
@@ -246,7 +257,7 @@ def _pre_dose(nurse: Any, s: Any, t: dt.datetime) -> None:
         )
 
 
-def _finish(nurse: Any, s: Any, last_vitals: dt.datetime) -> None:
+def _finish(nurse: User, s: Any, last_vitals: dt.datetime) -> None:
     t = last_vitals + dt.timedelta(minutes=2)
     with _clock(t):
         A.do_record_scale(actor=nurse, session_id=s.pk, kind="moaas", score=5, taken_at=t)
@@ -255,7 +266,7 @@ def _finish(nurse: Any, s: Any, last_vitals: dt.datetime) -> None:
         A.do_discharge(actor=nurse, session_id=s.pk)
 
 
-def run_iv_session(s: Any, nurse: Any, t: dt.datetime, witness: Any) -> None:
+def run_iv_session(s: Any, nurse: User, t: dt.datetime, witness: User) -> None:
     """Check-in, pre-dose checks, a vial withdrawn from the ledger, a 40-min infusion with vitals every 10 min,
     the remainder wasted in front of `witness`, 30+ min observation, discharge (the session reconciles)."""
     _pre_dose(nurse, s, t)
@@ -281,7 +292,7 @@ def run_iv_session(s: Any, nurse: Any, t: dt.datetime, witness: Any) -> None:
     _finish(nurse, s, start + dt.timedelta(minutes=72))
 
 
-def run_esketamine_session(s: Any, nurse: Any, t: dt.datetime) -> None:
+def run_esketamine_session(s: Any, nurse: User, t: dt.datetime) -> None:
     """The ordered devices withdrawn from the ledger, given 5 min apart, BP at 40 min, observation until 2 h after
     the first device, discharge (every withdrawn device administered: the session reconciles without waste)."""
     _pre_dose(nurse, s, t)
@@ -305,7 +316,9 @@ def run_esketamine_session(s: Any, nurse: Any, t: dt.datetime) -> None:
     _finish(nurse, s, start + dt.timedelta(minutes=119))
 
 
-def _cleared(ctx: Any, *, rems_site: bool, count: int, skip: set[int]) -> list[tuple[Any, dt.datetime]]:
+def _cleared(
+    ctx: DemoContext, *, rems_site: bool, count: int, skip: set[int]
+) -> list[tuple[Any, dt.datetime]]:
     """(patient, screened at) of patients the screening demo cleared, oldest screening first; without the
     screening demo, eligible patients screened here 21 days ago."""
     from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
@@ -337,11 +350,11 @@ def _cleared(ctx: Any, *, rems_site: bool, count: int, skip: set[int]) -> list[t
     return out
 
 
-def _other(nurse: Any, ctx: Any) -> Any:
+def _other(nurse: User, ctx: DemoContext) -> Any:
     return ctx.staff["nurse.silva"] if nurse is ctx.staff["nurse.kim"] else ctx.staff["nurse.kim"]
 
 
-def seed(ctx: Any) -> None:
+def seed(ctx: DemoContext) -> None:
     """Stock in the ledger; three IV and two esketamine patients (cleared by the screening demo) with completed
     sessions and today's sessions for the board; IV induction for six patients with assessment histories."""
     prescriber, prescriber2 = ctx.staff["dr.patel"], ctx.staff["dr.okafor"]

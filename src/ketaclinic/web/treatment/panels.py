@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.utils.safestring import SafeString
 
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.requests import SignedInRequest
+    from ketaclinic.web.treatment.models import DosingSession
+
 #: Each panel takes (request, session) and returns rendered HTML, or None when it has nothing to show.
-RunSheetPanel = Callable[[Any, Any], SafeString | None]
+RunSheetPanel = Callable[["SignedInRequest", "DosingSession"], SafeString | None]
 RUN_SHEET_PANELS: list[RunSheetPanel] = []
 
 
@@ -17,7 +21,7 @@ def register_run_sheet_panel(panel: RunSheetPanel) -> None:
         RUN_SHEET_PANELS.append(panel)
 
 
-def run_sheet_panels(request: Any, session: Any) -> list[SafeString]:
+def run_sheet_panels(request: SignedInRequest, session: DosingSession) -> list[SafeString]:
     out: list[SafeString] = []
     for panel in RUN_SHEET_PANELS:
         html = panel(request, session)

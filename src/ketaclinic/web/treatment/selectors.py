@@ -4,7 +4,7 @@ flowsheets, escalation signals, REMS forms due. Selectors never write."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -27,11 +27,15 @@ from ketaclinic.web.treatment.models import (
     VitalSign,
 )
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
+
 # The consent record names a product (screening/data/approvals.yaml `products`); a protocol names a drug.
 CONSENT_PRODUCT = {"esketamine": "esketamine_nasal", "ketamine": "ketamine_racemic"}
 
 
-def protocols_for_clinic(clinic: Any) -> list[Any]:
+def protocols_for_clinic(clinic: Clinic) -> list[Any]:
     """The packaged protocols followed by the clinic's own active ones (each a core `Protocol`)."""
     from ketaclinic.core.protocols import load_protocols, parse_protocol
     from ketaclinic.web.treatment.models import ClinicProtocol
@@ -42,15 +46,15 @@ def protocols_for_clinic(clinic: Any) -> list[Any]:
     return out
 
 
-def courses_for_patient(patient: Any) -> QuerySet[TreatmentCourse]:
+def courses_for_patient(patient: Patient) -> QuerySet[TreatmentCourse]:
     return TreatmentCourse.objects.filter(patient=patient).prefetch_related("orders")
 
 
-def sessions_for_patient(patient: Any) -> QuerySet[DosingSession]:
+def sessions_for_patient(patient: Patient) -> QuerySet[DosingSession]:
     return DosingSession.objects.filter(patient=patient).select_related("order", "course")
 
 
-def dose_times_for_patient(patient: Any) -> list[dt.datetime]:
+def dose_times_for_patient(patient: Patient) -> list[dt.datetime]:
     """The patient's administered dose times, one per dosing session (the first administration; esketamine
     devices of one session are one dose), oldest first. Registered with the assessments app as its
     dose-times provider: the baseline for response/remission is the last score at or before the first of these."""
@@ -66,7 +70,7 @@ def dose_times_for_patient(patient: Any) -> list[dt.datetime]:
 _UNSET: Any = object()
 
 
-def escalation_signals(patient: Any, *, weight: Any = _UNSET) -> list[str]:
+def escalation_signals(patient: Patient, *, weight: Any = _UNSET) -> list[str]:
     """Dose-creep / shortening-interval findings on the patient's most recent guarded doses (for the chart)."""
     from ketaclinic.core.protocols import DoseRequest, PatientFacts, check_dose
 
@@ -153,7 +157,7 @@ def flowsheet_rows(session: DosingSession) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["at"])
 
 
-def rems_forms_due(clinic: Any) -> QuerySet[RemsMonitoringForm]:
+def rems_forms_due(clinic: Clinic) -> QuerySet[RemsMonitoringForm]:
     return (
         RemsMonitoringForm.objects.filter(session__clinic=clinic, submitted_at__isnull=True)
         .select_related("session__patient")
@@ -168,7 +172,7 @@ def rems_overdue(form: RemsMonitoringForm, today: dt.date | None = None) -> bool
 ACTIVE_STATUSES = ("checked_in", "pre_dose_checks", "dosing", "monitoring", "discharge_ready")
 
 
-def sessions_board(clinic: Any, day: dt.date | None = None) -> list[DosingSession]:
+def sessions_board(clinic: Clinic, day: dt.date | None = None) -> list[DosingSession]:
     """Today's sessions at the clinic (not cancelled) plus any still in progress from an earlier day,
     ordered by scheduled time."""
     from django.db.models import Q
@@ -186,7 +190,7 @@ def sessions_board(clinic: Any, day: dt.date | None = None) -> list[DosingSessio
     )
 
 
-def escalation_banners(patient: Any) -> list[dict[str, str]]:
+def escalation_banners(patient: Patient) -> list[dict[str, str]]:
     """Chart banner provider: one warning per escalation / dependence signal, linking to the treatment tab."""
     from django.urls import reverse
 
@@ -197,7 +201,7 @@ def escalation_banners(patient: Any) -> list[dict[str, str]]:
     return [{"level": "warning", "text": f"Dosing signal: {m}", "url": url} for m in signals]
 
 
-def clinic_protocols(clinic: Any) -> list[Any]:
+def clinic_protocols(clinic: Clinic) -> list[Any]:
     from ketaclinic.web.treatment.models import ClinicProtocol
 
     return list(ClinicProtocol.objects.filter(clinic=clinic).select_related("created_by"))
@@ -217,7 +221,7 @@ def _session_number(course: TreatmentCourse, session: DosingSession | None) -> i
     return qs.count()
 
 
-def treatment_banner_facts(patient: Any, session: DosingSession | None = None) -> dict[str, Any]:
+def treatment_banner_facts(patient: Patient, session: DosingSession | None = None) -> dict[str, Any]:
     """Patient-banner facts: the course's protocol and the session's place in it ("induction 3 of 6"), the
     consent for the course's indication and product, and the session alerts not yet acknowledged
     (4 queries with an active course or a session; 3 without)."""
@@ -266,7 +270,7 @@ def treatment_banner_facts(patient: Any, session: DosingSession | None = None) -
     return facts
 
 
-def resolve_protocol(clinic: Any, protocol_id: str) -> Protocol:
+def resolve_protocol(clinic: Clinic, protocol_id: str) -> Protocol:
     """A packaged protocol, or the clinic's own active one; ValidationFailed naming `protocol_id`."""
     try:
         return get_protocol(protocol_id)
@@ -290,7 +294,7 @@ def _drug(code: str) -> Drug:
     raise ValueError(f"unknown drug {code!r} on a stored administration")
 
 
-def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) -> tuple[Dose, ...]:
+def dose_history(patient: Patient, *, exclude_session: DosingSession | None = None) -> tuple[Dose, ...]:
     """The patient's administered doses as guard history; esketamine devices of one session are summed."""
     out: list[Dose] = []
     sessions = DosingSession.objects.filter(patient=patient, first_dose_at__isnull=False)
@@ -317,7 +321,7 @@ def dose_history(patient: Any, *, exclude_session: DosingSession | None = None) 
     return tuple(out)
 
 
-def latest_weight_for(patient: Any) -> Any:
+def latest_weight_for(patient: Patient) -> Any:
     return patient.latest_weight()
 
 
@@ -328,7 +332,7 @@ def consent_indications() -> dict[str, str]:
     return dict(approvals()["indications"])
 
 
-def _suicide_alert_open(patient: Any) -> bool:
+def _suicide_alert_open(patient: Patient) -> bool:
     try:
         from ketaclinic.web.assessments.selectors import has_unacknowledged_suicide_alert
     except ImportError:  # pragma: no cover - the assessments app is part of the product

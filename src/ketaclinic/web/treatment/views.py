@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from django.contrib import messages
@@ -34,6 +34,9 @@ from ketaclinic.web.treatment import actions, runsheet, selectors
 from ketaclinic.web.treatment.models import DosingSession, RemsMonitoringForm, SideEffect
 from ketaclinic.web.treatment.panels import run_sheet_panels
 
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
+
 
 @login_required
 def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
@@ -56,7 +59,7 @@ def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
     return render(request, "treatment/chart_tab.html", ctx)
 
 
-def _pk_fragments(patient: Any, weight: Any) -> dict[int, dict[str, str]]:
+def _pk_fragments(patient: Patient, weight: Any) -> dict[int, dict[str, str]]:
     """Per active course: the decision app's predicted-concentration fragment URL and the order's regimen
     (default dose from the latest weight, route, infusion duration, and doses given in the last 24 h)."""
     from urllib.parse import urlencode

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,9 +17,14 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def do_acknowledge_alert(
-    *, actor: Any, alert_id: int, action: Any, note: Any, request: Any = None
+    *, actor: User, alert_id: int, action: Any, note: Any, request: HttpRequest | None = None
 ) -> SuicideAlert:
     """A prescriber acknowledges an alert with a documented action (safety plan, contact, referral)."""
     errors: dict[str, list[str]] = {}

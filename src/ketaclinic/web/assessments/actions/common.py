@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketaclinic.core.instruments import (
     INSTRUMENT_IDS,
@@ -18,6 +18,9 @@ from ketaclinic.core.instruments import (
 from ketaclinic.web.assessments.models import (
     Context,
 )
+
+if TYPE_CHECKING:
+    from ketaclinic.web.patients.models import Patient
 
 LINK_SALT = "ketaclinic.assessments.remote-link"
 
@@ -87,11 +90,11 @@ def item_errors(defn: Instrument, answers: Sequence[Any]) -> dict[str, list[str]
     return errors
 
 
-def _patient_ref(patient: Any) -> str:
+def _patient_ref(patient: Patient) -> str:
     return f"Patient/{patient.pk}"
 
 
-def prescribers_for(patient: Any) -> list[Any]:
+def prescribers_for(patient: Patient) -> list[Any]:
     """The patient's prescriber(s): care-team prescribers who still prescribe in the clinic, else every
     active prescriber of the clinic (an alert must always reach someone)."""
     from ketaclinic.web.accounts.models import Membership, User, effective_membership_q

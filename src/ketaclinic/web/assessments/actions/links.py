@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import signing
 from django.db import transaction
@@ -37,6 +37,12 @@ from ketaclinic.web.assessments.models import (
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
+
 
 def link_token(link: RemoteLink) -> str:
     return signing.dumps({"l": link.pk, "n": link.nonce}, salt=LINK_SALT, compress=True)
@@ -48,11 +54,11 @@ def link_url(link: RemoteLink) -> str:
 
 def _new_link(
     *,
-    patient: Any,
+    patient: Patient,
     defn: Instrument,
     available_from: dt.datetime,
     valid_hours: int,
-    actor: Any,
+    actor: User | None,
     schedule: RemoteSchedule | None,
     context: str,
 ) -> RemoteLink:
@@ -70,7 +76,7 @@ def _new_link(
 
 
 def create_followup_link(
-    *, patient: Any, instrument_id: str, available_from: dt.datetime, valid_hours: int, actor: Any
+    *, patient: Patient, instrument_id: str, available_from: dt.datetime, valid_hours: int, actor: User
 ) -> RemoteLink:
     """A personal follow-up link that opens later (another app's follow-up schedule); the caller audits it
     inside its own transaction."""
@@ -102,7 +108,12 @@ def _valid_hours(value: Any, errors: dict[str, list[str]], key: str = "valid_hou
 
 
 def do_create_remote_link(
-    *, actor: Any, patient_id: int, instrument_id: Any, valid_hours: Any = 72, request: Any = None
+    *,
+    actor: User,
+    patient_id: int,
+    instrument_id: Any,
+    valid_hours: Any = 72,
+    request: HttpRequest | None = None,
 ) -> tuple[RemoteLink, str]:
     """Create a personal link for one patient and one instrument; returns the link and its URL path."""
     errors: dict[str, list[str]] = {}
@@ -135,7 +146,7 @@ def do_create_remote_link(
     return link, link_url(link)
 
 
-def do_revoke_remote_link(*, actor: Any, link_id: int, request: Any = None) -> RemoteLink:
+def do_revoke_remote_link(*, actor: User, link_id: int, request: HttpRequest | None = None) -> RemoteLink:
     with transaction.atomic():
         link = RemoteLink.objects.select_for_update().filter(pk=link_id).first()
         if link is None:
@@ -195,7 +206,7 @@ def resolve_link(token: str, *, for_update: bool = False) -> RemoteLink:
     return link
 
 
-def do_submit_remote_answers(*, token: str, answers: Any, request: Any = None) -> Assessment:
+def do_submit_remote_answers(*, token: str, answers: Any, request: HttpRequest | None = None) -> Assessment:
     """The patient answers through the link (no login). All items must be answered; the link is then used."""
     with transaction.atomic():
         link = resolve_link(token, for_update=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.urls import reverse
@@ -37,10 +37,16 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group, notify_user
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
+
 
 def _store(
     *,
-    patient: Any,
+    patient: Patient,
     defn: Instrument,
     result: ScoreResult,
     context: str,
@@ -89,7 +95,9 @@ def _store(
     return a
 
 
-def _after_store(a: Assessment, defn: Instrument, result: ScoreResult, *, actor: Any, request: Any) -> None:
+def _after_store(
+    a: Assessment, defn: Instrument, result: ScoreResult, *, actor: User | None, request: HttpRequest | None
+) -> None:
     """Audit, raise the alert when needed, and notify after commit."""
     patient = a.patient
     record_audit(
@@ -157,14 +165,14 @@ def _after_store(a: Assessment, defn: Instrument, result: ScoreResult, *, actor:
 
 def do_record_assessment(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     instrument_id: Any,
     answers: Any,
     context: Any,
     assessed_at: Any,
     source: str = Source.STAFF,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> Assessment:
     """Record an assessment entered by staff. A partially answered form is saved as incomplete."""
     errors: dict[str, list[str]] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,17 +24,23 @@ from ketaclinic.web.assessments.models import (
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
+
 
 def do_create_schedule(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     instrument_id: Any,
     kind: Any,
     interval_days: Any = None,
     delay_hours: Any = None,
     valid_hours: Any = 72,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> RemoteSchedule:
     """A schedule: every `interval_days` (first link due now) or `delay_hours` after each dose."""
     errors: dict[str, list[str]] = {}
@@ -87,7 +93,9 @@ def do_create_schedule(
     return sched
 
 
-def do_deactivate_schedule(*, actor: Any, schedule_id: int, request: Any = None) -> RemoteSchedule:
+def do_deactivate_schedule(
+    *, actor: User, schedule_id: int, request: HttpRequest | None = None
+) -> RemoteSchedule:
     with transaction.atomic():
         sched = RemoteSchedule.objects.select_for_update().filter(pk=schedule_id).first()
         if sched is None:
@@ -109,7 +117,7 @@ def do_deactivate_schedule(*, actor: Any, schedule_id: int, request: Any = None)
     return sched
 
 
-def do_schedule_post_dose_links(*, patient: Any, dose_time: dt.datetime, actor: Any) -> list[RemoteLink]:
+def do_schedule_post_dose_links(*, patient: Patient, dose_time: dt.datetime, actor: User) -> list[RemoteLink]:
     """Called by the treatment app after each dose: one link per active post-dose schedule of the patient,
     opening `delay_hours` after `dose_time`. Runs inside the caller's transaction when there is one."""
     if timezone.is_naive(dose_time):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,10 +39,15 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def do_report_theft_loss(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     location: StorageLocation,
     quantity: Decimal | str,
@@ -50,7 +55,7 @@ def do_report_theft_loss(
     discovered_on: dt.date | None = None,
     case: Case | None = None,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> tuple[LedgerEntry, Case]:
     """Record a theft or loss: removes the missing quantity and opens a case carrying the jurisdiction's
     report deadlines (US: written notice within 1 business day, DEA Form 106 within 45 days). A count
@@ -118,7 +123,9 @@ def do_report_theft_loss(
         return row, theft
 
 
-def _close_case(actor: Any, case: Case, entry: LedgerEntry | None, resolution: str, request: Any) -> None:
+def _close_case(
+    actor: User, case: Case, entry: LedgerEntry | None, resolution: str, request: HttpRequest | None
+) -> None:
     locked = Case.objects.select_for_update().get(pk=case.pk)
     if locked.status != Case.Status.OPEN:
         raise ConflictError(f"case #{case.pk} is already resolved")
@@ -143,7 +150,7 @@ def _close_case(actor: Any, case: Case, entry: LedgerEntry | None, resolution: s
     case.status = locked.status
 
 
-def do_resolve_case(*, actor: Any, case: Case, resolution: str, request: Any = None) -> Case:
+def do_resolve_case(*, actor: User, case: Case, resolution: str, request: HttpRequest | None = None) -> Case:
     """Close a case with a written resolution (e.g. a recount found the stock)."""
     _require_mover(actor, case.clinic)
     if not resolution.strip():
@@ -155,7 +162,7 @@ def do_resolve_case(*, actor: Any, case: Case, resolution: str, request: Any = N
 
 
 def do_complete_deadline(
-    *, actor: Any, deadline: CaseDeadline, reference: str = "", request: Any = None
+    *, actor: User, deadline: CaseDeadline, reference: str = "", request: HttpRequest | None = None
 ) -> CaseDeadline:
     """Mark a report as made (e.g. DEA Form 106 filed, with its confirmation number)."""
     _require_mover(actor, deadline.case.clinic)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -41,6 +41,12 @@ from ketaclinic.web.ledger.selectors import (
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
 
 COUNT_KINDS = ("routine", "initial", "biennial")
 
@@ -75,12 +81,12 @@ def _when(value: dt.datetime | None, field: str = "occurred_at") -> dt.datetime:
     return value
 
 
-def _require_mover(actor: Any, clinic: Clinic) -> None:
+def _require_mover(actor: User, clinic: Clinic) -> None:
     """Only custodians and prescribers move stock."""
     require_perm(actor, clinic, Perm.STOCK_MOVE)
 
 
-def _require_session_mover(actor: Any, clinic: Clinic) -> None:
+def _require_session_mover(actor: User, clinic: Clinic) -> None:
     """Movements in and out of a dosing session's custody (withdrawal, administration, waste of the remainder,
     return to stock): custodians and prescribers, and the staff who run dosing sessions (nurses) — the person
     at the bedside draws up and gives the dose. Storage movements stay with custodians and prescribers."""
@@ -108,7 +114,7 @@ class _Draft:
     to_location: StorageLocation | None = None
     session_ref: str = ""
     session: Any = None
-    patient: Any = None
+    patient: Patient | None = None
     witnesses: tuple[Any, ...] = ()
     supplier: Supplier | None = None
     reason: str = ""
@@ -117,7 +123,7 @@ class _Draft:
 
 
 def _append(
-    actor: Any, d: _Draft, *, request: Any = None, audit_detail: dict[str, Any] | None = None
+    actor: User, d: _Draft, *, request: HttpRequest | None = None, audit_detail: dict[str, Any] | None = None
 ) -> LedgerEntry:
     """Validate the draft against the jurisdiction's rules, seal it onto the chain and store it.
 

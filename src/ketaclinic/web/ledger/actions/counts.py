@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,17 +42,22 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def do_record_count(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     location: StorageLocation,
     counted: Decimal | str,
     kind: str = "routine",
     timing: str = "",
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> tuple[LedgerEntry, Case | None]:
     """Record a physical count against the book balance; a mismatch opens a discrepancy case.
 
@@ -129,14 +134,14 @@ def do_record_count(
 
 def do_record_adjustment(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     location: StorageLocation,
     quantity: Decimal | str,
     reason: str,
     case: Case | None = None,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Correct the book balance by a signed quantity with a reason (never by editing an entry)."""
     clinic = location.site.clinic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -21,10 +21,15 @@ from ketaclinic.web.ledger.models import (
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def do_create_product(
     *,
-    actor: Any,
+    actor: User,
     clinic: Clinic,
     code_system: str,
     code: str,
@@ -35,7 +40,7 @@ def do_create_product(
     unit: str,
     container_size: Decimal | str,
     container_label: str = "vial",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> Product:
     _require_mover(actor, clinic)
     fields: dict[str, list[str]] = {}
@@ -96,13 +101,13 @@ def _valid_ndc(code: str) -> bool:
 
 def do_create_supplier(
     *,
-    actor: Any,
+    actor: User,
     clinic: Clinic,
     name: str,
     address: str,
     registration_number: str,
     registration_expires_on: dt.date | None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> Supplier:
     _require_mover(actor, clinic)
     fields: dict[str, list[str]] = {}
@@ -132,7 +137,9 @@ def do_create_supplier(
     return supplier
 
 
-def do_create_location(*, actor: Any, site: Site, name: str, request: Any = None) -> StorageLocation:
+def do_create_location(
+    *, actor: User, site: Site, name: str, request: HttpRequest | None = None
+) -> StorageLocation:
     _require_mover(actor, site.clinic)
     if not name.strip():
         raise ValidationFailed({"name": ["is required"]})

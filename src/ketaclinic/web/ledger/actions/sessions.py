@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,16 +42,21 @@ from ketaclinic.web.ledger.selectors import (
 )
 from ketaclinic.web.lib.errors import ValidationFailed
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def do_withdraw_for_session(
     *,
-    actor: Any,
+    actor: User,
     session: Any,
     lot: Lot,
     location: StorageLocation,
     quantity: Decimal | str,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Take stock out of `location` into the dosing session's custody. Refused if the balance would go negative."""
     session_ref, patient, clinic = _session_parts(session)
@@ -85,14 +90,14 @@ def do_withdraw_for_session(
 
 def do_record_administration(
     *,
-    actor: Any,
+    actor: User,
     session: Any,
     lot: Lot,
     quantity: Decimal | str | None = None,
     dose_mg: Decimal | str | None = None,
-    prescriber: Any = None,
+    prescriber: User | None = None,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Record what was given to the session's patient, out of what the session withdrew of `lot`.
 
@@ -137,20 +142,20 @@ def do_record_administration(
 
 def do_record_waste(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     quantity: Decimal | str,
-    witness: Any,
+    witness: User | None,
     witness_password: str | WitnessSignature | None,
     session: Any = None,
     location: StorageLocation | None = None,
-    second_witness: Any = None,
+    second_witness: User | None = None,
     second_witness_password: str | WitnessSignature | None = None,
     witness_code: str | None = None,
     second_witness_code: str | None = None,
     reason: str = "",
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Waste the unused remainder of a session's withdrawal (give `session`), or breakage/spillage from
     storage (give `location`), in front of a witness who re-enters their password."""
@@ -208,12 +213,12 @@ def do_record_waste(
 
 def do_return_to_stock(
     *,
-    actor: Any,
+    actor: User,
     session: Any,
     lot: Lot,
     quantity: Decimal | str,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Put unopened withdrawn stock back where it came from."""
     session_ref, patient, clinic = _session_parts(session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,10 +39,15 @@ from ketaclinic.web.ledger.selectors import (
 )
 from ketaclinic.web.lib.errors import ValidationFailed
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def do_receive_stock(
     *,
-    actor: Any,
+    actor: User,
     location: StorageLocation,
     product: Product,
     supplier: Supplier,
@@ -51,7 +56,7 @@ def do_receive_stock(
     quantity: Decimal | str,
     invoice: str = "",
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Receipt from a registered supplier into storage; creates the lot on first receipt."""
     clinic = location.site.clinic
@@ -107,13 +112,13 @@ def do_receive_stock(
 
 def do_transfer_stock(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     from_location: StorageLocation,
     to_location: StorageLocation,
     quantity: Decimal | str,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     clinic = from_location.site.clinic
     _require_mover(actor, clinic)
@@ -143,14 +148,14 @@ def do_transfer_stock(
 
 def do_return_to_supplier(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     location: StorageLocation,
     quantity: Decimal | str,
     supplier: Supplier,
     reason: str = "",
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     clinic = location.site.clinic
     _require_mover(actor, clinic)
@@ -185,19 +190,19 @@ def do_return_to_supplier(
 
 def do_record_destruction(
     *,
-    actor: Any,
+    actor: User,
     lot: Lot,
     location: StorageLocation,
     quantity: Decimal | str,
     method: str,
-    witness: Any,
+    witness: User | None,
     witness_password: str | WitnessSignature | None,
-    second_witness: Any,
+    second_witness: User,
     second_witness_password: str | WitnessSignature | None,
     witness_code: str | None = None,
     second_witness_code: str | None = None,
     occurred_at: dt.datetime | None = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """On-site destruction (expired or unwanted stock) in front of two witnesses (US: DEA Form 41 data)."""
     clinic = location.site.clinic

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ketaclinic.web.accounts.roles import Role
 from ketaclinic.web.clinics.models import Clinic
 from ketaclinic.web.lib.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
 
 WITNESS_ROLES = frozenset({Role.PRESCRIBER.value, Role.NURSE.value, Role.CUSTODIAN.value})
 
@@ -28,12 +33,12 @@ _WITNESS_REFUSED = "the witness's password is not correct"
 
 def authenticate_witness(
     *,
-    actor: Any,
+    actor: User,
     clinic: Clinic,
-    witness: Any,
+    witness: User | None,
     password: str | None,
     field: str = "witness",
-    request: Any = None,
+    request: HttpRequest | None = None,
     code: str | None = None,
 ) -> WitnessSignature:
     """A witness is another active clinical or custody member of the clinic who re-enters their password.
@@ -84,7 +89,7 @@ def authenticate_witness(
     return WitnessSignature(witness_id=witness.pk, actor_id=actor.pk, clinic_id=clinic.pk)
 
 
-def _check_witness_code(witness: Any, code: str | None, field: str, request: Any) -> None:
+def _check_witness_code(witness: User, code: str | None, field: str, request: HttpRequest | None) -> None:
     from ketaclinic.web.accounts import twofactor
 
     if not twofactor.needs_second_factor(witness):
@@ -105,12 +110,12 @@ def _check_witness_code(witness: Any, code: str | None, field: str, request: Any
 
 
 def _authenticate_witness(
-    actor: Any,
+    actor: User,
     clinic: Clinic,
-    witness: Any,
+    witness: User | None,
     password: str | WitnessSignature | None,
     field: str,
-    request: Any,
+    request: HttpRequest | None,
     code: str | None = None,
 ) -> None:
     if isinstance(password, WitnessSignature) and witness is not None:
@@ -129,15 +134,16 @@ def _authenticate_witness(
 
 
 def _authenticate_second_witness(
-    actor: Any,
+    actor: User,
     clinic: Clinic,
-    witness: Any,
-    second_witness: Any,
+    witness: User | None,
+    second_witness: User | None,
     password: str | WitnessSignature | None,
-    request: Any,
+    request: HttpRequest | None,
     code: str | None = None,
 ) -> None:
-    """The second witness authenticates like the first and must be a different person."""
-    if second_witness is not None and second_witness.pk == witness.pk:
+    """The second witness authenticates like the first and must be a different person. (The first witness has
+    been authenticated already, so it is never None here.)"""
+    if second_witness is not None and witness is not None and second_witness.pk == witness.pk:
         raise ValidationFailed({"second_witness": ["must be a different person from the first witness"]})
     _authenticate_witness(actor, clinic, second_witness, password, "second_witness", request, code)

@@ -4,7 +4,7 @@ change (inside the caller's transaction), and saving one intake item with its au
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -20,6 +20,9 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.patients.models import Patient
 from ketaclinic.web.screening.models import IntakeItem, ScreeningRun
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 
 def _patient_resource(patient: Patient) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def build_bundle(patient: Patient) -> dict[str, Any]:
 def _rerun(
     patient: Patient,
     *,
-    actor: Any,
+    actor: User,
     trigger: str,
     route: str | None = None,
     request: HttpRequest | None = None,
@@ -134,7 +137,7 @@ def _parse_day(raw: Any, field: str, errors: dict[str, list[str]]) -> str | None
 def _save_item(
     patient: Patient,
     *,
-    actor: Any,
+    actor: User,
     resource: dict[str, Any],
     summary: str,
     source: str,
@@ -161,7 +164,7 @@ def _save_item(
 
 
 def _write_item(
-    actor: Any, patient_id: int, resource: dict[str, Any], summary: str, request: HttpRequest | None
+    actor: User, patient_id: int, resource: dict[str, Any], summary: str, request: HttpRequest | None
 ) -> IntakeItem:
     with transaction.atomic():
         patient = access_patient_by_id(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from django.db import transaction
@@ -17,6 +17,9 @@ from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening.models import Consent
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 
 @functools.cache
@@ -75,7 +78,7 @@ def off_label_notice(*, indication: str, product: str, country: str) -> tuple[bo
 
 def do_record_consent(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     indication: str,
     product: str,

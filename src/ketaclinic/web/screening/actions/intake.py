@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -20,6 +20,9 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
 from ketaclinic.web.screening.actions.common import _parse_day, _rerun, _save_item, _status_cc, _write_item
 from ketaclinic.web.screening.models import IntakeItem, ScreeningRun
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 CONDITION_SYSTEMS = {"icd10cm": ICD10CM, "snomed": SNOMED}
 
@@ -42,7 +45,7 @@ MEDICATION_STATUSES = ("active", "completed", "intended", "stopped", "on-hold", 
 
 def do_record_condition(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     system: str,
     code: str,
@@ -99,7 +102,7 @@ def do_record_condition(
 
 def do_record_medication(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     rxnorm: str = "",
     name: str = "",
@@ -138,7 +141,7 @@ def do_record_medication(
 
 def do_record_allergy(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     rxnorm: str = "",
     snomed: str = "",
@@ -174,7 +177,7 @@ def do_record_allergy(
 
 
 def do_retract_intake_item(
-    *, actor: Any, patient_id: int, item_id: int, reason: str, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, item_id: int, reason: str, request: HttpRequest | None = None
 ) -> ScreeningRun:
     """Withdraw an intake item (e.g. entered in error): kept, never deleted, with who and why; then re-screen."""
     reason = (reason or "").strip()
@@ -205,7 +208,7 @@ def do_retract_intake_item(
 
 
 def do_import_bundle(
-    *, actor: Any, patient_id: int, bundle: Any, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, bundle: Any, request: HttpRequest | None = None
 ) -> ScreeningRun:
     """Import a FHIR R4 intake Bundle: validate it whole, store its intake resources, re-screen. All or nothing."""
     try:
@@ -257,7 +260,7 @@ def do_import_bundle(
 
 
 def do_run_screening(
-    *, actor: Any, patient_id: int, route: str, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, route: str, request: HttpRequest | None = None
 ) -> ScreeningRun:
     """Re-screen now for a chosen route."""
     if route not in ROUTES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -16,6 +16,9 @@ from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.errors import ValidationFailed
 from ketaclinic.web.screening.actions.common import _check_resource, _rerun, _save_item, _write_item
 from ketaclinic.web.screening.models import IntakeItem, ScreeningRun
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
 
 
 def _bp_resource(
@@ -78,7 +81,7 @@ def _pregnancy_resource(pregnant: bool, measured_at: dt.datetime | None) -> tupl
 
 def do_record_blood_pressure(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     systolic: Any,
     diastolic: Any,
@@ -99,7 +102,7 @@ PREGNANCY_CHOICES = {"": None, "pregnant": True, "not_pregnant": False}
 
 def do_record_vitals(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     systolic: Any = "",
     diastolic: Any = "",
@@ -159,7 +162,7 @@ def do_record_vitals(
 
 def do_record_intake_weight(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     weight_kg: Any,
     measured_at: dt.datetime | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -16,6 +16,9 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.screening.models import FindingReview, ScreeningRun
 
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+
 _SENTENCE = re.compile(r"\b\w+\b.*\b\w+\b.*\b\w+\b.*[.!?]\s*$", re.S)
 
 
@@ -26,7 +29,7 @@ def is_sentence(text: str) -> bool:
 
 def do_review_finding(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     run_id: int,
     finding_code: str,
@@ -79,7 +82,7 @@ def do_review_finding(
 
 
 def do_cosign_override(
-    *, actor: Any, patient_id: int, review_id: int, request: HttpRequest | None = None
+    *, actor: User, patient_id: int, review_id: int, request: HttpRequest | None = None
 ) -> FindingReview:
     """A second, different prescriber co-signs an absolute-finding override."""
     with transaction.atomic():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +33,11 @@ from ketaclinic.web.treatment.models import (
     VitalSign,
 )
 from ketaclinic.web.treatment.selectors import baseline_vitals, vitals_of
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
 
 
 def session_alert_dict(session: DosingSession, alert: SessionAlert) -> dict[str, Any]:
@@ -149,7 +154,7 @@ _VITAL_LIMITS = {
 def record_vitals_in(
     session: DosingSession,
     *,
-    actor: Any,
+    actor: User,
     taken_at: dt.datetime,
     values: dict[str, int | None],
     source: str = VitalSign.Source.MANUAL,
@@ -183,7 +188,12 @@ def record_vitals_in(
 
 
 def do_record_vitals(
-    *, actor: Any, session_id: int, values: dict[str, Any], taken_at: Any = None, request: Any = None
+    *,
+    actor: User,
+    session_id: int,
+    values: dict[str, Any],
+    taken_at: Any = None,
+    request: HttpRequest | None = None,
 ) -> tuple[VitalSign, list[SessionAlert]]:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
@@ -225,7 +235,13 @@ def do_record_vitals(
 
 
 def do_record_scale(
-    *, actor: Any, session_id: int, kind: str, score: Any, taken_at: Any = None, request: Any = None
+    *,
+    actor: User,
+    session_id: int,
+    kind: str,
+    score: Any,
+    taken_at: Any = None,
+    request: HttpRequest | None = None,
 ) -> ScaleReading:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
@@ -265,14 +281,14 @@ def do_record_scale(
 
 def do_record_side_effect(
     *,
-    actor: Any,
+    actor: User,
     session_id: int,
     code: str,
     severity: str,
     onset_at: Any = None,
     serious: bool = False,
     notes: str = "",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> SideEffect:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
@@ -309,7 +325,9 @@ def do_record_side_effect(
     return se
 
 
-def do_resolve_side_effect(*, actor: Any, side_effect_id: int, request: Any = None) -> SideEffect:
+def do_resolve_side_effect(
+    *, actor: User, side_effect_id: int, request: HttpRequest | None = None
+) -> SideEffect:
     with transaction.atomic():
         se = SideEffect.objects.select_for_update().filter(pk=side_effect_id).first()
         if se is None:
@@ -330,7 +348,12 @@ def do_resolve_side_effect(*, actor: Any, side_effect_id: int, request: Any = No
 
 
 def do_record_intervention(
-    *, actor: Any, session_id: int, description: str, given_at: Any = None, request: Any = None
+    *,
+    actor: User,
+    session_id: int,
+    description: str,
+    given_at: Any = None,
+    request: HttpRequest | None = None,
 ) -> Intervention:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
@@ -355,7 +378,9 @@ def do_record_intervention(
     return iv
 
 
-def do_acknowledge_session_alert(*, actor: Any, alert_id: int, request: Any = None) -> SessionAlert:
+def do_acknowledge_session_alert(
+    *, actor: User, alert_id: int, request: HttpRequest | None = None
+) -> SessionAlert:
     with transaction.atomic():
         alert = SessionAlert.objects.select_for_update().filter(pk=alert_id).first()
         if alert is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +33,11 @@ from ketaclinic.web.treatment.models import (
     DosingSession,
     SessionTransition,
 )
+
+if TYPE_CHECKING:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
 
 S = DosingSession.Status
 
@@ -109,7 +114,7 @@ def _duration_min(value: Any, errors: dict[str, list[str]]) -> int | None:
     return dur
 
 
-def _session_for_update(actor: Any, session_id: int, perm: Perm = Perm.SESSION_RUN) -> DosingSession:
+def _session_for_update(actor: User, session_id: int, perm: Perm = Perm.SESSION_RUN) -> DosingSession:
     session = (
         DosingSession.objects.select_for_update(of=("self",))
         .select_related("patient", "course", "order", "clinic")
@@ -122,7 +127,9 @@ def _session_for_update(actor: Any, session_id: int, perm: Perm = Perm.SESSION_R
     return session
 
 
-def _transition(session: DosingSession, to: str, *, actor: Any, detail: dict[str, Any] | None = None) -> None:
+def _transition(
+    session: DosingSession, to: str, *, actor: User, detail: dict[str, Any] | None = None
+) -> None:
     frm = session.status
     if to not in TRANSITIONS.get(frm, frozenset()):
         raise ConflictError(
@@ -154,7 +161,7 @@ def _require_status(session: DosingSession, *allowed: str, doing: str) -> None:
         )
 
 
-def _previous_weight(patient: Any, current: Any) -> tuple[float | None, dt.date | None]:
+def _previous_weight(patient: Patient, current: Any) -> tuple[float | None, dt.date | None]:
     """The chart's weight recorded before `current` (a WeightMeasurement) and its date in the site's time zone,
     so the guard can catch a weight that jumped (pounds typed as kilograms)."""
     if current is None:
@@ -166,7 +173,7 @@ def _previous_weight(patient: Any, current: Any) -> tuple[float | None, dt.date 
 
 
 def _guard(
-    patient: Any,
+    patient: Patient,
     protocol: Protocol,
     weight: Decimal,
     proposed: Dose,
@@ -183,7 +190,7 @@ def _guard(
         raise failed_from_core(exc, field=exc.field.replace("proposed.", "")) from None
 
 
-def _enforce_guard(result: DoseCheckResult, *, actor: Any, clinic: Any, override_reason: str) -> None:
+def _enforce_guard(result: DoseCheckResult, *, actor: User, clinic: Clinic, override_reason: str) -> None:
     if result.decision == "block":
         raise ValidationFailed(
             {"dose_mg": [f"{f.code}: {f.message}" for f in result.findings if f.level == "block"]},

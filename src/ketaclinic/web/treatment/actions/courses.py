@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -37,14 +37,21 @@ from ketaclinic.web.treatment.selectors import (
     resolve_protocol,
 )
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
-def _screening_cleared(patient: Any) -> bool:
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.patients.models import Patient
+
+
+def _screening_cleared(patient: Patient) -> bool:
     from ketaclinic.web.screening.selectors import screening_is_cleared
 
     return bool(screening_is_cleared(patient))
 
 
-def _consent_on_file(patient: Any, protocol: Protocol, indication: str) -> bool:
+def _consent_on_file(patient: Patient, protocol: Protocol, indication: str) -> bool:
     from ketaclinic.web.screening.selectors import consent_on_file
 
     product = CONSENT_PRODUCT.get(protocol.drug)
@@ -55,13 +62,13 @@ def _consent_on_file(patient: Any, protocol: Protocol, indication: str) -> bool:
 
 def do_start_course(
     *,
-    actor: Any,
+    actor: User,
     patient_id: int,
     protocol_id: str,
     indication: str,
     rems_patient_enrolled: bool = False,
     rems_patient_id: str = "",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> TreatmentCourse:
     """A prescriber starts a course on a protocol, only when screening is cleared and consent is on file."""
     with transaction.atomic():
@@ -116,13 +123,13 @@ def do_start_course(
 
 def do_sign_order(
     *,
-    actor: Any,
+    actor: User,
     course_id: int,
     planned_for: Any,
     dose_mg: Any = None,
     duration_min: Any = None,
     override_reason: str = "",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> Order:
     """Compute (or accept) the dose from the latest weight, run the dose guard, and sign the order."""
     with transaction.atomic():
@@ -201,7 +208,12 @@ def do_sign_order(
 
 
 def do_schedule_session(
-    *, actor: Any, order_id: int, scheduled_for: Any, site_id: int | None = None, request: Any = None
+    *,
+    actor: User,
+    order_id: int,
+    scheduled_for: Any,
+    site_id: int | None = None,
+    request: HttpRequest | None = None,
 ) -> DosingSession:
     with transaction.atomic():
         order = Order.objects.select_related("course", "patient").filter(pk=order_id).first()
@@ -304,7 +316,7 @@ def do_sign_and_schedule(
 
 
 def do_add_clinic_protocol(
-    *, actor: Any, clinic: Any, definition: Any, request: Any = None
+    *, actor: User, clinic: Clinic, definition: Any, request: HttpRequest | None = None
 ) -> ClinicProtocol:
     """A clinic admin adds a protocol (validated exactly like the packaged ones)."""
     with transaction.atomic():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -15,6 +15,11 @@ from ketaclinic.web.treatment.models import (
     Order,
 )
 from ketaclinic.web.treatment.selectors import course_protocol
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
 
 
 def _ledger_errors(exc: ValidationFailed, rename: dict[str, str]) -> ValidationFailed:
@@ -54,7 +59,13 @@ def _held_lot(session: DosingSession, *, lot_id: Any, lot_number: str, errors: d
 
 
 def _ledger_administration(
-    actor: Any, session: DosingSession, order: Order, lot: Any, dose: Decimal, when: dt.datetime, request: Any
+    actor: User,
+    session: DosingSession,
+    order: Order,
+    lot: Any,
+    dose: Decimal,
+    when: dt.datetime,
+    request: HttpRequest | None,
 ) -> Any:
     from ketaclinic.web.ledger import actions as ledger
     from ketaclinic.web.treatment.stock import units_for_dose
@@ -76,13 +87,13 @@ def _ledger_administration(
 
 def do_withdraw_stock(
     *,
-    actor: Any,
+    actor: User,
     session_id: int,
     lot_id: Any,
     location_id: Any,
     quantity: Any = None,
     occurred_at: Any = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> Any:
     """Withdraw stock for this session from a storage location at its site (ledger withdrawal entry).
 
@@ -149,14 +160,14 @@ def _int_or_none(value: Any) -> int | None:
 
 def do_waste_remainder(
     *,
-    actor: Any,
+    actor: User,
     session_id: int,
     witness_id: Any,
     witness_password: str,
     witness_code: str = "",
     reason: str = "",
     occurred_at: Any = None,
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> list[Any]:
     """Waste everything the session still holds (per lot) in front of a witness who re-enters their password.
 
@@ -219,7 +230,7 @@ def do_waste_remainder(
     return entries
 
 
-def do_return_unused_stock(*, actor: Any, session_id: int, request: Any = None) -> list[Any]:
+def do_return_unused_stock(*, actor: User, session_id: int, request: HttpRequest | None = None) -> list[Any]:
     """Put unopened stock the session still holds back where it came from (e.g. before cancelling)."""
     from ketaclinic.web.ledger import actions as ledger
     from ketaclinic.web.treatment.stock import holdings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +28,11 @@ from ketaclinic.web.treatment.models import (
 )
 from ketaclinic.web.treatment.selectors import course_protocol, discharge_decision
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+
 
 def _refuse_discharge(decision: DischargeDecision) -> None:
     raise ConflictError(
@@ -37,7 +42,12 @@ def _refuse_discharge(decision: DischargeDecision) -> None:
 
 
 def do_mark_discharge_ready(
-    *, actor: Any, session_id: int, escort_present: bool, rems_ready_minutes: Any = None, request: Any = None
+    *,
+    actor: User,
+    session_id: int,
+    escort_present: bool,
+    rems_ready_minutes: Any = None,
+    request: HttpRequest | None = None,
 ) -> DosingSession:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
@@ -65,7 +75,7 @@ def do_mark_discharge_ready(
     return session
 
 
-def _detach_sensors(actor: Any, session: DosingSession, reason: str) -> int:
+def _detach_sensors(actor: User, session: DosingSession, reason: str) -> int:
     """Detach the session's monitoring devices inside the caller's transaction (discharge, cancellation):
     readings a device sends for this session afterwards are refused per reading by ingestion."""
     from ketaclinic.web.monitoring.actions import do_detach_session_devices
@@ -73,7 +83,7 @@ def _detach_sensors(actor: Any, session: DosingSession, reason: str) -> int:
     return do_detach_session_devices(actor=actor, session=session, reason=reason)
 
 
-def do_discharge(*, actor: Any, session_id: int, request: Any = None) -> DosingSession:
+def do_discharge(*, actor: User, session_id: int, request: HttpRequest | None = None) -> DosingSession:
     """Discharge: re-checks every criterion (esketamine ≥120 min after the first device); makes the REMS form."""
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
@@ -100,7 +110,9 @@ def do_discharge(*, actor: Any, session_id: int, request: Any = None) -> DosingS
     return session
 
 
-def do_cancel_session(*, actor: Any, session_id: int, reason: str, request: Any = None) -> DosingSession:
+def do_cancel_session(
+    *, actor: User, session_id: int, reason: str, request: HttpRequest | None = None
+) -> DosingSession:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
         if not (reason or "").strip():
@@ -119,7 +131,7 @@ def do_cancel_session(*, actor: Any, session_id: int, reason: str, request: Any 
 
 
 def do_submit_rems_form(
-    *, actor: Any, form_id: int, reference: str = "", request: Any = None
+    *, actor: User, form_id: int, reference: str = "", request: HttpRequest | None = None
 ) -> RemsMonitoringForm:
     with transaction.atomic():
         form = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -36,10 +36,16 @@ from ketaclinic.web.treatment.models import (
 )
 from ketaclinic.web.treatment.selectors import course_protocol, dose_history, latest_weight_for
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
+
 
 def do_record_administration(
     *,
-    actor: Any,
+    actor: User,
     session_id: int,
     dose_mg: Any,
     lot_number: str = "",
@@ -48,7 +54,7 @@ def do_record_administration(
     route: str | None = None,
     duration_min: Any = None,
     override_reason: str = "",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> Administration:
     """Record an administered dose (esketamine: one device at a time), guarded by the dose guard.
 
@@ -167,7 +173,7 @@ def do_record_administration(
     return admin
 
 
-def _post_dose_links(patient: Any, dose_time: dt.datetime, actor: Any) -> None:
+def _post_dose_links(patient: Patient, dose_time: dt.datetime, actor: User) -> None:
     from ketaclinic.web.assessments import actions as assessment_actions
 
     assessment_actions.do_schedule_post_dose_links(patient=patient, dose_time=dose_time, actor=actor)
@@ -243,7 +249,12 @@ def _infusion_run(session: DosingSession, ended_at: dt.datetime) -> InfusionRun 
 
 
 def do_end_dosing(
-    *, actor: Any, session_id: int, ended_at: Any = None, reason: str = "", request: Any = None
+    *,
+    actor: User,
+    session_id: int,
+    ended_at: Any = None,
+    reason: str = "",
+    request: HttpRequest | None = None,
 ) -> DosingSession:
     """Dosing is complete (all devices given / infusion finished or stopped): start post-dose monitoring.
 
@@ -302,7 +313,7 @@ def _fmt(d: Decimal) -> str:
 
 
 def do_set_infusion_paused(
-    *, actor: Any, session_id: int, paused: bool, reason: str = "", request: Any = None
+    *, actor: User, session_id: int, paused: bool, reason: str = "", request: HttpRequest | None = None
 ) -> DosingSession:
     """Pause or resume the running infusion (a reason each time); each pause is kept with its times, so the
     dose given when the infusion stops early leaves the paused minutes out."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,8 +15,13 @@ from ketaclinic.web.treatment.models import (
 )
 from ketaclinic.web.treatment.selectors import course_protocol, pre_dose_problems
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
-def do_check_in(*, actor: Any, session_id: int, request: Any = None) -> DosingSession:
+    from ketaclinic.web.accounts.models import User
+
+
+def do_check_in(*, actor: User, session_id: int, request: HttpRequest | None = None) -> DosingSession:
     with transaction.atomic():
         session = _session_for_update(actor, session_id)
         _transition(session, S.CHECKED_IN, actor=actor)
@@ -26,7 +31,7 @@ def do_check_in(*, actor: Any, session_id: int, request: Any = None) -> DosingSe
 
 
 def do_pass_pre_dose_checks(
-    *, actor: Any, session_id: int, data: dict[str, Any], request: Any = None
+    *, actor: User, session_id: int, data: dict[str, Any], request: HttpRequest | None = None
 ) -> DosingSession:
     """Record the pre-dose checklist; refused (nothing saved) unless every check passes."""
     with transaction.atomic():
