@@ -17,6 +17,8 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed, field_errors_from_django
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ketaclinic.web.accounts.models import User
 
 CLINIC_FIELDS = ("name", "phone", "email")
@@ -41,7 +43,7 @@ def _full_clean(obj: Any, exclude: list[str]) -> None:
 
 
 def do_update_clinic(
-    *, actor: User, clinic: Clinic, values: dict[str, Any], request: HttpRequest | None = None
+    *, actor: User, clinic: Clinic, values: Mapping[str, object], request: HttpRequest | None = None
 ) -> Clinic:
     require_perm(actor, clinic, Perm.CLINIC_ADMIN)
     with transaction.atomic():
@@ -71,7 +73,7 @@ def do_save_site(
     *,
     actor: User,
     clinic: Clinic,
-    values: dict[str, Any],
+    values: Mapping[str, object],
     site_id: int | None = None,
     request: HttpRequest | None = None,
 ) -> Site:

@@ -26,6 +26,8 @@ from ketaclinic.web.patients.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ketaclinic.web.accounts.models import User
 
 EDITABLE_FIELDS = (
@@ -61,7 +63,7 @@ def _snapshot(patient: Patient) -> dict[str, Any]:
     return data
 
 
-def _clean_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def _clean_values(values: Mapping[str, object]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Normalise raw input (strings from forms or JSON) field by field, collecting every error."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -138,7 +140,7 @@ def do_create_patient(
     *,
     actor: User,
     clinic: Clinic,
-    values: dict[str, Any],
+    values: Mapping[str, object],
     request: HttpRequest | None = None,
     is_synthetic: bool = False,
     initial_weight_kg: Any = None,
@@ -187,7 +189,7 @@ def do_create_patient(
 
 
 def do_update_patient(
-    *, actor: User, patient_id: int, values: dict[str, Any], request: HttpRequest | None = None
+    *, actor: User, patient_id: int, values: Mapping[str, object], request: HttpRequest | None = None
 ) -> Patient:
     """Change some demographics. Keeps the previous state in PatientVersion; the audit row lists old and new."""
     cleaned, errors = _clean_values(values)

@@ -4,7 +4,7 @@ flowsheets, escalation signals, REMS forms due. Selectors never write."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -348,8 +348,19 @@ def baseline_vitals(session: DosingSession) -> VitalSign | None:
     return session.vitals.filter(is_baseline=True).order_by("-taken_at", "-pk").first()
 
 
+class PreDoseChecklist(TypedDict, total=False):
+    """The pre-dose checklist as the nurse submits it; a missing check counts as not done."""
+
+    fasting_confirmed: bool
+    transport_confirmed: bool
+    escort_name: str
+    pregnancy_test: str
+    rems_enrolment_verified: bool
+    bp_attestation_reason: str
+
+
 def pre_dose_problems(
-    session: DosingSession, protocol: Protocol, data: dict[str, Any]
+    session: DosingSession, protocol: Protocol, data: PreDoseChecklist
 ) -> dict[str, list[str]]:
     """Every unmet pre-dose check, by field (empty = all checks pass)."""
     errors: dict[str, list[str]] = {}

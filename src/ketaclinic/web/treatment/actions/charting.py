@@ -35,6 +35,8 @@ from ketaclinic.web.treatment.models import (
 from ketaclinic.web.treatment.selectors import baseline_vitals, vitals_of
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from django.http import HttpRequest
 
     from ketaclinic.web.accounts.models import User
@@ -191,7 +193,7 @@ def do_record_vitals(
     *,
     actor: User,
     session_id: int,
-    values: dict[str, Any],
+    values: Mapping[str, object],
     taken_at: Any = None,
     request: HttpRequest | None = None,
 ) -> tuple[VitalSign, list[SessionAlert]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +13,7 @@ from ketaclinic.web.treatment.actions.common import S, _require_status, _session
 from ketaclinic.web.treatment.models import (
     DosingSession,
 )
-from ketaclinic.web.treatment.selectors import course_protocol, pre_dose_problems
+from ketaclinic.web.treatment.selectors import PreDoseChecklist, course_protocol, pre_dose_problems
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -31,7 +31,7 @@ def do_check_in(*, actor: User, session_id: int, request: HttpRequest | None = N
 
 
 def do_pass_pre_dose_checks(
-    *, actor: User, session_id: int, data: dict[str, Any], request: HttpRequest | None = None
+    *, actor: User, session_id: int, data: PreDoseChecklist, request: HttpRequest | None = None
 ) -> DosingSession:
     """Record the pre-dose checklist; refused (nothing saved) unless every check passes."""
     with transaction.atomic():
