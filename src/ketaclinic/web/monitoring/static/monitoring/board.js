@@ -124,6 +124,28 @@
     }
     li.appendChild(el("div", {"class": "src"}, "Rule " + a.rule_id + " · " + a.severity + " · fired " +
       when + " · Source: " + a.source));
+    var form = el("form", {"method": "post", "action": "/monitoring/alerts/" + a.id + "/acknowledge/"});
+    var sel = el("select", {"name": "action", "aria-label": "Action taken"});
+    sel.innerHTML = document.getElementById("ack-actions").innerHTML;
+    form.appendChild(sel);
+    form.appendChild(el("input", {"name": "note", "placeholder": "Note", "aria-label": "Note", "maxlength": "500"}));
+    var btn = el("button", {"type": "submit"}, "Acknowledge");
+    form.appendChild(btn);
+    var err = el("span", {"class": "field-error", "role": "status"});
+    form.appendChild(err);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      fetch("/api/v1/monitoring/alerts/" + a.id + "/acknowledge", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+        body: JSON.stringify({action: sel.value, note: form.note.value})
+      }).then(function (r) { return r.json().then(function (b) { return [r.status, b]; }); })
+        .then(function (res) {
+          if (res[0] === 200) { renderAlert(res[1]); }
+          else { err.textContent = (res[1].error && res[1].error.message) || "Could not acknowledge"; }
+        });
+    });
+    li.appendChild(form);
     if (old) old.replaceWith(li); else list.insertBefore(li, list.firstChild);
     refreshEmpty();
   }
