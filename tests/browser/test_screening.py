@@ -57,20 +57,20 @@ def test_relative_findings_cleared_and_absolute_override_cosigned(
 
     # A typo is refused with the field named, and nothing is stored.
     vitals = page.locator("#form-vitals")
-    vitals.get_by_label("Systolic (mm[Hg])").fill("150")
-    vitals.get_by_label("Diastolic (mm[Hg])").fill("95")
+    vitals.get_by_label("Systolic (mmHg)").fill("150")
+    vitals.get_by_label("Diastolic (mmHg)").fill("95")
     vitals.get_by_label("Weight (kg)").fill("72,4kg")
     vitals.get_by_role("button", name="Record vitals").click()
     assert page.locator("#err-vitals-weight_kg").inner_text() == "must be a number of kilograms"
     assert page.locator("#intake-items li").count() == 1
     vitals = page.locator("#form-vitals")
-    assert vitals.get_by_label("Systolic (mm[Hg])").input_value() == "150"
+    assert vitals.get_by_label("Systolic (mmHg)").input_value() == "150"
     vitals.get_by_label("Weight (kg)").fill("72.4")
     vitals.get_by_role("button", name="Record vitals").click()
     page.get_by_text("Vitals recorded; screening re-run.").wait_for()
 
     # needs_review, with each finding, the intake item behind it and the rule's source.
-    assert page.locator("#decision").inner_text() == "needs_review"
+    assert page.locator("#decision").inner_text() == "Needs review"
     codes = page.locator("table.findings tbody tr").evaluate_all("rows => rows.map(r => r.dataset.code)")
     assert codes == ["elevated_blood_pressure", "raised_intraocular_pressure"]
     bp = _row(page, "elevated_blood_pressure")
@@ -106,12 +106,12 @@ def test_relative_findings_cleared_and_absolute_override_cosigned(
     form.get_by_role("button", name="Add condition").click()
     doc.get_by_text("Condition recorded; screening re-run.").wait_for()
     vitals = doc.locator("#form-vitals")
-    vitals.get_by_label("Systolic (mm[Hg])").fill("122")
-    vitals.get_by_label("Diastolic (mm[Hg])").fill("78")
+    vitals.get_by_label("Systolic (mmHg)").fill("122")
+    vitals.get_by_label("Diastolic (mmHg)").fill("78")
     vitals.get_by_label("Weight (kg)").fill("80")
     vitals.get_by_role("button", name="Record vitals").click()
     doc.get_by_text("Vitals recorded; screening re-run.").wait_for()
-    assert doc.locator("#decision").inner_text() == "ineligible"
+    assert doc.locator("#decision").inner_text() == "Ineligible"
     assert (
         doc.locator("#chart-banners .banner.danger", has_text="Screening not cleared: ineligible").count()
         == 1

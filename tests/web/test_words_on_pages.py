@@ -13,17 +13,9 @@ from tests.web.words import raw_codes, visible_text
 from ketaclinic.web import demo
 from ketaclinic.web.patients.tabs import CHART_TABS
 
-#: Pages not yet reworded, with what they still show (issue 13's remaining work). Only these pages and these
-#: rules are let through; any code on any other page, or of another kind on these pages, fails the test.
-KNOWN: list[tuple[re.Pattern[str], str, str]] = [
-    # The screening tab prints the rule-set trace (rule ids, FHIR UCUM units, the decision and product codes).
-    (re.compile(r"^/screening/patients/\d+/$"), "snake_case code", "rule ids and decision codes"),
-    (re.compile(r"^/screening/patients/\d+/$"), "UCUM code in brackets", "blood pressure unit of the bundle"),
-    # The protocol admin page shows each protocol as its YAML definition.
-    (re.compile(r"^/treatment/protocols/$"), "snake_case code", "protocol definitions as YAML"),
-    # The audit log shows each row's detail as a Python dict.
-    (re.compile(r"^/audit/$"), "snake_case code", "audit detail keys"),
-]
+#: Pages allowed to show a kind of code, with why (none: every main page speaks in words). Any code on any page
+#: that is not listed here fails the test.
+KNOWN: list[tuple[re.Pattern[str], str, str]] = []  # every page speaks in words now
 
 ROLES = [
     "dr.patel",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.paginator import Paginator
 from django.template import Context, Template
@@ -87,3 +89,9 @@ def test_pagination_links_keep_the_filters() -> None:
     assert 'href="?actor=7&amp;page=1" rel="prev"' in html
     assert 'href="?actor=7&amp;page=3" rel="next"' in html
     assert '<span aria-current="page">2</span>' in html
+
+
+def test_favicon_address_leads_to_the_svg_icon(client: Any) -> None:
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 301
+    assert resp["Location"].endswith("ketaclinic/favicon.svg")

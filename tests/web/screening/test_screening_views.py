@@ -141,7 +141,7 @@ def test_vitals_form_is_all_or_nothing_with_one_rescreen(client_as: Any, nurse: 
     assert counts() == before
     r = c.post(url(patient, "vitals"), {"systolic": "150", "diastolic": "", "weight_kg": "", "pregnancy": ""})
     assert r.status_code == 400
-    assert field_error(r.content.decode(), "vitals", "diastolic") == "must be a whole number of mm[Hg]"
+    assert field_error(r.content.decode(), "vitals", "diastolic") == "must be a whole number of mmHg"
     assert counts() == before
     r = c.post(url(patient, "vitals"), {"systolic": "", "diastolic": "", "weight_kg": "", "pregnancy": ""})
     assert r.status_code == 400
@@ -204,7 +204,7 @@ def test_finding_shows_its_evidence_source_on_the_chart(client_as: Any, nurse: A
     html = client_as(nurse).get(url(patient, "")).content.decode()
     row = html[html.index('<tr data-code="elevated_blood_pressure">') :]
     row = row[: row.index("</tr>")]
-    assert f"<code>Observation/{item.resource['id']}</code>: BP 150/95 mm[Hg] (form, Nurse" in row
+    assert f"<code>Observation/{item.resource['id']}</code>: BP 150/95 mmHg (form, Nurse" in row
     assert "SPRAVATO PI: baseline BP elevated" in row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from ketaclinic.web.config.api import api
@@ -13,6 +14,11 @@ from ketaclinic.web.home.views import home as home_view
 def api_index(request: HttpRequest) -> HttpResponse:
     """/api/ points to the interactive API documentation of the current version."""
     return redirect("api-v1:openapi-view")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The site's icon for browsers that ask for /favicon.ico."""
+    return redirect(static("ketaclinic/favicon.svg"), permanent=True)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -26,6 +32,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", home_view, name="home"),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages that name no icon (a downloaded file, a bare error): the SVG one.
+    path("favicon.ico", favicon, name="favicon"),
     path("api/", api_index, name="api-index"),
     path("api/v1/", api.urls),
     path("accounts/", include("ketaclinic.web.accounts.urls")),

@@ -350,6 +350,34 @@ def entries_for_clinic(
     return qs.order_by("-seq")[:limit]
 
 
+def entries_filtered(
+    clinic: Clinic,
+    *,
+    entry_type: int | None = None,
+    product_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> QuerySet[LedgerEntry]:
+    """The clinic's ledger entries, newest first, filtered by type, product and a range of days (unsliced)."""
+    qs = LedgerEntry.objects.filter(clinic=clinic).select_related(
+        "product", "lot", "location", "to_location", "patient", "actor", "witness_1", "witness_2", "supplier"
+    )
+    if entry_type is not None:
+        qs = qs.filter(entry_type=entry_type)
+    if product_id is not None:
+        qs = qs.filter(product_id=product_id)
+    if since is not None:
+        qs = qs.filter(occurred_at__date__gte=since)
+    if until is not None:
+        qs = qs.filter(occurred_at__date__lte=until)
+    return qs.order_by("-seq")
+
+
+def clinic_products(clinic: Clinic) -> QuerySet[Product]:
+    """Every product of the clinic (active or not), by name, for filters."""
+    return Product.objects.filter(clinic=clinic).order_by("name", "pk")
+
+
 # --- registers ---------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.core.audit.events import AuditAction
+from ketaclinic.core.ledger.entries import EntryType
 from ketaclinic.web.access import access_case_by_id, clinic_for_request
 from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
@@ -41,6 +42,7 @@ from ketaclinic.web.ledger.movement_forms import (
 )
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.lib.pagination import page_number, paginate
 
 
 def _clinic(request: SignedInRequest, perm: Perm = Perm.LEDGER_VIEW) -> Clinic:
@@ -97,9 +99,59 @@ def entries(request: SignedInRequest) -> HttpResponse:
         clinic = _clinic(request)
     except PermissionDeniedError as exc:
         return _forbidden(request, exc)
-    rows = selectors.entries_for_clinic(clinic, limit=500)
-    _audit_page(request, clinic, AuditAction.LEDGER_ENTRIES_VIEW, {"entries": len(rows)})
-    return render(request, "ledger/entries.html", {"entries": rows})
+    g = request.GET
+    errors: dict[str, list[str]] = {}
+    entry_type = _choice_int(g.get("type", ""), "type", {int(t) for t in EntryType}, errors)
+    products = list(selectors.clinic_products(clinic))
+    product_id = _choice_int(g.get("product", ""), "product", {p.pk for p in products}, errors)
+    since = _day(g.get("since", ""), "since", errors)
+    until = _day(g.get("until", ""), "until", errors)
+    if since and until and since > until:
+        errors["until"] = ["must be on or after the from date"]
+    page_number(request)
+    if errors:
+        raise ValidationFailed(errors)
+    qs = selectors.entries_filtered(
+        clinic, entry_type=entry_type, product_id=product_id, since=since, until=until
+    )
+    page = paginate(request, qs)
+    _audit_page(
+        request,
+        clinic,
+        AuditAction.LEDGER_ENTRIES_VIEW,
+        {"entries": len(page.object_list), "page": page.number, **g.dict()},
+    )
+    return render(
+        request,
+        "ledger/entries.html",
+        {
+            "entries": page.object_list,
+            "page": page,
+            "types": [(int(t), t.label) for t in EntryType],
+            "products": products,
+            "filters": g,
+            "filtered": any(g.get(k) for k in ("type", "product", "since", "until")),
+        },
+    )
+
+
+def _choice_int(raw: str, field: str, allowed: set[int], errors: dict[str, list[str]]) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) not in allowed:
+        errors[field] = ["is not one of the choices offered"]
+        return None
+    return int(raw)
+
+
+def _day(raw: str, field: str, errors: dict[str, list[str]]) -> dt.date | None:
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = ["must be a date (year-month-day)"]
+        return None
 
 
 @login_required

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
+from ketaclinic.web.lib.pagination import paginate
 from ketaclinic.web.patients import actions, selectors
 from ketaclinic.web.patients.actions import EDITABLE_FIELDS
 from ketaclinic.web.patients.banner import patient_banner
@@ -82,7 +82,7 @@ def patient_list(request: SignedInRequest) -> HttpResponse:
     if clinic is None:
         return render(request, "patients/no_clinic.html", status=403)
     qs = selectors.patient_search(user=request.user, clinic=clinic, query=query)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, qs, per_page=PAGE_SIZE)
     if query:
         with transaction.atomic():
             record_audit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import template
@@ -127,3 +128,19 @@ def getlist(query: Any, key: str) -> list[str]:
         return list(query.getlist(key))
     except AttributeError:
         return []
+
+
+_SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_UCUM = re.compile(r"(\w*)\[([A-Za-z_%.]+)\]")
+
+
+@register.filter
+def code_words(text: Any) -> str:
+    """Snake_case codes in `text` written as words ("needs_review" -> "needs review"); other text unchanged."""
+    return _SNAKE_WORD.sub(lambda m: m.group(0).replace("_", " "), "" if text is None else str(text))
+
+
+@register.filter
+def human_units(text: Any) -> str:
+    """UCUM unit codes in `text` as people write them: "mm[Hg]" -> "mmHg", "[lb_av]" -> "lb av"."""
+    return _UCUM.sub(lambda m: m.group(1) + m.group(2).replace("_", " "), "" if text is None else str(text))

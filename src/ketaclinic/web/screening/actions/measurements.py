@@ -30,7 +30,7 @@ def _bp_resource(
         try:
             v = int(str(raw).strip())
         except ValueError:
-            errors[field] = ["must be a whole number of mm[Hg]"]
+            errors[field] = ["must be a whole number of mmHg"]
             continue
         if not lo <= v <= hi:
             errors[field] = [f"must be between {lo} and {hi} mm[Hg]"]
