@@ -61,3 +61,16 @@ def test_registration_with_a_weight_records_it_in_the_same_step(nurse: Any, clie
     patient = Patient.objects.get(mrn="MRN-9")
     weights = list(WeightMeasurement.objects.filter(patient=patient).values_list("weight_kg", "source"))
     assert [(str(w), s) for w, s in weights] == [("71.3", "registration")]
+
+
+def test_account_page_summarises_a_wrong_current_password_once(nurse: Any, client_as: Any) -> None:
+    resp = client_as(nurse).post(
+        "/accounts/me/",
+        {"form": "password", "current_password": "nope", "password": "a-long-new-pass-1", "password2": "x"},
+    )
+    html = resp.content.decode()
+    assert resp.status_code == 400
+    assert html.count('class="error-summary"') == 1
+    assert '<a href="#id_current_password">Current password: is not correct</a>' in html
+    assert html.count("is not correct") == 2  # the summary and the field
+    assert 'class="messages"' not in html

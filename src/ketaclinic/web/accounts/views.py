@@ -113,8 +113,7 @@ def account(request: SignedInRequest) -> HttpResponse:
                     request=request,
                 )
         except ValidationFailed as exc:
-            errors, status = exc.fields, 400
-            messages.error(request, exc.message)
+            errors, status = exc.fields, 400  # shown once: the error summary and the fields
         except DomainError as exc:
             messages.error(request, exc.message)
             status = exc.status
@@ -126,7 +125,18 @@ def account(request: SignedInRequest) -> HttpResponse:
     response = render(
         request,
         "accounts/account.html",
-        {"tokens": tokens, "new_token": new_token, "errors": errors, "now": timezone.now()},
+        {
+            "tokens": tokens,
+            "new_token": new_token,
+            "errors": errors,
+            "labels": {
+                "name": "New token name",
+                "current_password": "Current password",
+                "password": "New password",
+                "password2": "New password again",
+            },
+            "now": timezone.now(),
+        },
         status=status,
     )
     if retry_after is not None:
