@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.instruments import load_instrument
 from ketaclinic.core.pain.mme import format_number, load_mme_table
-from ketaclinic.web.access import clinic_for_request
+from ketaclinic.web.access import active_clinic, clinic_for_request
 from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.audit import record_audit
@@ -421,6 +421,8 @@ def clinic_page(request: SignedInRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     if clinic is None or not has_perm_in_clinic(request.user, clinic, Perm.PATIENT_VIEW):
         raise Http404("no clinic")
+    # The opioid-sparing cohort is clinical data: a member without clinical reads is refused (and audited).
+    clinic = active_clinic(request, Perm.CLINICAL_VIEW)
     share, rows = selectors.clinic_sparing(clinic)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     record_audit(

@@ -358,7 +358,8 @@ def clinic_page(request: SignedInRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     if clinic is None:
         return render(request, "patients/no_clinic.html", status=403)
-    access_clinic_by_id(request.user, clinic.pk, perm=Perm.PATIENT_VIEW)
+    # The watchlist shows clinical findings: clinical reads, not the demographics permission.
+    access_clinic_by_id(request.user, clinic.pk, perm=Perm.CLINICAL_VIEW)
     rows = selectors.clinic_watchlist(clinic)
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     tasks = Paginator(selectors.open_followup_tasks(clinic=clinic), 25).get_page(
