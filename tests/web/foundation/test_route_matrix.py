@@ -68,6 +68,8 @@ READ: dict[str, frozenset[str]] = {
     "accounts:two_factor": ALL,
     "accounts:account": ALL,
     "clinics:settings": ADMIN,
+    "clinics:grants": ADMIN,
+    "favicon": ALL,
     "clinics:staff": ADMIN,
     "patients:list": ALL,
     "patients:create": REGISTRARS,
