@@ -19,7 +19,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 import segno
@@ -34,6 +34,11 @@ from ketaclinic.web.accounts.roles import APPROVAL_ROLES
 from ketaclinic.web.accounts.throttle import check_auth_rate
 from ketaclinic.web.lib.audit import client_ip, record_audit
 from ketaclinic.web.lib.errors import ConflictError, PermissionDeniedError, ValidationFailed
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.clinics.models import Clinic
 
 STEP_S = 30
 DIGITS = 6
@@ -59,7 +64,12 @@ def _normalise_recovery(code: str) -> str:
 
 
 def _audit(
-    user: User, action: str, *, request: Any, actor: Any = None, detail: dict[str, Any] | None = None
+    user: User,
+    action: str,
+    *,
+    request: HttpRequest | None,
+    actor: User | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     with transaction.atomic():
         for clinic_id in authn.account_clinic_ids(user):
@@ -142,7 +152,7 @@ def _matching_step(secret: str, code: str, at: datetime) -> int | None:
     return None
 
 
-def do_confirm_enrolment(*, user: User, code: str, request: Any = None) -> list[str]:
+def do_confirm_enrolment(*, user: User, code: str, request: HttpRequest | None = None) -> list[str]:
     """Confirm the pending authenticator with a current code; returns the new recovery codes (shown once)."""
     check_auth_rate(kind="second_factor", address=client_ip(request), username=user.username)
     code = code.strip().replace(" ", "")
@@ -188,7 +198,12 @@ class Refused(ValidationFailed):
 
 
 def verify_second_factor(
-    *, user: User, code: str, request: Any = None, purpose: str = "sign_in", field: str = "code"
+    *,
+    user: User,
+    code: str,
+    request: HttpRequest | None = None,
+    purpose: str = "sign_in",
+    field: str = "code",
 ) -> str:
     """Check a current authenticator code or an unused recovery code; returns "totp" or "recovery".
 
@@ -260,7 +275,9 @@ def verify_second_factor(
 # ---------- reset ----------
 
 
-def do_reset_two_factor(*, actor: Any, clinic: Any, user_id: Any, request: Any = None) -> User:
+def do_reset_two_factor(
+    *, actor: User, clinic: Clinic, user_id: Any, request: HttpRequest | None = None
+) -> User:
     """Remove another person's authenticator and recovery codes, so they enrol again at their next sign-in.
 
     A clinic admin's action (or the operator's, actor None). Separation of duties: an admin cannot reset their
@@ -288,7 +305,9 @@ def do_reset_two_factor(*, actor: Any, clinic: Any, user_id: Any, request: Any =
     return user
 
 
-def do_set_two_factor_for_all(*, actor: Any, clinic: Any, required: bool, request: Any = None) -> None:
+def do_set_two_factor_for_all(
+    *, actor: User, clinic: Clinic, required: bool, request: HttpRequest | None = None
+) -> None:
     """A clinic admin requires (or stops requiring) a second factor from every member, not only the roles
     that always need one."""
     from ketaclinic.web.accounts import staff

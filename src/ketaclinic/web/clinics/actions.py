@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ketaclinic.web.accounts.models import User
 
+
 CLINIC_FIELDS = ("name", "phone", "email")
 SITE_FIELDS = (
     "name",
@@ -203,7 +204,7 @@ def do_set_token_lifetime(
 
 
 def do_set_small_cell_threshold(
-    *, actor: Any, clinic: Clinic, threshold: Any, request: HttpRequest | None = None
+    *, actor: User, clinic: Clinic, threshold: Any, request: HttpRequest | None = None
 ) -> Clinic:
     """The smallest outcome count shown to researchers and in aggregate exports (2 to 100; default 11)."""
     require_perm(actor, clinic, Perm.CLINIC_ADMIN)

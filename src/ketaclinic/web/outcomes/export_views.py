@@ -6,7 +6,7 @@ Thin views over the same job actions the API and the command line use (`actions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -21,11 +21,14 @@ from ketaclinic.web.lib.errors import PermissionDeniedError
 from ketaclinic.web.lib.pagination import paginate
 from ketaclinic.web.outcomes.models import ExportJob
 
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
+
 FORMAT_WORDS = {"csv": "CSV (spreadsheet)", "parquet": "Parquet (analysis tools)"}
 FILE_WORDS = {"research": "Research extract", "data_dictionary": "Data dictionary"}
 
 
-def _kinds(user: Any, clinic: Any) -> dict[str, bool]:
+def _kinds(user: Any, clinic: Clinic) -> dict[str, bool]:
     return {
         "research": has_perm_in_clinic(user, clinic, Perm.RESEARCH_VIEW),
         "fhir": has_perm_in_clinic(user, clinic, Perm.PATIENT_VIEW)

@@ -14,9 +14,12 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
+
+if TYPE_CHECKING:
+    from ketaclinic.web.clinics.models import Clinic
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ def recompute_hour() -> int:
     return min(max(int(_env_number("KETACLINIC_RECOMPUTE_HOUR", DEFAULT_HOUR)), 0), 23)
 
 
-def claim_night(clinic: Any, night: dt.date, now: dt.datetime) -> bool:
+def claim_night(clinic: Clinic, night: dt.date, now: dt.datetime) -> bool:
     """Claim the clinic's recompute for `night`; True for exactly one caller (or a taker-over of a failure)."""
     from django.db import IntegrityError, transaction
     from django.db.models import F

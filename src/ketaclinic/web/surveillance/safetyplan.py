@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -16,13 +16,21 @@ from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from ketaclinic.web.surveillance.models import SafetyPlan
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ketaclinic.web.accounts.models import User
+    from ketaclinic.web.patients.models import Patient
+
 FIELDS = tuple(k for k, _ in SAFETY_PLAN_SECTIONS)
 MAX_CHARS = 2000
 #: Who may complete a safety plan with the patient: clinicians who record assessments, prescribers, therapists.
 COMPLETE_PERMS = (Perm.ASSESSMENT_RECORD, Perm.ALERT_ACKNOWLEDGE, Perm.THERAPY_RECORD)
 
 
-def open_safety_plan_task(alert: Any, *, actor: Any, request: Any = None) -> SafetyPlan | None:
+def open_safety_plan_task(
+    alert: Any, *, actor: User, request: HttpRequest | None = None
+) -> SafetyPlan | None:
     """Suicide-alert hook, inside the alert's transaction: open a safety-plan task on the patient unless one is
     already open (a second alert points to the same open task)."""
     if SafetyPlan.objects.filter(patient_id=alert.patient_id, completed_at__isnull=True).exists():
@@ -46,7 +54,7 @@ def may_complete(user: Any, clinic_id: int) -> bool:
 
 
 def do_complete_safety_plan(
-    *, actor: Any, plan_id: int, fields: dict[str, Any], request: Any = None
+    *, actor: User, plan_id: int, fields: dict[str, Any], request: HttpRequest | None = None
 ) -> SafetyPlan:
     """Complete the open safety plan with every one of its seven sections written (at most 2000 characters
     each); audited with the sections' lengths, in one transaction."""
@@ -85,7 +93,7 @@ def do_complete_safety_plan(
     return plan
 
 
-def safety_plans_for_patient(patient: Any) -> QuerySet[SafetyPlan]:
+def safety_plans_for_patient(patient: Patient) -> QuerySet[SafetyPlan]:
     return SafetyPlan.objects.filter(patient=patient).select_related("completed_by", "suicide_alert")
 
 

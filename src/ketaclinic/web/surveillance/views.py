@@ -84,7 +84,7 @@ def chart_tab(request: SignedInRequest, patient_id: int) -> HttpResponse:
 
 
 def chart_tab_response(
-    request: SignedInRequest, patient: Any, *, extra: dict[str, Any] | None = None, status: int = 200
+    request: SignedInRequest, patient: Patient, *, extra: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
     """The Safety tab (with `extra` context, e.g. a safety-plan form's errors and values, and its status)."""
     from ketaclinic.web.surveillance import safetyplan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from ketaclinic.web.accounts.models import User
-    from ketaclinic.web.clinics.models import Clinic
+    from ketaclinic.web.clinics.models import Clinic, Site
     from ketaclinic.web.patients.models import Patient
 
 
@@ -260,11 +261,9 @@ def do_schedule_session(
     return session
 
 
-def _same_day_session(patient: Any, site: Any, when: Any) -> str | None:
+def _same_day_session(patient: Patient, site: Site | None, when: dt.datetime) -> str | None:
     """Why a session for `patient` at `when` would be a second one that day (the day in the site's time zone),
     or None. Called under the patient's row lock, so two bookings at once cannot both pass."""
-    import datetime as dt
-
     from ketaclinic.web.lib.timezones import zone_or_default
 
     zone = zone_or_default(getattr(site, "timezone", None))
@@ -289,13 +288,13 @@ def _same_day_session(patient: Any, site: Any, when: Any) -> str | None:
 
 def do_sign_and_schedule(
     *,
-    actor: Any,
+    actor: User,
     course_id: int,
     planned_for: Any,
     dose_mg: Any = None,
     duration_min: Any = None,
     override_reason: str = "",
-    request: Any = None,
+    request: HttpRequest | None = None,
 ) -> tuple[Order, DosingSession]:
     """Sign an order and book its session in one transaction: a refused booking (a second session the same
     day) leaves no signed order behind."""
