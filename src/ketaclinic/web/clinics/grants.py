@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.web.access import clinic_for_request
 from ketaclinic.web.accounts import staff
+from ketaclinic.web.accounts.requests import SignedInRequest
 from ketaclinic.web.accounts.roles import Perm, has_perm_in_clinic
 from ketaclinic.web.lib.errors import DomainError, PermissionDeniedError
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def pending_grants_view(request: HttpRequest) -> HttpResponse:
+def pending_grants_view(request: SignedInRequest) -> HttpResponse:
     clinic = clinic_for_request(request)
     if clinic is None:
         raise PermissionDeniedError("you are not a member of any clinic")
