@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.intake import BundleError, parse_bundle
+from ketaclinic.core.fhir.intake import build as fhir_build
 from ketaclinic.core.screening import screen
-from ketaclinic.core.terminology import LOINC, UCUM
 from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.audit import record_audit
@@ -25,43 +25,21 @@ if TYPE_CHECKING:
     from ketaclinic.web.accounts.models import User
 
 
-def _patient_resource(patient: Patient) -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": f"kc-{patient.pk}", "birthDate": patient.birth_date.isoformat()}
-
-
-def _subject(patient: Patient) -> dict[str, str]:
-    return {"reference": f"Patient/kc-{patient.pk}"}
-
-
 def build_bundle(patient: Patient) -> dict[str, Any]:
     """The patient's current intake as a FHIR R4 Bundle (what the core engine screens)."""
-    entries: list[dict[str, Any]] = [{"resource": _patient_resource(patient)}]
-    for item in IntakeItem.objects.filter(patient=patient, retracted_at__isnull=True).order_by("pk"):
-        res = dict(item.resource)
-        if res.get("resourceType") != "Medication":
-            key = "patient" if res.get("resourceType") == "AllergyIntolerance" else "subject"
-            res[key] = _subject(patient)
-        entries.append({"resource": res})
-    for w in patient.weights.order_by("measured_at", "pk"):
-        entries.append(
-            {
-                "resource": {
-                    "resourceType": "Observation",
-                    "id": f"weight-{w.pk}",
-                    "status": "final",
-                    "code": {"coding": [{"system": LOINC, "code": "29463-7", "display": "Body weight"}]},
-                    "subject": _subject(patient),
-                    "effectiveDateTime": w.measured_at.isoformat(),
-                    "valueQuantity": {
-                        "value": float(w.weight_kg),
-                        "unit": "kg",
-                        "system": UCUM,
-                        "code": "kg",
-                    },
-                }
-            }
+    items = IntakeItem.objects.filter(patient=patient, retracted_at__isnull=True).order_by("pk")
+    weights = [
+        fhir_build.body_weight(
+            resource_id=f"weight-{w.pk}",
+            patient_id=patient.pk,
+            measured_at=w.measured_at,
+            weight_kg=float(w.weight_kg),
         )
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+        for w in patient.weights.order_by("measured_at", "pk")
+    ]
+    return fhir_build.intake_bundle(
+        patient.pk, patient.birth_date, (item.resource for item in items), weights
+    )
 
 
 def _rerun(
@@ -109,16 +87,15 @@ def _check_resource(patient: Patient, resource: dict[str, Any], field: str) -> N
     doc = {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [{"resource": _patient_resource(patient)}, {"resource": resource}],
+        "entry": [
+            {"resource": fhir_build.patient_resource(patient.pk, patient.birth_date)},
+            {"resource": resource},
+        ],
     }
     try:
         parse_bundle(doc)
     except BundleError as exc:
         raise ValidationFailed({field: [str(i) for i in exc.issues]}) from exc
-
-
-def _status_cc(system: str, code: str) -> dict[str, Any]:
-    return {"coding": [{"system": f"http://terminology.hl7.org/CodeSystem/{system}", "code": code}]}
 
 
 def _parse_day(raw: Any, field: str, errors: dict[str, list[str]]) -> str | None:

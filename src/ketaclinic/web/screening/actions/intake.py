@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from ketaclinic.core.audit.events import AuditAction
 from ketaclinic.core.fhir.intake import BundleError, parse_bundle
+from ketaclinic.core.fhir.intake import build as fhir_build
 from ketaclinic.core.screening import ROUTES
-from ketaclinic.core.terminology import ICD10CM, RXNORM, SNOMED, icd10cm_normalize
+from ketaclinic.core.terminology import ICD10CM, SNOMED, icd10cm_normalize
 from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import NotFoundError, ValidationFailed
-from ketaclinic.web.screening.actions.common import _parse_day, _rerun, _save_item, _status_cc, _write_item
+from ketaclinic.web.screening.actions.common import _parse_day, _rerun, _save_item, _write_item
 from ketaclinic.web.screening.models import IntakeItem, ScreeningRun
 
 if TYPE_CHECKING:
@@ -82,20 +83,16 @@ def do_record_condition(
         errors["abatement"] = ["cannot be before the onset"]
     if errors:
         raise ValidationFailed(errors)
-    resource: dict[str, Any] = {
-        "resourceType": "Condition",
-        "id": f"c-{uuid.uuid4().hex[:12]}",
-        "clinicalStatus": _status_cc("condition-clinical", clinical_status),
-        "verificationStatus": _status_cc("condition-ver-status", verification_status),
-        "code": {
-            "coding": [{"system": uri, "code": code}],
-            **({"text": text.strip()} if text.strip() else {}),
-        },
-    }
-    if onset_s:
-        resource["onsetDateTime"] = onset_s
-    if abatement_s:
-        resource["abatementDateTime"] = abatement_s
+    resource = fhir_build.condition(
+        resource_id=f"c-{uuid.uuid4().hex[:12]}",
+        system_uri=uri,
+        code=code,
+        clinical_status=clinical_status,
+        verification_status=verification_status,
+        text=text.strip(),
+        onset=onset_s,
+        abatement=abatement_s,
+    )
     summary = f"{system.upper()} {code} {text.strip()} ({clinical_status})".replace("  ", " ")
     return _write_item(actor, patient_id, resource, summary, request)
 
@@ -123,19 +120,14 @@ def do_record_medication(
     start_s, end_s = _parse_day(start, "start", errors), _parse_day(end, "end", errors)
     if errors:
         raise ValidationFailed(errors)
-    cc: dict[str, Any] = {}
-    if rxnorm:
-        cc["coding"] = [{"system": RXNORM, "code": rxnorm}]
-    if name:
-        cc["text"] = name
-    resource: dict[str, Any] = {
-        "resourceType": "MedicationStatement",
-        "id": f"m-{uuid.uuid4().hex[:12]}",
-        "status": status,
-        "medicationCodeableConcept": cc,
-    }
-    if start_s or end_s:
-        resource["effectivePeriod"] = {k: v for k, v in (("start", start_s), ("end", end_s)) if v}
+    resource = fhir_build.medication_statement(
+        resource_id=f"m-{uuid.uuid4().hex[:12]}",
+        status=status,
+        rxnorm=rxnorm,
+        name=name,
+        start=start_s,
+        end=end_s,
+    )
     return _write_item(actor, patient_id, resource, f"{name or 'RxNorm ' + rxnorm} ({status})", request)
 
 
@@ -151,26 +143,19 @@ def do_record_allergy(
 ) -> IntakeItem:
     """Record an allergy or intolerance (RxNorm, SNOMED CT substance, or name), then re-screen."""
     errors: dict[str, list[str]] = {}
-    codings = []
-    if rxnorm.strip():
-        codings.append({"system": RXNORM, "code": rxnorm.strip()})
-    if snomed.strip():
-        codings.append({"system": SNOMED, "code": snomed.strip()})
-    if not codings and not name.strip():
+    if not rxnorm.strip() and not snomed.strip() and not name.strip():
         errors["name"] = ["give a code or the substance name"]
     if clinical_status not in ("active", "inactive", "resolved"):
         errors["clinical_status"] = ["must be active, inactive or resolved"]
     if errors:
         raise ValidationFailed(errors)
-    cc: dict[str, Any] = {"coding": codings} if codings else {}
-    if name.strip():
-        cc["text"] = name.strip()
-    resource = {
-        "resourceType": "AllergyIntolerance",
-        "id": f"a-{uuid.uuid4().hex[:12]}",
-        "clinicalStatus": _status_cc("allergyintolerance-clinical", clinical_status),
-        "code": cc,
-    }
+    resource = fhir_build.allergy_intolerance(
+        resource_id=f"a-{uuid.uuid4().hex[:12]}",
+        clinical_status=clinical_status,
+        rxnorm=rxnorm.strip(),
+        snomed=snomed.strip(),
+        name=name.strip(),
+    )
     return _write_item(
         actor, patient_id, resource, f"{name or rxnorm or snomed} ({clinical_status})", request
     )

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ketaclinic.core.terminology import LOINC, SNOMED, UCUM
+from ketaclinic.core.fhir.intake import build as fhir_build
 from ketaclinic.web.access import access_patient_by_id
 from ketaclinic.web.accounts.roles import Perm
 from ketaclinic.web.lib.errors import ValidationFailed
@@ -39,21 +39,13 @@ def _bp_resource(
     if len(values) != 2 or any(k in errors for k in ("systolic", "diastolic", "measured_at")):
         return None
 
-    def comp(loinc: str, v: int) -> dict[str, Any]:
-        return {
-            "code": {"coding": [{"system": LOINC, "code": loinc}]},
-            "valueQuantity": {"value": v, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
-        }
-
     when = measured_at or timezone.now()
-    resource = {
-        "resourceType": "Observation",
-        "id": f"bp-{uuid.uuid4().hex[:12]}",
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
-        "effectiveDateTime": when.isoformat(),
-        "component": [comp("8480-6", values["systolic"]), comp("8462-4", values["diastolic"])],
-    }
+    resource = fhir_build.blood_pressure_panel(
+        resource_id=f"bp-{uuid.uuid4().hex[:12]}",
+        systolic=values["systolic"],
+        diastolic=values["diastolic"],
+        effective=when,
+    )
     return resource, f"BP {values['systolic']}/{values['diastolic']} mm[Hg]"
 
 
@@ -67,15 +59,9 @@ def _check_when(measured_at: dt.datetime | None, errors: dict[str, list[str]]) -
 
 def _pregnancy_resource(pregnant: bool, measured_at: dt.datetime | None) -> tuple[dict[str, Any], str]:
     when = measured_at or timezone.now()
-    answer = {"system": SNOMED, "code": "77386006" if pregnant else "60001007"}
-    resource = {
-        "resourceType": "Observation",
-        "id": f"ps-{uuid.uuid4().hex[:12]}",
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": "82810-3"}]},
-        "effectiveDateTime": when.isoformat(),
-        "valueCodeableConcept": {"coding": [answer]},
-    }
+    resource = fhir_build.pregnancy_status(
+        resource_id=f"ps-{uuid.uuid4().hex[:12]}", pregnant=pregnant, effective=when
+    )
     return resource, "pregnant" if pregnant else "not pregnant"
 
 
