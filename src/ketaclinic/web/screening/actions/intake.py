@@ -81,7 +81,7 @@ def do_record_condition(
     abatement_s = _parse_day(abatement, "abatement", errors)
     if onset_s and abatement_s and abatement_s < onset_s:
         errors["abatement"] = ["cannot be before the onset"]
-    if errors:
+    if errors or uri is None:
         raise ValidationFailed(errors)
     resource = fhir_build.condition(
         resource_id=f"c-{uuid.uuid4().hex[:12]}",
