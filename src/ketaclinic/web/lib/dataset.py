@@ -371,6 +371,7 @@ def generate_dataset(
                     False,
                     "",
                     created,
+                    "",
                 )
 
     cols = (
@@ -395,6 +396,7 @@ def generate_dataset(
         "escort_present",
         "pregnancy_test",
         "created_at",
+        "dose_end_reason",
     )
     _copy(DosingSession._meta.db_table, cols, past_sessions())
     live: list[dict[str, Any]] = []
