@@ -40,7 +40,7 @@ def test_threshold_rule_fires_once_and_is_stored(
     assert (a.rule_id, a.rule_type, a.severity, a.metric, a.value, a.unit) == (
         "sbp-high", "threshold", "critical", "sbp", 185.0, "mm[Hg]",
     )  # fmt: skip
-    assert a.message == "SBP above 180 mm[Hg]: now 185 mm[Hg]"
+    assert a.message == "SBP above 180 mmHg: now 185 mmHg"
     assert "SBP >180" in a.source
     assert a.ruleset == "ketamine-session-default@1.0.0"
     assert a.site_id == attached.site_id and a.device_id == attached.pk and a.cleared_at is None

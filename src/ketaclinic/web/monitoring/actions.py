@@ -27,6 +27,7 @@ from ketaclinic.web.lib.live import (
     send_now,
     site_group,
 )
+from ketaclinic.web.lib.words import human_text
 from ketaclinic.web.monitoring.fastpath import Row, insert_rows_pg
 from ketaclinic.web.monitoring.models import (
     Device,
@@ -401,7 +402,7 @@ def _store_events(
                             metric=e.metric,
                             value=e.value,
                             unit=e.unit,
-                            message=e.message[:300],
+                            message=human_text(e.message)[:300],
                             source=e.source,
                             ruleset=f"{rs.id}@{rs.version}",
                             fired_at=e.time,

@@ -9,6 +9,8 @@ from django import template
 from django.http import QueryDict
 from django.urls import NoReverseMatch, reverse
 
+from ketaclinic.web.lib import words
+
 register = template.Library()
 
 
@@ -131,7 +133,6 @@ def getlist(query: Any, key: str) -> list[str]:
 
 
 _SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-_UCUM = re.compile(r"(\w*)\[([A-Za-z_%.]+)\]")
 
 
 @register.filter
@@ -143,4 +144,4 @@ def code_words(text: Any) -> str:
 @register.filter
 def human_units(text: Any) -> str:
     """UCUM unit codes in `text` as people write them: "mm[Hg]" -> "mmHg", "[lb_av]" -> "lb av"."""
-    return _UCUM.sub(lambda m: m.group(1) + m.group(2).replace("_", " "), "" if text is None else str(text))
+    return words.human_units("" if text is None else str(text))

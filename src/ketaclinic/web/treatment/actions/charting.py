@@ -17,6 +17,7 @@ from ketaclinic.core.protocols.monitoring import (
 from ketaclinic.web.lib.audit import record_audit
 from ketaclinic.web.lib.errors import ConflictError, NotFoundError, ValidationFailed
 from ketaclinic.web.lib.live import clinic_group, notify_group
+from ketaclinic.web.lib.words import human_text
 from ketaclinic.web.treatment.actions.common import (
     S,
     _aware,
@@ -112,7 +113,7 @@ def _raise_alert(session: DosingSession, a: VitalAlert, *, vital: VitalSign | No
         session=session,
         code=code,
         level=level,
-        message=message[:400],
+        message=human_text(message)[:400],
         source=a.source,
         vital_sign=vital,
         paused_infusion=paused,
