@@ -85,7 +85,7 @@ def live_url(live_home: str) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded CI machine can take a minute or more to migrate and start
     while True:
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
