@@ -176,58 +176,70 @@ def do_add_registration(
     return reg
 
 
+def _set_whole_number(
+    *,
+    actor: User,
+    clinic: Clinic,
+    field: str,
+    raw: Any,
+    low: int,
+    high: int,
+    unit: str,
+    action: AuditAction,
+    request: HttpRequest | None,
+) -> Clinic:
+    """Set one whole-number clinic setting within [low, high], locked, in one transaction with its audit
+    record (the old and new values)."""
+    require_perm(actor, clinic, Perm.CLINIC_ADMIN)
+    try:
+        n = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise ValidationFailed({field: [f"must be a whole number{' of' + unit if unit else ''}"]}) from None
+    if not low <= n <= high:
+        raise ValidationFailed({field: [f"must be between {low} and {high}{unit}"]})
+    with transaction.atomic():
+        row = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        before = getattr(row, field)
+        setattr(row, field, n)
+        row.save(update_fields=[field])
+        record_audit(
+            actor=actor, action=action, obj=row, clinic=row, request=request, detail={field: [before, n]}
+        )
+    return row
+
+
 def do_set_token_lifetime(
     *, actor: User, clinic: Clinic, days: Any, request: HttpRequest | None = None
 ) -> Clinic:
     """The lifetime of API tokens made by this clinic's staff (1 to 365 days)."""
-    require_perm(actor, clinic, Perm.CLINIC_ADMIN)
-    try:
-        n = int(str(days).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed({"api_token_days": ["must be a whole number of days"]}) from None
-    if not 1 <= n <= 365:
-        raise ValidationFailed({"api_token_days": ["must be between 1 and 365 days"]})
-    with transaction.atomic():
-        row = Clinic.objects.select_for_update().get(pk=clinic.pk)
-        before = row.api_token_days
-        row.api_token_days = n
-        row.save(update_fields=["api_token_days"])
-        record_audit(
-            actor=actor,
-            action=AuditAction.CLINIC_TOKEN_LIFETIME,
-            obj=row,
-            clinic=row,
-            request=request,
-            detail={"api_token_days": [before, n]},
-        )
-    return row
+    return _set_whole_number(
+        actor=actor,
+        clinic=clinic,
+        field="api_token_days",
+        raw=days,
+        low=1,
+        high=365,
+        unit=" days",
+        action=AuditAction.CLINIC_TOKEN_LIFETIME,
+        request=request,
+    )
 
 
 def do_set_small_cell_threshold(
     *, actor: User, clinic: Clinic, threshold: Any, request: HttpRequest | None = None
 ) -> Clinic:
     """The smallest outcome count shown to researchers and in aggregate exports (2 to 100; default 11)."""
-    require_perm(actor, clinic, Perm.CLINIC_ADMIN)
-    try:
-        n = int(str(threshold).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed({"small_cell_threshold": ["must be a whole number"]}) from None
-    if not 2 <= n <= 100:
-        raise ValidationFailed({"small_cell_threshold": ["must be between 2 and 100"]})
-    with transaction.atomic():
-        row = Clinic.objects.select_for_update().get(pk=clinic.pk)
-        before = row.small_cell_threshold
-        row.small_cell_threshold = n
-        row.save(update_fields=["small_cell_threshold"])
-        record_audit(
-            actor=actor,
-            action=AuditAction.CLINIC_SMALL_CELL_THRESHOLD,
-            obj=row,
-            clinic=row,
-            request=request,
-            detail={"small_cell_threshold": [before, n]},
-        )
-    return row
+    return _set_whole_number(
+        actor=actor,
+        clinic=clinic,
+        field="small_cell_threshold",
+        raw=threshold,
+        low=2,
+        high=100,
+        unit="",
+        action=AuditAction.CLINIC_SMALL_CELL_THRESHOLD,
+        request=request,
+    )
 
 
 def do_set_staff_policy(
