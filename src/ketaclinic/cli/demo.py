@@ -50,6 +50,9 @@ def serve_on(sock: socket.socket, url: str) -> None:
         lifespan="on",  # starts the periodic escalation check (ketaclinic.web.config.asgi)
         ws=websocket_implementation(),
     )
+    # Listen before saying so: a browser or script that connects at once waits in the backlog until the
+    # server accepts, instead of being refused in the moment between this line and the server's start.
+    sock.listen(2048)
     typer.echo(f"Serving on {url} — Ctrl+C to stop")
     sys.stdout.flush()
     uvicorn.Server(config).run(sockets=[sock])
