@@ -199,14 +199,21 @@ def run_job(job: ExportJob, *, progress: Callable[[int, int], None] | None = Non
     return run_fhir_export(job, progress=progress)
 
 
-def _run_in_thread(job_id: Any) -> None:
-    close_old_connections()
+def _run_accepted(job_id: Any) -> None:
+    """Run the job if it is still accepted; a failure is recorded on the job and logged for the operator."""
     try:
         job = ExportJob.objects.select_related("clinic", "requested_by").get(pk=job_id)
         if job.status == ExportJob.Status.ACCEPTED:
             run_job(job)
-    except Exception:  # the failure is recorded on the job; log it for the operator too
+    except Exception:
         logger.exception("export job %s failed", job_id)
+
+
+def _run_in_thread(job_id: Any) -> None:
+    """A background thread's run: its own database connection, closed when done."""
+    close_old_connections()
+    try:
+        _run_accepted(job_id)
     finally:
         close_old_connections()
 
@@ -267,7 +274,7 @@ def resume_abandoned_jobs(now: dt.datetime | None = None) -> tuple[list[str], li
                 detail={"job": str(job.pk), "kind": job.kind, "attempt": job.attempts + 1},
             )
             if getattr(settings, "KETACLINIC_EXPORT_INLINE", False):
-                _run_in_thread(job.pk)
+                _run_accepted(job.pk)  # inline (tests): the caller's connection and transaction
             else:
                 threading.Thread(target=_run_in_thread, args=(job.pk,), daemon=True).start()
     return resumed, failed
