@@ -55,7 +55,7 @@ def _record(page: Any, live_url: str, kind: str, values: dict[str, str], selects
 def test_receive_administer_waste_and_print_register(page: Any, live_url: str, live_home: str) -> None:
     ids = json.loads(run_in_server_env(live_home, SETUP).strip().splitlines()[-1])
     login(page, live_url, "custodian.garcia")
-    page.get_by_role("link", name="Controlled substances").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Controlled substances").click()
     page.wait_for_url(re.compile(r"/ledger/$"))
 
     _record(

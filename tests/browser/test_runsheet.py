@@ -30,7 +30,9 @@ kim = User.objects.get(username="nurse.kim")
 now = timezone.now()
 free = [
     p for p in Patient.objects.filter(clinic__slug="riverside-demo").order_by("-pk")
-    if not TreatmentCourse.objects.filter(patient=p).exists() and p.latest_weight() is not None
+    # MRN-000011, -45 and -46 stay untouched for the assessments and screening browser tests.
+    if p.mrn not in {"MRN-000011", "MRN-000045", "MRN-000046"}
+    and not TreatmentCourse.objects.filter(patient=p).exists() and p.latest_weight() is not None
     and not has_unacknowledged_suicide_alert(p)
     and not DosingSession.objects.filter(patient=p).exists()
 ]

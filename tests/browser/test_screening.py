@@ -74,7 +74,7 @@ def test_relative_findings_cleared_and_absolute_override_cosigned(
     codes = page.locator("table.findings tbody tr").evaluate_all("rows => rows.map(r => r.dataset.code)")
     assert codes == ["elevated_blood_pressure", "raised_intraocular_pressure"]
     bp = _row(page, "elevated_blood_pressure")
-    assert "BP 150/95 mm[Hg] (form, Nurse Joon Kim" in bp.locator("td.evidence").inner_text()
+    assert "BP 150/95 mmHg (form, Nurse Joon Kim" in bp.locator("td.evidence").inner_text()
     assert "SPRAVATO PI: baseline BP elevated" in bp.locator("td.source").inner_text()
     iop = _row(page, "raised_intraocular_pressure")
     assert "ICD10CM H40.9 Glaucoma (active)" in iop.locator("td.evidence").inner_text()
